@@ -1,0 +1,8 @@
+// The protocol both halves speak: import from here, never spell a header or field elsewhere.
+export * from './headers.js';
+export * from './paths.js';
+export * from './limits.js';
+export * from './index-ranges.js';
+export * from './digest.js';
+export * from './problems.js';
+export * from './messages.js';

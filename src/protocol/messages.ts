@@ -1,0 +1,96 @@
+// JSON bodies of the protocol as zod schemas; the inferred types are what both sides use.
+import { z } from 'zod';
+import { DigestAlgorithms } from './digest.js';
+
+const digestText = z.string().regex(/^[a-z0-9-]+=:[A-Za-z0-9+/]*={0,2}:$/, 'expected "sha-256=:BASE64:"');
+
+export const CreateUploadRequest = z.object({
+  /** Display name; metadata only (bytes are stored by id), no path separators. */
+  name: z.string(),
+  size: z.number().int().nonnegative(),
+  /** Requested chunk size; the server may adjust it within its limits (not with a first chunk). */
+  chunkSize: z.number().int().positive().optional(),
+  checksum: z.string().default('sha-256'),
+  /** Optional digest of the whole file ("sha-256=:BASE64:"), verified at completion. */
+  fileDigest: digestText.optional(),
+  /** Free-form JSON object stored with the upload and the file. */
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type CreateUploadRequest = z.input<typeof CreateUploadRequest>;
+
+export const UploadStates = ['uploading', 'complete', 'aborted', 'expired', 'failed'] as const;
+export type UploadState = (typeof UploadStates)[number];
+
+export const UploadStatus = z.object({
+  uploadId: z.string(),
+  uploadUrl: z.string(),
+  state: z.enum(UploadStates),
+  name: z.string(),
+  size: z.number(),
+  chunkSize: z.number(),
+  totalChunks: z.number(),
+  checksum: z.enum(DigestAlgorithms),
+  fileDigest: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  chunksReceived: z.number(),
+  bytesReceived: z.number(),
+  /** Missing chunk indexes as ranges, e.g. "0-3,7"; empty when none are missing. */
+  missing: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  fileId: z.string().nullable(),
+  fileUrl: z.string().nullable(),
+});
+export type UploadStatus = z.infer<typeof UploadStatus>;
+
+export const ChunkAck = z.object({
+  uploadId: z.string(),
+  index: z.number(),
+  size: z.number(),
+  digest: z.string(),
+  /** True when the chunk was already stored with this digest and nothing was written. */
+  duplicate: z.boolean(),
+  chunksReceived: z.number(),
+  totalChunks: z.number(),
+  state: z.enum(UploadStates),
+  /** True on the response to the chunk that completed the upload (and on duplicates after it). */
+  complete: z.boolean(),
+  fileId: z.string().nullable(),
+  fileUrl: z.string().nullable(),
+});
+export type ChunkAck = z.infer<typeof ChunkAck>;
+
+/** Response to creation-with-first-chunk: the upload's status plus the first chunk's acknowledgement. */
+export const CreateUploadResponse = UploadStatus.extend({ firstChunk: ChunkAck.nullable() });
+export type CreateUploadResponse = z.infer<typeof CreateUploadResponse>;
+
+export const Capabilities = z.object({
+  protocol: z.literal('ferry'),
+  version: z.number(),
+  minChunkSize: z.number(),
+  defaultChunkSize: z.number(),
+  maxChunkSize: z.number(),
+  maxChunks: z.number(),
+  maxFileSize: z.number(),
+  checksums: z.array(z.enum(DigestAlgorithms)),
+  defaultChecksum: z.enum(DigestAlgorithms),
+  uploadTtlSeconds: z.number(),
+  creationWithFirstChunk: z.boolean(),
+  fsync: z.boolean(),
+});
+export type Capabilities = z.infer<typeof Capabilities>;
+
+export const FileInfo = z.object({
+  fileId: z.string(),
+  fileUrl: z.string(),
+  name: z.string(),
+  size: z.number(),
+  chunkSize: z.number(),
+  totalChunks: z.number(),
+  checksum: z.enum(DigestAlgorithms),
+  /** Whole-file digest when known (declared by the client and verified), else null. */
+  fileDigest: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+});
+export type FileInfo = z.infer<typeof FileInfo>;

@@ -1,0 +1,94 @@
+// Every kind of failure Ferry reports, as RFC 9457 problem types: one table maps code -> status -> title.
+
+export const ProblemTypeBase = 'urn:ferry:problem:';
+
+export const Problems = {
+  'malformed-request': { status: 400, title: 'The request is malformed' },
+  'unsupported-version': { status: 400, title: 'Unsupported protocol version' },
+  'invalid-file-name': { status: 400, title: 'The file name is not acceptable' },
+  'invalid-chunk-size': { status: 400, title: 'Chunk size outside the server limits' },
+  'invalid-chunk-index': { status: 400, title: 'No such chunk index in this upload' },
+  'chunk-length-mismatch': { status: 400, title: 'The body length is not the chunk length' },
+  'chunk-too-long': { status: 413, title: 'The body is longer than the chunk' },
+  'missing-digest': { status: 400, title: 'Digest header missing' },
+  'malformed-digest': { status: 400, title: 'Digest header malformed' },
+  'unsupported-algorithm': { status: 400, title: 'Checksum algorithm not supported' },
+  'file-too-large': { status: 413, title: 'The file is larger than the server accepts' },
+  'body-too-large': { status: 413, title: 'The request body is larger than the server accepts' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'not-found': { status: 404, title: 'No such resource' },
+  'upload-not-found': { status: 404, title: 'No such upload' },
+  'file-not-found': { status: 404, title: 'No such file' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed on this resource' },
+  'request-timeout': { status: 408, title: 'The request body did not arrive in time' },
+  'chunk-conflict': { status: 409, title: 'This chunk is already stored with a different digest' },
+  'chunk-in-progress': { status: 409, title: 'Another request is writing this chunk' },
+  'upload-completed': { status: 409, title: 'The upload is already complete' },
+  'upload-aborted': { status: 410, title: 'The upload was aborted' },
+  'upload-expired': { status: 410, title: 'The upload expired' },
+  'upload-failed': { status: 410, title: 'The upload failed verification and was discarded' },
+  'digest-mismatch': { status: 422, title: 'The chunk does not match its digest' },
+  'file-digest-mismatch': { status: 422, title: 'The assembled file does not match the declared digest' },
+  'insufficient-storage': { status: 507, title: 'The server is out of storage space' },
+  'internal-error': { status: 500, title: 'Internal server error' },
+  'service-unavailable': { status: 503, title: 'The server is shutting down or overloaded' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof Problems;
+
+export function isProblemCode(code: string): code is ProblemCode {
+  return Object.prototype.hasOwnProperty.call(Problems, code);
+}
+
+export function problemType(code: ProblemCode): string {
+  return ProblemTypeBase + code;
+}
+
+/** The RFC 9457 body Ferry sends; extension members carry machine-readable details. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+/** The one error class for protocol failures, on both sides of the wire. */
+export class FerryError extends Error {
+  readonly code: ProblemCode;
+  readonly status: number;
+  readonly extensions: Record<string, unknown>;
+
+  constructor(code: ProblemCode, detail?: string, extensions: Record<string, unknown> = {}, status?: number) {
+    super(detail ?? Problems[code].title);
+    this.name = 'FerryError';
+    this.code = code;
+    this.status = status ?? Problems[code].status;
+    this.extensions = extensions;
+  }
+
+  toProblem(instance?: string): ProblemDetails {
+    return {
+      ...this.extensions,
+      type: problemType(this.code),
+      title: Problems[this.code].title,
+      status: this.status,
+      detail: this.message,
+      ...(instance ? { instance } : {}),
+    };
+  }
+
+  /** Rebuilds the error from a problem body (client side); unknown types become internal-error. */
+  static fromProblem(body: Partial<ProblemDetails>, status: number): FerryError {
+    const type = typeof body.type === 'string' ? body.type : '';
+    const code = type.startsWith(ProblemTypeBase) ? type.slice(ProblemTypeBase.length) : '';
+    const { type: _t, title: _ti, status: _s, detail, instance: _i, ...ext } = body;
+    if (isProblemCode(code)) return new FerryError(code, typeof detail === 'string' ? detail : undefined, ext, status);
+    return new FerryError('internal-error', typeof detail === 'string' ? detail : `HTTP ${status}`, ext, status);
+  }
+}
+
+export function isFerryError(e: unknown): e is FerryError {
+  return e instanceof FerryError;
+}
