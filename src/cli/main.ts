@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `ferry` command: one subcommand per module, wired here.
+import { Command } from 'commander';
+import { registerServe } from './serve.js';
+
+const program = new Command('ferry')
+  .description('Resumable, verified, parallel transfer of large files')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+registerServe(program);
+
+await program.parseAsync(process.argv);

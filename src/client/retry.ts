@@ -1,0 +1,145 @@
+// Retry policy as pure functions: classify a failure, back off with full jitter, honour Retry-After.
+// Shared by uploads and downloads; the caller owns the clock and the loop.
+import { FerryError } from '../protocol/index.js';
+import { NetworkError } from './errors.js';
+
+export interface RetryPolicy {
+  /** Failures in a row of one request before giving up (server unreachable excepted, see outageMs). */
+  maxAttempts: number;
+  /** First backoff ceiling; doubles per failure in a row. */
+  baseDelayMs: number;
+  /** Backoff ceiling. */
+  maxDelayMs: number;
+  /** How long the server may stay unreachable (no response, 502/503/504) before giving up. */
+  outageMs: number;
+  /** Re-reads and re-hashes of one chunk after the server reported a digest mismatch. */
+  maxDigestRetries: number;
+  /** The longest Retry-After honoured; longer values are cut to this. */
+  maxRetryAfterMs: number;
+}
+
+export const DefaultRetryPolicy: Readonly<RetryPolicy> = Object.freeze({
+  maxAttempts: 8,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  outageMs: 5 * 60_000,
+  maxDigestRetries: 3,
+  maxRetryAfterMs: 5 * 60_000,
+});
+
+export type FailureKind =
+  /** No HTTP response, a timeout, or 502/503/504: the server may be restarting. Bounded by time. */
+  | 'unreachable'
+  /** 408, 429, 500, 507 and other 5xx: try again after a backoff. Bounded by attempts. */
+  | 'transient'
+  /** chunk-in-progress: another request is writing it; wait Retry-After. Bounded by attempts. */
+  | 'busy'
+  /** digest-mismatch: the bytes were damaged on the way; re-read, re-hash, resend. */
+  | 'corrupt'
+  /** upload-completed: the server already has every chunk. */
+  | 'completed'
+  /** Our own signal aborted the request. */
+  | 'aborted'
+  /** Anything else: 4xx, conflicts, expired/aborted uploads, malformed responses. */
+  | 'fatal';
+
+export interface Failure {
+  kind: FailureKind;
+  /** The raw Retry-After header value, when the server sent one. */
+  retryAfter: string | null;
+}
+
+const transientStatuses = new Set([408, 429, 500, 507]);
+const unreachableStatuses = new Set([502, 503, 504]);
+
+/** Sorts an error into what to do about it. */
+export function classifyError(error: unknown, signal?: AbortSignal): Failure {
+  if (signal?.aborted || isAbortError(error)) return { kind: 'aborted', retryAfter: null };
+  if (error instanceof NetworkError) return { kind: 'unreachable', retryAfter: null };
+  if (!(error instanceof FerryError)) return { kind: 'fatal', retryAfter: null };
+  const retryAfter = typeof error.extensions.retryAfter === 'string' ? error.extensions.retryAfter : null;
+  switch (error.code) {
+    case 'digest-mismatch':
+      return { kind: 'corrupt', retryAfter };
+    case 'chunk-in-progress':
+      return { kind: 'busy', retryAfter };
+    case 'upload-completed':
+      return { kind: 'completed', retryAfter };
+  }
+  if (unreachableStatuses.has(error.status)) return { kind: 'unreachable', retryAfter };
+  if (transientStatuses.has(error.status) || error.status > 500) return { kind: 'transient', retryAfter };
+  return { kind: 'fatal', retryAfter };
+}
+
+function isAbortError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
+}
+
+/** Full jitter: uniform in [0, min(max, base * 2^(failures-1))). `failures` counts from 1. */
+export function backoffDelay(failures: number, policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>, random: () => number): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, failures - 1));
+  return Math.floor(random() * exp);
+}
+
+/** Retry-After as milliseconds from `now`: delta-seconds or an HTTP-date; undefined when absent/invalid. */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** What one request has been through so far; start with initialRetryState(). */
+export interface RetryState {
+  /** Failures in a row, of any kind (drives the backoff). */
+  failures: number;
+  /** Failures in a row that count against maxAttempts (transient, busy). */
+  attempts: number;
+  /** Digest mismatches so far. */
+  corrupt: number;
+  /** When the current stretch of "unreachable" began (epoch ms), or null. */
+  outageSince: number | null;
+}
+
+export function initialRetryState(): RetryState {
+  return { failures: 0, attempts: 0, corrupt: 0, outageSince: null };
+}
+
+export type GiveUpReason = 'fatal' | 'retries-exhausted' | 'outage' | 'aborted' | 'completed';
+
+export type RetryDecision =
+  | { retry: true; delayMs: number; state: RetryState }
+  | { retry: false; reason: GiveUpReason; state: RetryState };
+
+/** Decides whether and when to try again after `failure`. Pure: the caller sleeps and loops. */
+export function decideRetry(
+  state: RetryState,
+  failure: Failure,
+  policy: RetryPolicy,
+  now: number,
+  random: () => number,
+): RetryDecision {
+  const next: RetryState = { ...state, failures: state.failures + 1 };
+  const { kind } = failure;
+  if (kind === 'fatal' || kind === 'aborted' || kind === 'completed') return { retry: false, reason: kind, state: next };
+  if (kind === 'unreachable') {
+    next.outageSince = state.outageSince ?? now;
+    if (now - next.outageSince >= policy.outageMs) return { retry: false, reason: 'outage', state: next };
+  } else {
+    next.outageSince = null;
+  }
+  if (kind === 'corrupt') {
+    next.corrupt = state.corrupt + 1;
+    if (next.corrupt > policy.maxDigestRetries) return { retry: false, reason: 'retries-exhausted', state: next };
+    return { retry: true, delayMs: 0, state: next };
+  }
+  if (kind === 'transient' || kind === 'busy') {
+    next.attempts = state.attempts + 1;
+    if (next.attempts >= policy.maxAttempts) return { retry: false, reason: 'retries-exhausted', state: next };
+  }
+  const hinted = parseRetryAfter(failure.retryAfter, now);
+  const delayMs = hinted !== undefined ? Math.min(hinted, policy.maxRetryAfterMs) : backoffDelay(next.failures, policy, random);
+  return { retry: true, delayMs, state: next };
+}

@@ -1,0 +1,149 @@
+// Storing one chunk: validate, stream to the blob store while hashing, verify, record, maybe complete.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import {
+  bytesToBase64,
+  chunkLength,
+  FerryError,
+  formatDigest,
+  Headers,
+  parseDigestField,
+  Paths,
+  type ChunkAck,
+} from '../protocol/index.js';
+import type { ChunkRecord, UploadRecord } from '../stores/types.js';
+import { checkDeclaredLength, verifiedBody } from './chunk-body.js';
+import { completeUpload } from './completion.js';
+import type { ServerContext } from './context.js';
+import { closedUploadProblem } from './upload-lifecycle.js';
+
+export interface ChunkResult {
+  /** 201 when stored by this request, 200 when it was already stored. */
+  status: 200 | 201;
+  ack: ChunkAck;
+}
+
+export async function receiveChunk(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  upload: UploadRecord,
+  index: number,
+  base: string,
+): Promise<ChunkResult> {
+  const started = ctx.now();
+  const fields = { uploadId: upload.id, index, event: 'chunk' };
+  try {
+    const result = await storeChunk(ctx, req, upload, index, base);
+    ctx.metrics.inc(result.status === 201 ? 'ferry_chunks_stored_total' : 'ferry_chunks_duplicate_total');
+    if (result.status === 201) ctx.metrics.inc('ferry_chunk_bytes_stored_total', result.ack.size);
+    ctx.log.info(
+      { ...fields, bytes: result.ack.size, durationMs: ctx.now() - started, outcome: result.ack.duplicate ? 'duplicate' : 'stored' },
+      'chunk ok',
+    );
+    return result;
+  } catch (error) {
+    const code = error instanceof FerryError ? error.code : req.aborted || req.destroyed ? 'client-disconnected' : 'internal-error';
+    ctx.metrics.inc('ferry_chunks_failed_total', 1, { code });
+    ctx.log.warn({ ...fields, durationMs: ctx.now() - started, outcome: code, err: error instanceof FerryError ? undefined : error }, 'chunk failed');
+    throw error;
+  }
+}
+
+async function storeChunk(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  upload: UploadRecord,
+  index: number,
+  base: string,
+): Promise<ChunkResult> {
+  if (!Number.isSafeInteger(index) || index < 0 || index >= upload.totalChunks) {
+    throw new FerryError('invalid-chunk-index', `Chunk indexes of this upload are 0 to ${upload.totalChunks - 1}.`);
+  }
+  const expected = formatDigest(parseDigestField(req.headers[Headers.contentDigest] as string | undefined, upload.algorithm));
+  const length = chunkLength(upload.size, upload.chunkSize, index);
+  checkDeclaredLength(req, length);
+
+  if (upload.state !== 'uploading') {
+    // A replay of a stored chunk still succeeds after completion, so a client whose ack was lost can finish.
+    const stored = upload.state === 'complete' ? await ctx.meta.getChunk(upload.id, index) : undefined;
+    if (stored) return answerStored(upload, stored, expected, upload.totalChunks, base);
+    throw closedUploadProblem(upload);
+  }
+  const existing = await ctx.meta.getChunk(upload.id, index);
+  if (existing) {
+    if (upload.chunksReceived === upload.totalChunks) {
+      // Every chunk is in but a crash interrupted completion: finish it now for the client.
+      const file = await completeUpload(ctx, upload);
+      return answerStored({ ...upload, state: 'complete', fileId: file.id }, existing, expected, upload.totalChunks, base);
+    }
+    return answerStored(upload, existing, expected, upload.chunksReceived, base);
+  }
+
+  const release = ctx.chunkLocks.tryAcquire(`${upload.id}/${index}`);
+  if (!release) {
+    throw new FerryError('chunk-in-progress', `Another request is writing chunk ${index}; retry shortly.`, { retryAfter: 1 });
+  }
+  let recorded: { chunksReceived: number };
+  try {
+    const hash = createHash('sha256');
+    const body = verifiedBody(req, length, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n));
+    const place = { index, offset: index * upload.chunkSize, length };
+    const receipt = await ctx.blobs.putChunk(upload.blobHandle, place, body);
+    const actual = formatDigest({ algorithm: upload.algorithm, base64: bytesToBase64(hash.digest()) });
+    if (actual !== expected) {
+      throw new FerryError('digest-mismatch', `Chunk ${index} hashes to ${actual}, not ${expected}.`, { expected, actual });
+    }
+    const chunk: ChunkRecord = { index, size: length, digest: actual, receipt };
+    const result = await ctx.meta.recordChunk(upload.id, chunk, ctx.now() + ctx.config.uploadTtlSeconds * 1000);
+    if (result.outcome === 'closed') throw closedUploadProblem({ id: upload.id, state: result.state });
+    if (result.outcome === 'exists') return answerStored(upload, result.existing, expected, upload.chunksReceived, base);
+    recorded = result;
+  } finally {
+    release();
+  }
+
+  let fileId: string | null = null;
+  if (recorded.chunksReceived === upload.totalChunks) {
+    fileId = (await completeUpload(ctx, upload)).id;
+  }
+  return {
+    status: 201,
+    ack: ack(upload, index, length, expected, false, recorded.chunksReceived, fileId, base),
+  };
+}
+
+/** The answer when the chunk is already stored: success if the digests agree, else a conflict. */
+function answerStored(upload: UploadRecord, stored: ChunkRecord, expected: string, received: number, base: string): ChunkResult {
+  if (stored.digest !== expected) {
+    throw new FerryError('chunk-conflict', `Chunk ${stored.index} is stored with digest ${stored.digest}.`, {
+      storedDigest: stored.digest,
+    });
+  }
+  const fileId = upload.state === 'complete' ? upload.fileId : null;
+  return { status: 200, ack: ack(upload, stored.index, stored.size, stored.digest, true, received, fileId, base) };
+}
+
+function ack(
+  upload: UploadRecord,
+  index: number,
+  size: number,
+  digest: string,
+  duplicate: boolean,
+  chunksReceived: number,
+  fileId: string | null,
+  base: string,
+): ChunkAck {
+  return {
+    uploadId: upload.id,
+    index,
+    size,
+    digest,
+    duplicate,
+    chunksReceived,
+    totalChunks: upload.totalChunks,
+    state: fileId ? 'complete' : upload.state,
+    complete: fileId !== null,
+    fileId,
+    fileUrl: fileId ? base + Paths.file(fileId) : null,
+  };
+}

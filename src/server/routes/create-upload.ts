@@ -1,0 +1,141 @@
+// POST /uploads: create an upload from JSON, or from parameters in a header with chunk 0 as the body.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  chooseChunkSize,
+  chunkCount,
+  CreateUploadRequest,
+  DefaultLimits,
+  FerryError,
+  formatDigest,
+  Headers,
+  isDigestAlgorithm,
+  MediaTypes,
+  parseDigest,
+} from '../../protocol/index.js';
+import type { UploadRecord } from '../../stores/types.js';
+import { receiveChunk } from '../chunk-receiver.js';
+import type { ServerContext } from '../context.js';
+import { baseUrl, readJsonBody, sendJson } from '../http.js';
+import { newId } from '../ids.js';
+import { uploadStatus } from '../representation.js';
+
+export async function createUpload(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const withChunk = type === MediaTypes.octets;
+  const raw = withChunk ? decodeParams(req.headers[Headers.uploadParams]) : await readJsonBody(req, DefaultLimits.maxCreateBodyBytes);
+  const upload = await newUpload(ctx, raw, withChunk);
+  const base = baseUrl(req, ctx.config.publicUrl);
+  await ctx.meta.createUpload(upload);
+  ctx.metrics.inc('ferry_uploads_created_total');
+  ctx.log.info({ uploadId: upload.id, event: 'upload-created', size: upload.size, chunkSize: upload.chunkSize, totalChunks: upload.totalChunks }, 'upload created');
+
+  let firstChunk = null;
+  if (withChunk) {
+    try {
+      firstChunk = (await receiveChunk(ctx, req, upload, 0, base)).ack;
+    } catch (error) {
+      // Creation with a first chunk is all or nothing: a failed chunk leaves no upload behind.
+      await ctx.meta.transition(upload.id, ['uploading'], 'aborted');
+      await ctx.blobs.abort(upload.blobHandle);
+      await ctx.meta.forgetChunks(upload.id);
+      await ctx.meta.deleteUpload(upload.id);
+      throw error;
+    }
+  }
+  const current = (await ctx.meta.getUpload(upload.id)) ?? upload;
+  const chunks = current.state === 'uploading' ? await ctx.meta.listChunks(upload.id) : [];
+  const body = { ...uploadStatus(current, chunks, base), firstChunk };
+  sendJson(res, 201, body, { location: body.uploadUrl });
+}
+
+function decodeParams(header: string | string[] | undefined): unknown {
+  if (typeof header !== 'string' || header === '') {
+    throw new FerryError('malformed-request', `A chunk body on create needs the ${Headers.uploadParams} header (base64url JSON).`);
+  }
+  try {
+    return JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+  } catch {
+    throw new FerryError('malformed-request', `${Headers.uploadParams} is not base64url-encoded JSON.`);
+  }
+}
+
+/** Validates creation parameters against the server's limits and builds the upload record. */
+async function newUpload(ctx: ServerContext, raw: unknown, withChunk: boolean): Promise<UploadRecord> {
+  const parsed = CreateUploadRequest.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new FerryError('malformed-request', `Invalid create request: ${issues.map((i) => `${i.path || 'body'}: ${i.message}`).join('; ')}`, { issues });
+  }
+  const p = parsed.data;
+  const c = ctx.config;
+  checkFileName(p.name);
+  if (!isDigestAlgorithm(p.checksum)) {
+    throw new FerryError('unsupported-algorithm', `Checksum "${p.checksum}" is not supported; use sha-256.`);
+  }
+  if (p.size > c.maxFileSize) {
+    throw new FerryError('file-too-large', `This server accepts files up to ${c.maxFileSize} bytes.`, { maxFileSize: c.maxFileSize });
+  }
+  const fileDigest = p.fileDigest === undefined ? null : formatDigest(parseDigest(p.fileDigest, p.checksum));
+  const metadata = p.metadata ?? {};
+  if (Buffer.byteLength(JSON.stringify(metadata)) > DefaultLimits.maxMetadataBytes) {
+    throw new FerryError('body-too-large', `Metadata is limited to ${DefaultLimits.maxMetadataBytes} bytes of JSON.`);
+  }
+  const chunkSize = pickChunkSize(ctx, p.size, p.chunkSize, withChunk);
+  const id = newId();
+  const now = ctx.now();
+  const totalChunks = chunkCount(p.size, chunkSize);
+  return {
+    id,
+    state: 'uploading',
+    name: p.name,
+    size: p.size,
+    chunkSize,
+    totalChunks,
+    algorithm: p.checksum,
+    fileDigest,
+    metadata,
+    blobHandle: await ctx.blobs.begin(id, p.size, totalChunks),
+    chunksReceived: 0,
+    bytesReceived: 0,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + c.uploadTtlSeconds * 1000,
+    fileId: newId(),
+  };
+}
+
+function pickChunkSize(ctx: ServerContext, size: number, requested: number | undefined, withChunk: boolean): number {
+  const c = ctx.config;
+  if (requested !== undefined && (requested < c.minChunkSize || requested > c.maxChunkSize)) {
+    throw new FerryError('invalid-chunk-size', `Chunk size must be between ${c.minChunkSize} and ${c.maxChunkSize} bytes.`, {
+      minChunkSize: c.minChunkSize,
+      maxChunkSize: c.maxChunkSize,
+    });
+  }
+  const chosen = chooseChunkSize(size, requested, c);
+  if (chunkCount(size, chosen) > c.maxChunks) {
+    throw new FerryError('file-too-large', `The file does not fit in ${c.maxChunks} chunks of at most ${c.maxChunkSize} bytes.`);
+  }
+  if (withChunk && requested !== undefined && chosen !== requested) {
+    throw new FerryError('invalid-chunk-size', `With ${requested}-byte chunks this file needs more than ${c.maxChunks} chunks; use at least ${chosen}.`, {
+      minChunkSize: chosen,
+    });
+  }
+  return chosen;
+}
+
+function checkFileName(name: string): void {
+  const bad =
+    name.length === 0 ||
+    name.length > DefaultLimits.maxNameLength ||
+    /[/\\]/.test(name) ||
+    name === '.' ||
+    name === '..' ||
+    /[\u0000-\u001f\u007f]/.test(name);
+  if (bad) {
+    throw new FerryError(
+      'invalid-file-name',
+      `File names must be 1-${DefaultLimits.maxNameLength} characters without path separators, "..", or control characters.`,
+    );
+  }
+}

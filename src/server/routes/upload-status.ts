@@ -1,0 +1,36 @@
+// GET/HEAD /uploads/{id}: what a client needs to resume (state, missing chunks, expiry).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Headers } from '../../protocol/index.js';
+import { completeUpload } from '../completion.js';
+import type { ServerContext } from '../context.js';
+import { baseUrl, sendJson } from '../http.js';
+import { uploadStatus } from '../representation.js';
+import { loadUpload } from '../upload-lifecycle.js';
+
+export async function getUploadStatus(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: { uploadId: string },
+): Promise<void> {
+  let upload = await loadUpload(ctx, params.uploadId);
+  if (upload.state === 'uploading' && upload.chunksReceived === upload.totalChunks) {
+    // All chunks are in; finish (or wait for) the completion so the answer carries the file.
+    await completeUpload(ctx, upload);
+    upload = await loadUpload(ctx, params.uploadId);
+  }
+  const chunks = upload.state === 'uploading' ? await ctx.meta.listChunks(upload.id) : [];
+  const status = uploadStatus(upload, chunks, baseUrl(req, ctx.config.publicUrl));
+  const headers = {
+    [Headers.uploadState]: status.state,
+    [Headers.chunksReceived]: String(status.chunksReceived),
+    [Headers.chunksMissing]: status.missing,
+    [Headers.uploadExpires]: new Date(upload.expiresAt).toUTCString(),
+  };
+  if (req.method === 'HEAD') {
+    res.writeHead(200, { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end();
+    return;
+  }
+  sendJson(res, 200, status, headers);
+}

@@ -1,0 +1,44 @@
+// Periodic housekeeping: expire idle uploads (freeing their bytes) and purge old tombstones.
+import type { ServerContext } from './context.js';
+import { expireUpload } from './upload-lifecycle.js';
+
+const batch = 500;
+
+export interface SweepResult {
+  expired: number;
+  purged: number;
+}
+
+export async function sweep(ctx: ServerContext): Promise<SweepResult> {
+  const now = ctx.now();
+  let expired = 0;
+  for (const upload of await ctx.meta.listDue('uploading', now, batch)) {
+    // An upload with every chunk in is completing, not idle.
+    if (upload.chunksReceived === upload.totalChunks || ctx.completions.has(upload.id)) continue;
+    if (await expireUpload(ctx, upload)) expired++;
+  }
+  let purged = 0;
+  const horizon = now - ctx.config.tombstoneSeconds * 1000;
+  for (const state of ['expired', 'aborted', 'failed'] as const) {
+    for (const upload of await ctx.meta.listDue(state, horizon, batch)) {
+      await ctx.meta.forgetChunks(upload.id);
+      await ctx.meta.deleteUpload(upload.id);
+      purged++;
+    }
+  }
+  if (expired || purged) ctx.log.info({ event: 'sweep', expired, purged }, 'sweep');
+  return { expired, purged };
+}
+
+/** Runs sweep() every `intervalMs` until the returned stop function is called. */
+export function startSweeper(ctx: ServerContext, intervalMs: number): () => Promise<void> {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = sweep(ctx).catch((err) => ctx.log.error({ err }, 'sweep failed'));
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}

@@ -1,0 +1,42 @@
+// Loading an upload (with lazy expiry) and the state changes that free storage: abort and expire.
+import { FerryError } from '../protocol/index.js';
+import type { UploadRecord } from '../stores/types.js';
+import type { ServerContext } from './context.js';
+
+/** The upload, or upload-not-found. An 'uploading' upload past its expiry is expired on the spot. */
+export async function loadUpload(ctx: ServerContext, uploadId: string): Promise<UploadRecord> {
+  const upload = await ctx.meta.getUpload(uploadId);
+  if (!upload) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
+  if (upload.state === 'uploading' && upload.expiresAt <= ctx.now() && !ctx.completions.has(uploadId)) {
+    await expireUpload(ctx, upload);
+    return { ...upload, state: 'expired' };
+  }
+  return upload;
+}
+
+/** Moves an upload out of 'uploading' into `to` and frees its bytes and chunk rows. */
+async function closeUpload(ctx: ServerContext, upload: UploadRecord, to: 'aborted' | 'expired'): Promise<boolean> {
+  if (!(await ctx.meta.transition(upload.id, ['uploading'], to))) return false;
+  await ctx.blobs.abort(upload.blobHandle);
+  await ctx.meta.forgetChunks(upload.id);
+  ctx.metrics.inc(to === 'aborted' ? 'ferry_uploads_aborted_total' : 'ferry_uploads_expired_total');
+  ctx.log.info({ uploadId: upload.id, event: `upload-${to}`, chunksReceived: upload.chunksReceived }, `upload ${to}`);
+  return true;
+}
+
+export const abortUpload = (ctx: ServerContext, upload: UploadRecord) => closeUpload(ctx, upload, 'aborted');
+export const expireUpload = (ctx: ServerContext, upload: UploadRecord) => closeUpload(ctx, upload, 'expired');
+
+/** The problem for writing to an upload in a state that no longer takes chunks. */
+export function closedUploadProblem(upload: Pick<UploadRecord, 'id' | 'state'>): FerryError {
+  switch (upload.state) {
+    case 'complete':
+      return new FerryError('upload-completed', `Upload ${upload.id} is already complete.`);
+    case 'aborted':
+      return new FerryError('upload-aborted', `Upload ${upload.id} was aborted.`);
+    case 'expired':
+      return new FerryError('upload-expired', `Upload ${upload.id} expired; start a new upload.`);
+    default:
+      return new FerryError('upload-failed', `Upload ${upload.id} failed verification and was discarded.`);
+  }
+}

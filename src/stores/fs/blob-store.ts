@@ -1,0 +1,207 @@
+// Blobs on the local filesystem: chunks written in place into a preallocated <dir>/uploads/<id>.part,
+// which completion renames to <dir>/files/<fileId> without copying a byte.
+import { createReadStream, mkdirSync } from 'node:fs';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { addAbortSignal } from 'node:stream';
+import { FerryError, MiB } from '../../protocol/index.js';
+import type { BlobStore, BlobStoreOptions, ChunkPlace } from '../types.js';
+
+export interface FsBlobStoreOptions {
+  /** The data directory; uploads/ and files/ are created inside it. */
+  dir: string;
+  /** fsync chunks, completed files and their directories before acknowledging (off only for tests/benchmarks). */
+  fsync: boolean;
+}
+
+const readHighWaterMark = 1 * MiB;
+
+/** Handles are upload ids and refs are file ids: plain names, never paths. */
+export class FsBlobStore implements BlobStore {
+  readonly #uploads: string;
+  readonly #files: string;
+  readonly #fsync: boolean;
+
+  constructor(options: FsBlobStoreOptions) {
+    this.#uploads = join(options.dir, 'uploads');
+    this.#files = join(options.dir, 'files');
+    this.#fsync = options.fsync;
+    // Once, at startup; keeps the constructor usable without an async factory.
+    mkdirSync(this.#uploads, { recursive: true });
+    mkdirSync(this.#files, { recursive: true });
+  }
+
+  async begin(uploadId: string, size: number, _totalChunks: number): Promise<string> {
+    const path = this.#partPath(uploadId);
+    try {
+      // 'wx': an id collision must fail loudly rather than truncate another upload's bytes.
+      await withFile(path, 'wx', async (fh) => {
+        await fh.truncate(size); // sparse: blocks are allocated as chunks arrive
+        if (this.#fsync) await fh.sync();
+      });
+      // The entry must be durable too, or a power loss could lose a file whose chunks were acknowledged.
+      if (this.#fsync) await syncDir(this.#uploads);
+    } catch (e) {
+      if (errorCode(e) !== 'EEXIST') await unlink(path).catch(() => {});
+      throw storageError(e);
+    }
+    return uploadId;
+  }
+
+  async putChunk(handle: string, place: ChunkPlace, body: AsyncIterable<Uint8Array>, options: BlobStoreOptions = {}): Promise<string> {
+    checkPlace(place);
+    const path = this.#partPath(handle);
+    try {
+      await withFile(path, 'r+', async (fh) => {
+        let written = 0;
+        // One piece at a time: the next is not pulled until this one is on disk (backpressure, bounded memory).
+        for await (const piece of body) {
+          options.signal?.throwIfAborted();
+          if (written + piece.byteLength > place.length) {
+            throw new FerryError('chunk-too-long', `Chunk ${place.index} is ${place.length} bytes; the body is longer.`, {
+              expected: place.length,
+            });
+          }
+          await writeFully(fh, piece, place.offset + written);
+          written += piece.byteLength;
+        }
+        if (written !== place.length) {
+          throw new FerryError('chunk-length-mismatch', `Chunk ${place.index} is ${place.length} bytes; the body had ${written}.`, {
+            expected: place.length,
+            received: written,
+          });
+        }
+        if (this.#fsync) await fh.datasync();
+      });
+    } catch (e) {
+      throw storageError(e);
+    }
+    return '';
+  }
+
+  async complete(handle: string, fileId: string, _receipts: string[]): Promise<string> {
+    const part = this.#partPath(handle);
+    const target = this.#filePath(fileId);
+    try {
+      if (this.#fsync) await withFile(part, 'r', (fh) => fh.sync());
+      await rename(part, target);
+    } catch (e) {
+      // A crash between the rename and the metadata update leaves only the target: that is success.
+      if (errorCode(e) !== 'ENOENT' || !(await exists(target))) throw storageError(e);
+    }
+    if (this.#fsync) {
+      await syncDir(this.#files);
+      await syncDir(this.#uploads);
+    }
+    return fileId;
+  }
+
+  async *read(fileRef: string, start: number, end: number, options: BlobStoreOptions = {}): AsyncIterable<Uint8Array> {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+      throw new RangeError(`Invalid byte range [${start}, ${end}).`);
+    }
+    const path = this.#filePath(fileRef);
+    options.signal?.throwIfAborted();
+    if (start === end) {
+      await stat(path); // an empty range of a missing file is still an error
+      return;
+    }
+    const stream = createReadStream(path, { start, end: end - 1, highWaterMark: readHighWaterMark });
+    
+    let got = 0;
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      got += piece.byteLength;
+      yield piece;
+    }
+    // A file shorter than its record must not turn into a silently truncated download.
+    if (got !== end - start) throw new Error(`Short read of ${fileRef}: wanted ${end - start} bytes from ${start}, got ${got}.`);
+  }
+
+  async abort(handle: string): Promise<void> {
+    await unlinkIfPresent(this.#partPath(handle));
+  }
+
+  async deleteFile(fileRef: string): Promise<void> {
+    await unlinkIfPresent(this.#filePath(fileRef));
+  }
+
+  async close(): Promise<void> {}
+
+  #partPath(handle: string): string {
+    return join(this.#uploads, `${safeName(handle, 'upload handle')}.part`);
+  }
+
+  #filePath(fileRef: string): string {
+    return join(this.#files, safeName(fileRef, 'file reference'));
+  }
+}
+
+function safeName(name: string, what: string): string {
+  if (name === '' || /[/\\\0]/.test(name) || name.includes('..')) {
+    throw new Error(`Refusing ${what} ${JSON.stringify(name)}: it must be a plain name inside the data directory.`);
+  }
+  return name;
+}
+
+function checkPlace(place: ChunkPlace): void {
+  const ok = [place.index, place.offset, place.length].every((n) => Number.isSafeInteger(n) && n >= 0);
+  if (!ok) throw new RangeError(`Invalid chunk place ${JSON.stringify(place)}.`);
+}
+
+/** Runs `fn` with the file open and always closes it; a close error surfaces only if `fn` succeeded. */
+async function withFile<T>(path: string, flags: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+  const fh = await open(path, flags);
+  let result: T;
+  try {
+    result = await fn(fh);
+  } catch (e) {
+    await fh.close().catch(() => {});
+    throw e;
+  }
+  // Closed outside a finally so that a deferred write error from close() is reported, not swallowed.
+  await fh.close();
+  return result;
+}
+
+async function writeFully(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done, position + done);
+    if (bytesWritten <= 0) throw new Error('write() made no progress');
+    done += bytesWritten;
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  await withFile(path, 'r', (fh) => fh.sync());
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if (errorCode(e) !== 'ENOENT') throw e;
+  }
+}
+
+function errorCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** A full disk or quota becomes the 507 problem; anything else passes through unchanged. */
+function storageError(e: unknown): unknown {
+  const code = errorCode(e);
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return e;
+  const err = new FerryError('insufficient-storage', 'The server has no room left to store this upload.');
+  err.cause = e;
+  return err;
+}

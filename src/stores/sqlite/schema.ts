@@ -1,0 +1,88 @@
+// The SQLite schema as an append-only list of migrations, tracked with PRAGMA user_version.
+import type Database from 'better-sqlite3';
+
+/**
+ * Migration i brings the schema from version i to i + 1. Never edit a shipped entry; append one.
+ * Tables are STRICT so a wrong type is an error, not a silent coercion. Times are epoch ms.
+ */
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE uploads (
+    id              TEXT PRIMARY KEY,
+    state           TEXT NOT NULL CHECK (state IN ('uploading', 'complete', 'aborted', 'expired', 'failed')),
+    name            TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    chunk_size      INTEGER NOT NULL,
+    total_chunks    INTEGER NOT NULL,
+    algorithm       TEXT NOT NULL,
+    file_digest     TEXT,
+    metadata        TEXT NOT NULL,
+    blob_handle     TEXT NOT NULL,
+    chunks_received INTEGER NOT NULL DEFAULT 0,
+    bytes_received  INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    file_id         TEXT
+  ) STRICT;
+  -- listDue (state + expiry) and listUnfinished (state) both start from here.
+  CREATE INDEX uploads_state_expires ON uploads (state, expires_at);
+
+  CREATE TABLE chunks (
+    upload_id TEXT NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
+    idx       INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    digest    TEXT NOT NULL,
+    receipt   TEXT NOT NULL,
+    PRIMARY KEY (upload_id, idx)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE chunk_claims (
+    upload_id  TEXT NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
+    idx        INTEGER NOT NULL,
+    token      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, idx)
+  ) STRICT, WITHOUT ROWID;
+
+  -- No foreign key to uploads: a file outlives its upload row's tombstone.
+  CREATE TABLE files (
+    id           TEXT PRIMARY KEY,
+    upload_id    TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    chunk_size   INTEGER NOT NULL,
+    total_chunks INTEGER NOT NULL,
+    algorithm    TEXT NOT NULL,
+    file_digest  TEXT,
+    metadata     TEXT NOT NULL,
+    blob_ref     TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX files_created ON files (created_at);
+  `,
+];
+
+export const schemaVersion = migrations.length;
+
+/**
+ * Applies pending migrations in one IMMEDIATE transaction, reading the version inside it so two
+ * processes opening a new database at once do not both create the tables. Returns the version.
+ */
+export function migrate(db: Database.Database): number {
+  const run = db.transaction((): number => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > migrations.length) {
+      throw new Error(
+        `The metadata database is at schema version ${current}; this Ferry knows up to ${migrations.length}. ` +
+          'Upgrade Ferry or point it at another database.',
+      );
+    }
+    for (let version = current; version < migrations.length; version++) {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    }
+    return migrations.length;
+  });
+  return run.immediate();
+}

@@ -1,0 +1,76 @@
+// Starting real Ferry servers for tests: in-process on a loopback port, or as a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startServer, type FerryServer } from '../../src/server/index.js';
+import type { ServerConfigInput } from '../../src/server/index.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+/** Small limits so edge cases are quick: 1 KiB minimum chunk, 64 KiB default. */
+export const testLimits = { minChunkSize: 1 * KiB, defaultChunkSize: 64 * KiB, maxChunkSize: 16 * MiB } as const;
+
+export async function tempDir(prefix = 'ferry-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export interface TestServer extends FerryServer {
+  dataDir: string;
+  /** Closes the server and deletes its data directory. */
+  dispose(): Promise<void>;
+}
+
+export async function startTestServer(config: ServerConfigInput = {}): Promise<TestServer> {
+  const dataDir = config.dataDir ?? (await tempDir());
+  const server = await startServer({ port: 0, host: '127.0.0.1', logLevel: 'silent', ...testLimits, ...config, dataDir });
+  return {
+    ...server,
+    dataDir,
+    dispose: async () => {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const cliPath = resolve(import.meta.dirname, '../../dist/cli/main.js');
+
+export interface ChildServer {
+  url: string;
+  process: ChildProcess;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+/** Runs `ferry serve` (the built CLI) as a child process and waits until it listens. */
+export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
+  const child = spawn(process.execPath, [cliPath, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line);
+        if (entry.event === 'listening') resolveUrl(entry.url);
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`ferry serve exited with ${code} before listening`)));
+  });
+  child.stdout!.resume();
+  return {
+    url,
+    process: child,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,193 @@
+// The behaviour every BlobStore backend must show; a backend is done when it passes this suite.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FerryError, MiB } from '../../src/protocol/index.js';
+import type { BlobStore, ChunkPlace } from '../../src/stores/types.js';
+
+/** S3's smallest part (all but the last), so the same suite runs against every backend. */
+const chunkSize = 5 * MiB;
+
+/** Yields `bytes` in uneven pieces, as a network body would arrive. */
+export async function* pieces(bytes: Uint8Array, size = 100_003): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.byteLength; at += size) yield bytes.subarray(at, Math.min(at + size, bytes.byteLength));
+}
+
+export async function collect(source: AsyncIterable<Uint8Array>): Promise<{ bytes: Buffer; count: number }> {
+  const parts: Buffer[] = [];
+  for await (const part of source) parts.push(Buffer.from(part));
+  return { bytes: Buffer.concat(parts), count: parts.length };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function placeOf(size: number, index: number): ChunkPlace {
+  const offset = index * chunkSize;
+  return { index, offset, length: Math.max(0, Math.min(chunkSize, size - offset)) };
+}
+
+/** Opens a store and stages a whole upload; chunks go in the given order. */
+async function upload(store: BlobStore, data: Uint8Array, order?: number[]) {
+  const uploadId = randomUUID();
+  const total = data.byteLength === 0 ? 1 : Math.ceil(data.byteLength / chunkSize);
+  const handle = await store.begin(uploadId, data.byteLength, total);
+  const receipts: string[] = new Array<string>(total);
+  for (const index of order ?? [...Array(total).keys()]) {
+    const place = placeOf(data.byteLength, index);
+    receipts[index] = await store.putChunk(handle, place, pieces(data.subarray(place.offset, place.offset + place.length)));
+  }
+  return { uploadId, handle, receipts, total };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'expected a rejection').toBeDefined();
+  return err instanceof FerryError ? err.code : `not a FerryError: ${String(err)}`;
+}
+
+/**
+ * Runs the BlobStore contract. `open` returns a store over empty storage each time it is called
+ * (a new directory, bucket or prefix); the suite closes every store it opens. Each test moves
+ * about 12 MiB.
+ */
+export function describeBlobStoreContract(name: string, open: () => Promise<BlobStore>): void {
+  describe(`BlobStore contract: ${name}`, () => {
+    let store: BlobStore;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('assembles chunks written out of order into a byte-identical file', async () => {
+      const data = randomBytes(2 * chunkSize + 1_234_567);
+      const { handle, receipts } = await upload(store, data, [2, 0, 1]);
+      const ref = await store.complete(handle, randomUUID(), receipts);
+      const { bytes } = await collect(store.read(ref, 0, data.byteLength));
+      expect(bytes.byteLength).toBe(data.byteLength);
+      expect(sha256(bytes)).toBe(sha256(data));
+    });
+
+    it('reads any byte range, across chunk boundaries, as a stream of pieces', async () => {
+      const data = randomBytes(2 * chunkSize + 999);
+      const { handle, receipts } = await upload(store, data);
+      const ref = await store.complete(handle, randomUUID(), receipts);
+      const ranges: [number, number][] = [
+        [0, 1],
+        [0, chunkSize],
+        [chunkSize - 10, chunkSize + 10],
+        [chunkSize, 2 * chunkSize + 999],
+        [data.byteLength - 1, data.byteLength],
+        [123_456, 123_456 + 3 * MiB],
+      ];
+      for (const [start, end] of ranges) {
+        const { bytes } = await collect(store.read(ref, start, end));
+        expect(sha256(bytes), `range [${start}, ${end})`).toBe(sha256(data.subarray(start, end)));
+      }
+      expect((await collect(store.read(ref, 7, 7))).bytes.byteLength).toBe(0);
+      // A large range arrives in more than one piece: it is streamed, not buffered whole.
+      expect((await collect(store.read(ref, 0, data.byteLength))).count).toBeGreaterThan(1);
+    });
+
+    it('rejects putChunk with the error a failing body throws, and accepts the chunk on retry', async () => {
+      const data = randomBytes(chunkSize + 10);
+      const uploadId = randomUUID();
+      const handle = await store.begin(uploadId, data.byteLength, 2);
+      const boom = new Error('connection reset by peer');
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        yield data.subarray(0, MiB);
+        yield data.subarray(MiB, 2 * MiB);
+        throw boom;
+      }
+      await expect(store.putChunk(handle, placeOf(data.byteLength, 0), failing())).rejects.toBe(boom);
+
+      const first = await store.putChunk(handle, placeOf(data.byteLength, 0), pieces(data.subarray(0, chunkSize)));
+      const second = await store.putChunk(handle, placeOf(data.byteLength, 1), pieces(data.subarray(chunkSize)));
+      const ref = await store.complete(handle, randomUUID(), [first, second]);
+      expect(sha256((await collect(store.read(ref, 0, data.byteLength))).bytes)).toBe(sha256(data));
+    });
+
+    it('rejects a body longer or shorter than its chunk', async () => {
+      const size = chunkSize + 10;
+      const handle = await store.begin(randomUUID(), size, 2);
+      const last = placeOf(size, 1);
+      expect(await codeOf(store.putChunk(handle, last, pieces(randomBytes(11))))).toBe('chunk-too-long');
+      expect(await codeOf(store.putChunk(handle, last, pieces(randomBytes(9))))).toBe('chunk-length-mismatch');
+      await store.abort(handle);
+    });
+
+    it('stores and reads back a 0-byte file', async () => {
+      const { handle, receipts } = await upload(store, new Uint8Array(0));
+      const ref = await store.complete(handle, randomUUID(), receipts);
+      const { bytes, count } = await collect(store.read(ref, 0, 0));
+      expect(bytes.byteLength).toBe(0);
+      expect(count).toBe(0);
+    });
+
+    it('completes again after a crash between completing and recording it', async () => {
+      const data = randomBytes(chunkSize + 4321);
+      const { handle, receipts } = await upload(store, data);
+      const fileId = randomUUID();
+      const ref = await store.complete(handle, fileId, receipts);
+      // The server died before writing the file record; on restart it completes the upload again.
+      expect(await store.complete(handle, fileId, receipts)).toBe(ref);
+      expect(sha256((await collect(store.read(ref, 0, data.byteLength))).bytes)).toBe(sha256(data));
+    });
+
+    it('frees an aborted upload, so it can no longer complete', async () => {
+      const data = randomBytes(chunkSize + 1);
+      const { handle, receipts } = await upload(store, data);
+      await store.abort(handle);
+      await expect(store.complete(handle, randomUUID(), receipts)).rejects.toThrow();
+      await store.abort(handle); // already gone: no error
+    });
+
+    it('deletes a completed file, so it can no longer be read', async () => {
+      const data = randomBytes(1000);
+      const { handle, receipts } = await upload(store, data);
+      const ref = await store.complete(handle, randomUUID(), receipts);
+      await store.deleteFile(ref);
+      await expect(collect(store.read(ref, 0, data.byteLength))).rejects.toThrow();
+      await expect(collect(store.read(ref, 0, 0))).rejects.toThrow();
+      await store.deleteFile(ref); // already gone: no error
+    });
+
+    it('keeps uploads apart', async () => {
+      const a = randomBytes(chunkSize + 3);
+      const b = randomBytes(chunkSize + 3);
+      const ua = await upload(store, a, [1]);
+      const ub = await upload(store, b, [0, 1]);
+      ua.receipts[0] = await store.putChunk(ua.handle, placeOf(a.byteLength, 0), pieces(a.subarray(0, chunkSize)));
+      const refA = await store.complete(ua.handle, randomUUID(), ua.receipts);
+      const refB = await store.complete(ub.handle, randomUUID(), ub.receipts);
+      expect(refA).not.toBe(refB);
+      expect(sha256((await collect(store.read(refA, 0, a.byteLength))).bytes)).toBe(sha256(a));
+      expect(sha256((await collect(store.read(refB, 0, b.byteLength))).bytes)).toBe(sha256(b));
+    });
+
+    it('stops reading when the signal aborts', async () => {
+      const data = randomBytes(2 * chunkSize);
+      const { handle, receipts } = await upload(store, data);
+      const ref = await store.complete(handle, randomUUID(), receipts);
+
+      const already = AbortSignal.abort();
+      await expect(collect(store.read(ref, 0, data.byteLength, { signal: already }))).rejects.toThrow();
+
+      const controller = new AbortController();
+      let received = 0;
+      const reading = (async () => {
+        for await (const part of store.read(ref, 0, data.byteLength, { signal: controller.signal })) {
+          received += part.byteLength;
+          controller.abort();
+        }
+      })();
+      await expect(reading).rejects.toThrow();
+      expect(received).toBeLessThan(data.byteLength);
+    });
+  });
+}

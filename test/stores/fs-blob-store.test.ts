@@ -1,0 +1,146 @@
+// The filesystem blob store: the shared contract (fsync on and off), its on-disk layout, and ENOSPC on a tiny tmpfs.
+import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FerryError, MiB } from '../../src/protocol/index.js';
+import { FsBlobStore } from '../../src/stores/fs/blob-store.js';
+import { collect, describeBlobStoreContract, pieces } from './blob-store-contract.js';
+
+const dirs: string[] = [];
+
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-blobs-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describeBlobStoreContract('fs, fsync on', async () => new FsBlobStore({ dir: await freshDir(), fsync: true }));
+describeBlobStoreContract('fs, fsync off', async () => new FsBlobStore({ dir: await freshDir(), fsync: false }));
+
+describe('FsBlobStore on disk', () => {
+  it('preallocates uploads/<id>.part and renames it to files/<fileId> on completion', async () => {
+    const dir = await freshDir();
+    const store = new FsBlobStore({ dir, fsync: true });
+    const uploadId = randomUUID();
+    const handle = await store.begin(uploadId, 3 * MiB, 1);
+    expect(handle).toBe(uploadId);
+    expect((await stat(join(dir, 'uploads', `${uploadId}.part`))).size).toBe(3 * MiB);
+
+    const data = randomBytes(3 * MiB);
+    expect(await store.putChunk(handle, { index: 0, offset: 0, length: data.byteLength }, pieces(data))).toBe('');
+    const fileId = randomUUID();
+    expect(await store.complete(handle, fileId, [''])).toBe(fileId);
+    expect(await readdir(join(dir, 'uploads'))).toEqual([]);
+    expect((await readFile(join(dir, 'files', fileId))).equals(data)).toBe(true);
+  });
+
+  it('completes when a crash came after the rename but before the metadata update', async () => {
+    const dir = await freshDir();
+    const store = new FsBlobStore({ dir, fsync: true });
+    const uploadId = randomUUID();
+    const fileId = randomUUID();
+    const data = randomBytes(1000);
+    await store.begin(uploadId, data.byteLength, 1);
+    await store.putChunk(uploadId, { index: 0, offset: 0, length: data.byteLength }, pieces(data));
+    await rename(join(dir, 'uploads', `${uploadId}.part`), join(dir, 'files', fileId));
+
+    expect(await store.complete(uploadId, fileId, [''])).toBe(fileId);
+    expect((await collect(store.read(fileId, 0, data.byteLength))).bytes.equals(data)).toBe(true);
+    // but with neither the part nor the file there is nothing to complete
+    await expect(store.complete(uploadId, randomUUID(), [''])).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('removes the part file on abort', async () => {
+    const dir = await freshDir();
+    const store = new FsBlobStore({ dir, fsync: false });
+    const handle = await store.begin(randomUUID(), MiB, 1);
+    await store.abort(handle);
+    expect(await readdir(join(dir, 'uploads'))).toEqual([]);
+  });
+
+  it('refuses to begin an upload id twice rather than truncate its bytes', async () => {
+    const dir = await freshDir();
+    const store = new FsBlobStore({ dir, fsync: false });
+    const uploadId = randomUUID();
+    const data = randomBytes(1000);
+    await store.begin(uploadId, data.byteLength, 1);
+    await store.putChunk(uploadId, { index: 0, offset: 0, length: data.byteLength }, pieces(data));
+    await expect(store.begin(uploadId, data.byteLength, 1)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect((await readFile(join(dir, 'uploads', `${uploadId}.part`))).equals(data)).toBe(true);
+  });
+
+  it('does not write a piece that would overrun the chunk into its neighbour', async () => {
+    const dir = await freshDir();
+    const store = new FsBlobStore({ dir, fsync: false });
+    const uploadId = randomUUID();
+    await store.begin(uploadId, 20, 2);
+    const err = await store.putChunk(uploadId, { index: 0, offset: 0, length: 10 }, pieces(Buffer.alloc(15, 7))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FerryError);
+    expect(await readFile(join(dir, 'uploads', `${uploadId}.part`))).toEqual(Buffer.alloc(20));
+  });
+
+  it('rejects handles and file references that would leave the data directory', async () => {
+    const store = new FsBlobStore({ dir: await freshDir(), fsync: false });
+    for (const bad of ['', '..', '../escape', 'a/b', '/etc/passwd', 'a\\b', 'x\0y']) {
+      await expect(store.begin(bad, 1, 1), JSON.stringify(bad)).rejects.toThrow(/plain name/);
+      await expect(store.abort(bad)).rejects.toThrow(/plain name/);
+      await expect(store.deleteFile(bad)).rejects.toThrow(/plain name/);
+      await expect(collect(store.read(bad, 0, 1))).rejects.toThrow(/plain name/);
+      await expect(store.complete('fine', bad, [])).rejects.toThrow(/plain name/);
+    }
+  });
+});
+
+/** A 1 MiB tmpfs, when this process may mount one (root on Linux); otherwise the reason it may not. */
+function mountTinyFilesystem(): { dir: string } | { reason: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-tmpfs-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'pipe' });
+    return { dir };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    return { reason: stderr || (e as Error).message };
+  }
+}
+
+describe('FsBlobStore on a full filesystem', () => {
+  const tiny = mountTinyFilesystem();
+  const mounted = 'dir' in tiny;
+  afterAll(() => {
+    if (!('dir' in tiny)) return;
+    execFileSync('umount', [tiny.dir], { stdio: 'pipe' });
+    rmSync(tiny.dir, { recursive: true, force: true });
+  });
+
+  const title = 'maps ENOSPC to the insufficient-storage problem (507)';
+  it.skipIf(!mounted)(mounted ? title : `${title}: skipped, cannot mount a 1 MiB tmpfs (${(tiny as { reason: string }).reason})`, async () => {
+    const dir = (tiny as { dir: string }).dir;
+    const store = new FsBlobStore({ dir, fsync: true });
+    const uploadId = randomUUID();
+    // The part file is sparse, so a 4 MiB upload begins fine on a 1 MiB filesystem...
+    const handle = await store.begin(uploadId, 4 * MiB, 1);
+    // ...and fails with 507 when the bytes arrive.
+    const data = randomBytes(2 * MiB);
+    const err = await store.putChunk(handle, { index: 0, offset: 0, length: data.byteLength }, pieces(data)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).code).toBe('insufficient-storage');
+    expect((err as FerryError).status).toBe(507);
+    expect(((err as FerryError).cause as NodeJS.ErrnoException).code).toBe('ENOSPC');
+
+    // Aborting gives the space back: a small upload fits again.
+    await store.abort(handle);
+    const small = randomBytes(100_000);
+    const next = await store.begin(randomUUID(), small.byteLength, 1);
+    await store.putChunk(next, { index: 0, offset: 0, length: small.byteLength }, pieces(small));
+    await store.abort(next);
+  });
+});

@@ -1,0 +1,357 @@
+// The behaviour every MetaStore backend must show; a backend is done when it passes this suite.
+import { createHash, randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FerryError } from '../../src/protocol/index.js';
+import type { ChunkRecord, FileRecord, MetaStore, UploadRecord } from '../../src/stores/types.js';
+
+const hour = 60 * 60 * 1000;
+const chunkSize = 8 * 1024 * 1024;
+
+export function sampleUpload(overrides: Partial<UploadRecord> = {}): UploadRecord {
+  const id = overrides.id ?? randomUUID();
+  const now = Date.now();
+  return {
+    id,
+    state: 'uploading',
+    name: 'holiday video.mkv',
+    size: 3 * chunkSize + 17,
+    chunkSize,
+    totalChunks: 4,
+    algorithm: 'sha-256',
+    fileDigest: null,
+    metadata: {},
+    blobHandle: `handle-${id}`,
+    chunksReceived: 0,
+    bytesReceived: 0,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + hour,
+    fileId: null,
+    ...overrides,
+  };
+}
+
+export function sampleChunk(index: number, size = chunkSize, seed = 'a'): ChunkRecord {
+  const digest = createHash('sha256').update(`${seed}:${index}`).digest('base64');
+  return { index, size, digest: `sha-256=:${digest}:`, receipt: index % 2 ? `"etag-${index}"` : '' };
+}
+
+function sampleFile(overrides: Partial<FileRecord> = {}): FileRecord {
+  const id = overrides.id ?? randomUUID();
+  return {
+    id,
+    uploadId: randomUUID(),
+    name: 'report.pdf',
+    size: 12345,
+    chunkSize,
+    totalChunks: 1,
+    algorithm: 'sha-256',
+    fileDigest: sampleChunk(0).digest,
+    metadata: { owner: 'ana', tags: ['q3', 'final'], nested: { pages: 12 } },
+    blobRef: id,
+    createdAt: Date.now(),
+    ...overrides,
+  };
+}
+
+/**
+ * Runs the MetaStore contract. `open` must return a store over empty storage each time it is
+ * called (a new file, schema or database); the suite closes every store it opens.
+ */
+export function describeMetaStoreContract(name: string, open: () => Promise<MetaStore>): void {
+  describe(`MetaStore contract: ${name}`, () => {
+    let store: MetaStore;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe('uploads', () => {
+      it('returns a created upload exactly as given', async () => {
+        const upload = sampleUpload({
+          fileDigest: sampleChunk(9).digest,
+          metadata: { owner: 'ana', tags: ['a', 'b'], nested: { n: 1, ok: true, none: null } },
+          size: 1024 ** 4, // 1 TiB: sizes beyond 32 bits must survive
+        });
+        await store.createUpload(upload);
+        expect(await store.getUpload(upload.id)).toEqual(upload);
+      });
+
+      it('answers undefined for an unknown upload', async () => {
+        expect(await store.getUpload(randomUUID())).toBeUndefined();
+      });
+
+      it('refuses a second upload with the same id', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await expect(store.createUpload({ ...upload, name: 'other' })).rejects.toThrow();
+        expect((await store.getUpload(upload.id))?.name).toBe(upload.name);
+      });
+
+      it('deletes an upload with its chunks and claims', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt);
+        await store.claimChunk(upload.id, 1, 'tok', Date.now() + hour);
+        await store.deleteUpload(upload.id);
+        expect(await store.getUpload(upload.id)).toBeUndefined();
+        expect(await store.listChunks(upload.id)).toEqual([]);
+        await store.deleteUpload(upload.id); // already gone: no error
+      });
+    });
+
+    describe('recordChunk', () => {
+      it('records chunks, counts them and slides the expiry', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        const later = upload.expiresAt + hour;
+        const first = await store.recordChunk(upload.id, sampleChunk(2), later);
+        expect(first).toEqual({ outcome: 'recorded', chunksReceived: 1, bytesReceived: chunkSize });
+        const second = await store.recordChunk(upload.id, sampleChunk(0), later + 1);
+        expect(second).toEqual({ outcome: 'recorded', chunksReceived: 2, bytesReceived: 2 * chunkSize });
+
+        const stored = await store.getUpload(upload.id);
+        expect(stored).toMatchObject({ chunksReceived: 2, bytesReceived: 2 * chunkSize, expiresAt: later + 1 });
+        expect(stored!.updatedAt).toBeGreaterThanOrEqual(upload.updatedAt);
+        expect(await store.listChunks(upload.id)).toEqual([sampleChunk(0), sampleChunk(2)]);
+        expect(await store.getChunk(upload.id, 2)).toEqual(sampleChunk(2));
+        expect(await store.getChunk(upload.id, 1)).toBeUndefined();
+      });
+
+      it('answers exists with the stored record and leaves the counters alone', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.recordChunk(upload.id, sampleChunk(1), upload.expiresAt);
+        const again = await store.recordChunk(upload.id, sampleChunk(1, chunkSize, 'different bytes'), upload.expiresAt + hour);
+        expect(again).toEqual({ outcome: 'exists', existing: sampleChunk(1) });
+        expect(await store.getUpload(upload.id)).toMatchObject({ chunksReceived: 1, bytesReceived: chunkSize, expiresAt: upload.expiresAt });
+      });
+
+      it('answers closed once the upload has left uploading, recording nothing', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt);
+        expect(await store.transition(upload.id, ['uploading'], 'aborted')).toBe(true);
+        expect(await store.recordChunk(upload.id, sampleChunk(1), upload.expiresAt)).toEqual({ outcome: 'closed', state: 'aborted' });
+        // closed wins over exists: nothing is accepted after the upload closed
+        expect(await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt)).toEqual({ outcome: 'closed', state: 'aborted' });
+        expect(await store.getUpload(upload.id)).toMatchObject({ chunksReceived: 1 });
+        expect(await store.getChunk(upload.id, 1)).toBeUndefined();
+      });
+
+      it('rejects a chunk for an unknown upload with upload-not-found', async () => {
+        const err = await store.recordChunk(randomUUID(), sampleChunk(0), Date.now()).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(FerryError);
+        expect((err as FerryError).code).toBe('upload-not-found');
+      });
+
+      it('counts every chunk exactly once under concurrent recording', async () => {
+        const upload = sampleUpload({ totalChunks: 40, size: 40 * chunkSize });
+        await store.createUpload(upload);
+        const indexes = Array.from({ length: 40 }, (_, i) => i);
+        // every index twice, all at once
+        const results = await Promise.all(
+          [...indexes, ...indexes].map((i) => store.recordChunk(upload.id, sampleChunk(i), upload.expiresAt)),
+        );
+        expect(results.filter((r) => r.outcome === 'recorded')).toHaveLength(40);
+        expect(results.filter((r) => r.outcome === 'exists')).toHaveLength(40);
+        const counts = results.flatMap((r) => (r.outcome === 'recorded' ? [r.chunksReceived] : [])).sort((a, b) => a - b);
+        expect(counts).toEqual(indexes.map((i) => i + 1));
+        expect(await store.getUpload(upload.id)).toMatchObject({ chunksReceived: 40, bytesReceived: 40 * chunkSize });
+      });
+    });
+
+    describe('claims', () => {
+      it('gives a chunk to one claimant at a time', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        const until = Date.now() + hour;
+        expect(await store.claimChunk(upload.id, 0, 'first', until)).toBe(true);
+        expect(await store.claimChunk(upload.id, 0, 'second', until)).toBe(false);
+        expect(await store.claimChunk(upload.id, 1, 'second', until)).toBe(true); // other chunks are independent
+        expect(await store.claimChunk(upload.id, 0, 'first', until + 1000)).toBe(true); // the holder may renew
+      });
+
+      it('lets another claimant take over an expired claim', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        expect(await store.claimChunk(upload.id, 0, 'crashed', Date.now() - 1000)).toBe(true);
+        expect(await store.claimChunk(upload.id, 0, 'next', Date.now() + hour)).toBe(true);
+        expect(await store.claimChunk(upload.id, 0, 'crashed', Date.now() + hour)).toBe(false);
+      });
+
+      it('frees a claim on release by its holder only', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        const until = Date.now() + hour;
+        await store.claimChunk(upload.id, 0, 'holder', until);
+        await store.releaseChunk(upload.id, 0, 'intruder');
+        expect(await store.claimChunk(upload.id, 0, 'other', until)).toBe(false);
+        await store.releaseChunk(upload.id, 0, 'holder');
+        expect(await store.claimChunk(upload.id, 0, 'other', until)).toBe(true);
+        await store.releaseChunk(upload.id, 5, 'nobody'); // nothing to release: no error
+      });
+
+      it('grants exactly one of many simultaneous claims', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        const until = Date.now() + hour;
+        const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => store.claimChunk(upload.id, 3, `t${i}`, until)));
+        expect(wins.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    describe('transition', () => {
+      it('lets exactly one of two concurrent transitions win', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        const fileId = randomUUID();
+        const [completed, aborted] = await Promise.all([
+          store.transition(upload.id, ['uploading'], 'complete', { fileId }),
+          store.transition(upload.id, ['uploading'], 'aborted'),
+        ]);
+        expect([completed, aborted].filter(Boolean)).toHaveLength(1);
+        const after = await store.getUpload(upload.id);
+        expect(after?.state).toBe(completed ? 'complete' : 'aborted');
+        expect(after?.fileId).toBe(completed ? fileId : null);
+      });
+
+      it('lets exactly one of many racing transitions win', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        const targets = ['complete', 'aborted', 'expired', 'failed'] as const;
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.transition(upload.id, ['uploading'], targets[i % targets.length]!)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('moves only from the listed states and sets fileId and updatedAt', async () => {
+        const upload = sampleUpload({ updatedAt: Date.now() - hour });
+        await store.createUpload(upload);
+        expect(await store.transition(upload.id, ['complete', 'aborted'], 'expired')).toBe(false);
+        expect(await store.transition(upload.id, [], 'expired')).toBe(false);
+        expect((await store.getUpload(upload.id))?.state).toBe('uploading');
+
+        const fileId = randomUUID();
+        expect(await store.transition(upload.id, ['failed', 'uploading'], 'complete', { fileId })).toBe(true);
+        const after = await store.getUpload(upload.id);
+        expect(after).toMatchObject({ state: 'complete', fileId });
+        expect(after!.updatedAt).toBeGreaterThan(upload.updatedAt);
+
+        // without a patch the file id stays
+        expect(await store.transition(upload.id, ['complete'], 'expired')).toBe(true);
+        expect(await store.getUpload(upload.id)).toMatchObject({ state: 'expired', fileId });
+      });
+
+      it('answers false for an unknown upload', async () => {
+        expect(await store.transition(randomUUID(), ['uploading'], 'aborted')).toBe(false);
+      });
+    });
+
+    describe('sweeping queries', () => {
+      it('lists uploads in a state whose expiry has passed, oldest first, up to the limit', async () => {
+        const now = Date.now();
+        const due1 = sampleUpload({ expiresAt: now - 3000 });
+        const due2 = sampleUpload({ expiresAt: now - 2000 });
+        const due3 = sampleUpload({ expiresAt: now - 1000 });
+        const atNow = sampleUpload({ expiresAt: now }); // not before now: not due
+        const future = sampleUpload({ expiresAt: now + hour });
+        const abortedDue = sampleUpload({ expiresAt: now - 5000 });
+        for (const u of [due3, future, due1, atNow, abortedDue, due2]) await store.createUpload(u);
+        await store.transition(abortedDue.id, ['uploading'], 'aborted');
+
+        const ids = (list: UploadRecord[]) => list.map((u) => u.id);
+        expect(ids(await store.listDue('uploading', now, 10))).toEqual([due1.id, due2.id, due3.id]);
+        expect(ids(await store.listDue('uploading', now, 2))).toEqual([due1.id, due2.id]);
+        expect(ids(await store.listDue('aborted', now, 10))).toEqual([abortedDue.id]);
+        expect(await store.listDue('complete', now, 10)).toEqual([]);
+        expect((await store.listDue('uploading', now, 10))[0]).toEqual(due1);
+      });
+
+      it('lists uploads with every chunk received that are still uploading', async () => {
+        const full = sampleUpload({ totalChunks: 2, size: 2 * chunkSize });
+        const partial = sampleUpload({ totalChunks: 2, size: 2 * chunkSize });
+        const done = sampleUpload({ totalChunks: 1, size: chunkSize });
+        for (const u of [full, partial, done]) await store.createUpload(u);
+        await store.recordChunk(full.id, sampleChunk(0), full.expiresAt);
+        await store.recordChunk(full.id, sampleChunk(1), full.expiresAt);
+        await store.recordChunk(partial.id, sampleChunk(1), partial.expiresAt);
+        await store.recordChunk(done.id, sampleChunk(0), done.expiresAt);
+        await store.transition(done.id, ['uploading'], 'complete', { fileId: randomUUID() });
+
+        const unfinished = await store.listUnfinished(10);
+        expect(unfinished.map((u) => u.id)).toEqual([full.id]);
+        expect(unfinished[0]).toMatchObject({ chunksReceived: 2, bytesReceived: 2 * chunkSize });
+        expect(await store.listUnfinished(0)).toEqual([]);
+      });
+    });
+
+    describe('forgetChunks', () => {
+      it('drops chunk rows and claims but keeps the upload and its counters', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt);
+        await store.recordChunk(upload.id, sampleChunk(1), upload.expiresAt);
+        await store.claimChunk(upload.id, 2, 'holder', Date.now() + hour);
+        await store.transition(upload.id, ['uploading'], 'aborted');
+
+        await store.forgetChunks(upload.id);
+        expect(await store.listChunks(upload.id)).toEqual([]);
+        expect(await store.getChunk(upload.id, 0)).toBeUndefined();
+        expect(await store.claimChunk(upload.id, 2, 'other', Date.now() + hour)).toBe(true); // the claim went too
+        expect(await store.getUpload(upload.id)).toMatchObject({ state: 'aborted', chunksReceived: 2 });
+        await store.forgetChunks(upload.id); // twice: no error
+      });
+
+      it('leaves other uploads alone', async () => {
+        const a = sampleUpload();
+        const b = sampleUpload();
+        await store.createUpload(a);
+        await store.createUpload(b);
+        await store.recordChunk(a.id, sampleChunk(0), a.expiresAt);
+        await store.recordChunk(b.id, sampleChunk(0), b.expiresAt);
+        await store.forgetChunks(a.id);
+        expect(await store.listChunks(b.id)).toEqual([sampleChunk(0)]);
+      });
+    });
+
+    describe('files', () => {
+      it('returns a created file exactly as given', async () => {
+        const file = sampleFile();
+        await store.createFile(file);
+        expect(await store.getFile(file.id)).toEqual(file);
+        expect(await store.getFile(randomUUID())).toBeUndefined();
+        const noDigest = sampleFile({ fileDigest: null, metadata: {} });
+        await store.createFile(noDigest);
+        expect(await store.getFile(noDigest.id)).toEqual(noDigest);
+      });
+
+      it('refuses a second file with the same id', async () => {
+        const file = sampleFile();
+        await store.createFile(file);
+        await expect(store.createFile({ ...file, name: 'other' })).rejects.toThrow();
+      });
+
+      it('lists files newest first, up to the limit', async () => {
+        const t = Date.now();
+        const files = [0, 1, 2].map((i) => sampleFile({ createdAt: t + i * 1000 }));
+        for (const f of [files[1]!, files[0]!, files[2]!]) await store.createFile(f);
+        expect(await store.listFiles(10)).toEqual([files[2], files[1], files[0]]);
+        expect((await store.listFiles(2)).map((f) => f.id)).toEqual([files[2]!.id, files[1]!.id]);
+      });
+
+      it('keeps a file after its upload row is deleted', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        const file = sampleFile({ uploadId: upload.id });
+        await store.createFile(file);
+        await store.transition(upload.id, ['uploading'], 'complete', { fileId: file.id });
+        await store.deleteUpload(upload.id);
+        expect(await store.getFile(file.id)).toEqual(file);
+      });
+    });
+  });
+}
