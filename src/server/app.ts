@@ -69,11 +69,16 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
       (closing ??= (async () => {
         await stopSweeper();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Close keep-alive connections as they go idle; after a grace period cut what is left
+        // (unacknowledged chunks are simply re-sent by their clients).
+        const started = Date.now();
+        const timer = setInterval(() => {
+          if (Date.now() - started > 2_000) server.closeAllConnections();
+          else server.closeIdleConnections();
+        }, 20);
         server.closeIdleConnections();
-        // Give in-flight chunks a moment to finish, then cut what is left; unacknowledged chunks are simply re-sent.
-        const timer = setTimeout(() => server.closeAllConnections(), 2_000);
         await closed;
-        clearTimeout(timer);
+        clearInterval(timer);
         await Promise.allSettled([...ctx.completions.values()]);
         await ctx.meta.close();
         await ctx.blobs.close();

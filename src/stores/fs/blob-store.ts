@@ -107,7 +107,7 @@ export class FsBlobStore implements BlobStore {
       return;
     }
     const stream = createReadStream(path, { start, end: end - 1, highWaterMark: readHighWaterMark });
-    
+    if (options.signal) addAbortSignal(options.signal, stream);
     let got = 0;
     for await (const piece of stream as AsyncIterable<Buffer>) {
       got += piece.byteLength;
