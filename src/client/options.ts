@@ -1,0 +1,107 @@
+// The upload options, their one set of defaults, and the resume key.
+import { DefaultDigestAlgorithm, isDigestAlgorithm, parseDigest, type DigestAlgorithm } from '../protocol/index.js';
+import { defaultRequestTimeoutMs } from './api.js';
+import { DefaultConcurrency, type ConcurrencyMode } from './concurrency.js';
+import { UploadError } from './errors.js';
+import type { EngineIo } from './io.js';
+import { MemoryResumeStore } from './memory-resume-store.js';
+import { DefaultRetryPolicy, type RetryPolicy } from './retry.js';
+import { systemClock } from './system-clock.js';
+
+export interface UploadOptions extends Partial<EngineIo> {
+  /** The Ferry server's base URL. */
+  server: string | URL;
+  /** Name to store the file under (default: the source's name). */
+  name?: string;
+  /** Requested chunk size in bytes (default: the server's); kept within the server's limits. */
+  chunkSize?: number;
+  /** 'auto' (adaptive, the default) or a fixed number of chunks in flight; 1 is strictly sequential. */
+  concurrency?: ConcurrencyMode;
+  /** Upper bound of adaptive concurrency (default 16). */
+  maxConcurrency?: number;
+  /** Chunks read and hashed ahead of those on the wire (default 2). */
+  readAhead?: number;
+  checksum?: DigestAlgorithm;
+  /**
+   * Digest of the whole file ("sha-256=:B64:") for the server to verify at completion, or 'compute'
+   * to compute it first (one extra read of the source; needs a hasher with createHash).
+   */
+  fileDigest?: string;
+  metadata?: Record<string, unknown>;
+  retry?: Partial<RetryPolicy>;
+  /** Timeout of each whole request (default: 30 s + body size at 64 KiB/s). */
+  requestTimeoutMs?: number;
+  /** Extra request headers (e.g. authorization). */
+  headers?: Record<string, string>;
+  /** Remember the upload under the source's fingerprint and resume it later (default true). */
+  resume?: boolean;
+  /** Aborting it is abort(): cancels requests, deletes the upload, forgets the resume entry. */
+  signal?: AbortSignal;
+}
+
+export interface ResolvedOptions {
+  server: string;
+  name: string | undefined;
+  chunkSize: number | undefined;
+  concurrency: ConcurrencyMode;
+  maxConcurrency: number;
+  readAhead: number;
+  checksum: DigestAlgorithm;
+  fileDigest: string | 'compute' | undefined;
+  metadata: Record<string, unknown> | undefined;
+  retry: RetryPolicy;
+  timeoutMs: (bodyBytes: number) => number;
+  headers: Record<string, string>;
+  resume: boolean;
+  signal: AbortSignal | undefined;
+  io: EngineIo;
+}
+
+/** Fills in defaults (platform defaults first, then the core's); throws UploadError 'invalid'. */
+export function resolveOptions(options: UploadOptions, platform: Partial<EngineIo>): ResolvedOptions {
+  const invalid = (msg: string) => new UploadError('invalid', msg);
+  const hasher = options.hasher ?? platform.hasher;
+  if (!hasher) throw invalid('No hasher: pass options.hasher or use the node/browser entry.');
+  const fetchFn = options.fetch ?? platform.fetch ?? globalThis.fetch?.bind(globalThis);
+  if (!fetchFn) throw invalid('No fetch: pass options.fetch.');
+  let server: string;
+  try {
+    server = new URL(String(options.server)).href;
+  } catch {
+    throw invalid(`Invalid server URL: ${String(options.server)}`);
+  }
+  const checksum = options.checksum ?? DefaultDigestAlgorithm;
+  if (!isDigestAlgorithm(checksum)) throw invalid(`Unsupported checksum ${String(checksum)}`);
+  if (options.fileDigest !== undefined && options.fileDigest !== 'compute') parseDigest(options.fileDigest, checksum);
+  const readAhead = options.readAhead ?? 2;
+  if (!(Number.isInteger(readAhead) && readAhead >= 0)) throw invalid(`readAhead must be an integer >= 0`);
+  const requestTimeoutMs = options.requestTimeoutMs;
+  return {
+    server,
+    name: options.name,
+    chunkSize: options.chunkSize,
+    concurrency: options.concurrency ?? 'auto',
+    maxConcurrency: options.maxConcurrency ?? DefaultConcurrency.max,
+    readAhead,
+    checksum,
+    fileDigest: options.fileDigest,
+    metadata: options.metadata,
+    retry: { ...DefaultRetryPolicy, ...options.retry },
+    timeoutMs: requestTimeoutMs !== undefined ? () => requestTimeoutMs : defaultRequestTimeoutMs,
+    headers: options.headers ?? {},
+    resume: options.resume ?? true,
+    signal: options.signal,
+    io: {
+      hasher,
+      fetch: fetchFn,
+      resumeStore: options.resumeStore ?? platform.resumeStore ?? new MemoryResumeStore(),
+      clock: options.clock ?? platform.clock ?? systemClock,
+      random: options.random ?? platform.random ?? Math.random,
+    },
+  };
+}
+
+/** The resume store key of a source on a server; null when the source cannot be resumed. */
+export function resumeKey(serverUrl: string, fingerprint: readonly (string | number)[] | null): string | null {
+  return fingerprint === null ? null : JSON.stringify([serverUrl, ...fingerprint]);
+}
