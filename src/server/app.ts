@@ -105,6 +105,12 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
       return;
     }
     if (req.destroyed || res.destroyed) return; // the client went away; nothing to answer
+    const code = (error as { code?: unknown }).code;
+    if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') {
+      ctx.log.warn({ err: error, method: req.method, url: req.url }, 'storage full');
+      sendProblem(req, res, new FerryError('insufficient-storage', 'The server is out of storage space; retry later.', { retryAfter: 10 }));
+      return;
+    }
     ctx.log.error({ err: error, method: req.method, url: req.url }, 'request failed');
     sendProblem(req, res, new FerryError('internal-error', 'The server could not complete the request.'));
   }

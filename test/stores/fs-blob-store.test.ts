@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FerryError, MiB } from '../../src/protocol/index.js';
+import { mountSmallFilesystem } from '../helpers/small-fs.js';
 import { FsBlobStore } from '../../src/stores/fs/blob-store.js';
 import { collect, describeBlobStoreContract, pieces } from './blob-store-contract.js';
 
@@ -99,26 +100,11 @@ describe('FsBlobStore on disk', () => {
   });
 });
 
-/** A 1 MiB tmpfs, when this process may mount one (root on Linux); otherwise the reason it may not. */
-function mountTinyFilesystem(): { dir: string } | { reason: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-tmpfs-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'pipe' });
-    return { dir };
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    return { reason: stderr || (e as Error).message };
-  }
-}
-
 describe('FsBlobStore on a full filesystem', () => {
-  const tiny = mountTinyFilesystem();
+  const tiny = mountSmallFilesystem('1m');
   const mounted = 'dir' in tiny;
   afterAll(() => {
-    if (!('dir' in tiny)) return;
-    execFileSync('umount', [tiny.dir], { stdio: 'pipe' });
-    rmSync(tiny.dir, { recursive: true, force: true });
+    if ('dir' in tiny) tiny.unmount();
   });
 
   const title = 'maps ENOSPC to the insufficient-storage problem (507)';
