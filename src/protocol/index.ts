@@ -6,3 +6,4 @@ export * from './index-ranges.js';
 export * from './digest.js';
 export * from './problems.js';
 export * from './messages.js';
+export * from './byte-range.js';

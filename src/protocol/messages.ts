@@ -94,3 +94,18 @@ export const FileInfo = z.object({
   createdAt: z.string(),
 });
 export type FileInfo = z.infer<typeof FileInfo>;
+
+/** GET /files/{id}/manifest: everything a downloader needs to verify each piece it fetches. */
+export const FileManifest = FileInfo.extend({
+  /** The file's strong ETag (also sent as the ETag header). */
+  etag: z.string(),
+  chunks: z.array(
+    z.object({
+      index: z.number(),
+      offset: z.number(),
+      size: z.number(),
+      digest: z.string(),
+    }),
+  ),
+});
+export type FileManifest = z.infer<typeof FileManifest>;

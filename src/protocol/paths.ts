@@ -6,5 +6,6 @@ export const Paths = {
   upload: (uploadId: string) => `/uploads/${encodeURIComponent(uploadId)}`,
   chunk: (uploadId: string, index: number) => `/uploads/${encodeURIComponent(uploadId)}/chunks/${index}`,
   file: (fileId: string) => `/files/${encodeURIComponent(fileId)}`,
+  manifest: (fileId: string) => `/files/${encodeURIComponent(fileId)}/manifest`,
   files: '/files',
 } as const;

@@ -20,6 +20,7 @@ export const Problems = {
   'upload-not-found': { status: 404, title: 'No such upload' },
   'file-not-found': { status: 404, title: 'No such file' },
   'method-not-allowed': { status: 405, title: 'Method not allowed on this resource' },
+  'range-not-satisfiable': { status: 416, title: 'The range is outside the file' },
   'request-timeout': { status: 408, title: 'The request body did not arrive in time' },
   'chunk-conflict': { status: 409, title: 'This chunk is already stored with a different digest' },
   'chunk-in-progress': { status: 409, title: 'Another request is writing this chunk' },

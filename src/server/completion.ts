@@ -44,7 +44,7 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
 
   let file = await ctx.meta.getFile(fileId);
   if (!file) {
-    file = {
+    const record: FileRecord = {
       id: fileId,
       uploadId: upload.id,
       name: upload.name,
@@ -53,11 +53,13 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
       totalChunks: upload.totalChunks,
       algorithm: upload.algorithm,
       fileDigest: upload.fileDigest,
+      etag: etagOf(chunks.map((c) => c.digest)),
       metadata: upload.metadata,
       blobRef,
       createdAt: ctx.now(),
     };
-    await ctx.meta.createFile(file);
+    await ctx.meta.createFile(record);
+    file = record;
   }
   await ctx.meta.transition(upload.id, ['uploading'], 'complete', { fileId });
   ctx.metrics.inc('ferry_uploads_completed_total');
@@ -72,6 +74,14 @@ async function digestOf(ctx: ServerContext, blobRef: string, size: number): Prom
   const hash = createHash('sha256');
   for await (const part of ctx.blobs.read(blobRef, 0, size)) hash.update(part);
   return formatDigest({ algorithm: 'sha-256', base64: bytesToBase64(hash.digest()) });
+}
+
+/**
+ * A strong entity tag for a file: the SHA-256 of its chunk digests. Any change to any byte changes a
+ * chunk digest and so the tag, and it costs no read of the file.
+ */
+export function etagOf(chunkDigests: string[]): string {
+  return `"${createHash('sha256').update(chunkDigests.join('\n')).digest('base64url')}"`;
 }
 
 /** Completes uploads whose last chunk was recorded but whose completion a crash interrupted. */

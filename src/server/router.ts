@@ -5,7 +5,7 @@ import type { ServerContext } from './context.js';
 import { deleteUpload } from './routes/abort-upload.js';
 import { getCapabilities } from './routes/capabilities.js';
 import { createUpload } from './routes/create-upload.js';
-import { getFile, listFiles } from './routes/files.js';
+import { getFile, getManifest, listFiles } from './routes/files.js';
 import { getHealth, getMetrics } from './routes/operations.js';
 import { putChunk } from './routes/put-chunk.js';
 import { getUploadStatus } from './routes/upload-status.js';
@@ -25,6 +25,7 @@ const routes: Route[] = [
   { pattern: /^\/uploads\/(?<uploadId>[^/]+)\/chunks\/(?<index>[^/]+)$/, methods: { PUT: putChunk } },
   { pattern: /^\/files$/, methods: { GET: listFiles } },
   { pattern: /^\/files\/(?<fileId>[^/]+)$/, methods: { GET: getFile, HEAD: getFile } },
+  { pattern: /^\/files\/(?<fileId>[^/]+)\/manifest$/, methods: { GET: getManifest } },
   { pattern: /^\/metrics$/, methods: { GET: getMetrics } },
   { pattern: /^\/healthz$/, methods: { GET: getHealth } },
 ];

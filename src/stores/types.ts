@@ -40,6 +40,8 @@ export interface FileRecord {
   totalChunks: number;
   algorithm: DigestAlgorithm;
   fileDigest: string | null;
+  /** Strong entity tag (quoted), derived from the chunk digests: names these exact bytes. */
+  etag: string;
   metadata: Record<string, unknown>;
   /** Opaque reference the blob store returned from complete(). */
   blobRef: string;

@@ -47,6 +47,7 @@ function sampleFile(overrides: Partial<FileRecord> = {}): FileRecord {
     totalChunks: 1,
     algorithm: 'sha-256',
     fileDigest: sampleChunk(0).digest,
+    etag: '"sample-etag"',
     metadata: { owner: 'ana', tags: ['q3', 'final'], nested: { pages: 12 } },
     blobRef: id,
     createdAt: Date.now(),

@@ -1,8 +1,10 @@
-// GET /files (recent files) and GET/HEAD /files/{id} (the assembled bytes).
+// GET /files (recent files), GET/HEAD /files/{id} (bytes, with ranges) and GET /files/{id}/manifest.
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FerryError, MediaTypes } from '../../protocol/index.js';
+import { FerryError, formatContentRange, Headers, MediaTypes, parseRange, type FileManifest } from '../../protocol/index.js';
+import type { FileRecord } from '../../stores/types.js';
+import { ifRangeHolds, notModified } from '../conditional.js';
 import { contentDisposition } from '../content-disposition.js';
 import type { ServerContext } from '../context.js';
 import { baseUrl, sendJson } from '../http.js';
@@ -14,36 +16,75 @@ export async function listFiles(ctx: ServerContext, req: IncomingMessage, res: S
   sendJson(res, 200, { files: files.map((f) => fileInfo(f, base)) });
 }
 
-export async function getFile(
-  ctx: ServerContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  params: { fileId: string },
-): Promise<void> {
-  const file = await ctx.meta.getFile(params.fileId);
-  if (!file) throw new FerryError('file-not-found', `No file ${params.fileId}.`);
-  res.writeHead(200, {
-    'content-type': MediaTypes.octets,
-    'content-length': String(file.size),
-    'content-disposition': contentDisposition(file.name),
+async function loadFile(ctx: ServerContext, fileId: string): Promise<FileRecord> {
+  const file = await ctx.meta.getFile(fileId);
+  if (!file) throw new FerryError('file-not-found', `No file ${fileId}.`);
+  return file;
+}
+
+export async function getManifest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: { fileId: string }): Promise<void> {
+  const file = await loadFile(ctx, params.fileId);
+  const chunks = await ctx.meta.listChunks(file.uploadId);
+  const manifest: FileManifest = {
+    ...fileInfo(file, baseUrl(req, ctx.config.publicUrl)),
+    etag: file.etag,
+    chunks: chunks.map((c) => ({ index: c.index, offset: c.index * file.chunkSize, size: c.size, digest: c.digest })),
+  };
+  sendJson(res, 200, manifest, { etag: file.etag, 'cache-control': 'private, max-age=31536000, immutable' });
+}
+
+export async function getFile(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: { fileId: string }): Promise<void> {
+  const file = await loadFile(ctx, params.fileId);
+  const validators = { etag: file.etag, lastModified: file.createdAt };
+  const headers: Record<string, string> = {
+    'accept-ranges': 'bytes',
+    etag: file.etag,
     'last-modified': new Date(file.createdAt).toUTCString(),
+    // A file id always names the same bytes; it is a capability, so keep it out of shared caches.
+    'cache-control': 'private, max-age=31536000, immutable',
+    'content-disposition': contentDisposition(file.name),
     'x-content-type-options': 'nosniff',
-  });
-  if (req.method === 'HEAD' || file.size === 0) {
+  };
+  if (file.fileDigest) headers[Headers.reprDigest] = file.fileDigest;
+
+  if (notModified(req, validators)) {
+    res.writeHead(304, headers);
     res.end();
     return;
   }
+  const range = ifRangeHolds(req, validators) ? parseRange(req.headers.range, file.size) : { kind: 'none' as const };
+  if (range.kind === 'unsatisfiable') {
+    const problem = new FerryError('range-not-satisfiable', `The file is ${file.size} bytes.`, { size: file.size });
+    const body = JSON.stringify(problem.toProblem(req.url));
+    res.writeHead(416, { ...headers, 'content-range': `bytes */${file.size}`, 'content-type': MediaTypes.problem, 'content-length': String(Buffer.byteLength(body)) });
+    res.end(body);
+    return;
+  }
+  const [status, start, end] = range.kind === 'single' ? [206, range.start, range.end] : [200, 0, file.size];
+  if (status === 206) headers['content-range'] = formatContentRange(start, end, file.size);
+  res.writeHead(status, { ...headers, 'content-type': MediaTypes.octets, 'content-length': String(end - start) });
+  if (req.method === 'HEAD' || end === start) {
+    res.end();
+    return;
+  }
+  await streamBytes(ctx, file, start, end, res);
+}
+
+/** Streams [start, end) of a file into the response with backpressure; stops reading if the client leaves. */
+async function streamBytes(ctx: ServerContext, file: FileRecord, start: number, end: number, res: ServerResponse): Promise<void> {
   const abort = new AbortController();
   res.once('close', () => abort.abort());
   let sent = 0;
   const counted = async function* () {
-    for await (const part of ctx.blobs.read(file.blobRef, 0, file.size, { signal: abort.signal })) {
+    for await (const part of ctx.blobs.read(file.blobRef, start, end, { signal: abort.signal })) {
       sent += part.length;
       yield part;
     }
   };
   try {
     await pipeline(Readable.from(counted()), res);
+  } catch (error) {
+    if (!abort.signal.aborted) throw error;
   } finally {
     ctx.metrics.inc('ferry_file_bytes_served_total', sent);
   }

@@ -64,6 +64,7 @@ interface FileRow {
   total_chunks: number;
   algorithm: DigestAlgorithm;
   file_digest: string | null;
+  etag: string;
   metadata: string;
   blob_ref: string;
   created_at: number;
@@ -108,9 +109,9 @@ function prepareAll(db: Database.Database) {
     forgetChunks: db.prepare<[string]>('DELETE FROM chunks WHERE upload_id = ?'),
     forgetClaims: db.prepare<[string]>('DELETE FROM chunk_claims WHERE upload_id = ?'),
     insertFile: db.prepare<[FileRow]>(
-      `INSERT INTO files (id, upload_id, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata,
+      `INSERT INTO files (id, upload_id, name, size, chunk_size, total_chunks, algorithm, file_digest, etag, metadata,
          blob_ref, created_at)
-       VALUES (@id, @upload_id, @name, @size, @chunk_size, @total_chunks, @algorithm, @file_digest, @metadata,
+       VALUES (@id, @upload_id, @name, @size, @chunk_size, @total_chunks, @algorithm, @file_digest, @etag, @metadata,
          @blob_ref, @created_at)`,
     ),
     getFile: db.prepare<[string], FileRow>('SELECT * FROM files WHERE id = ?'),
@@ -290,6 +291,7 @@ function fromFile(f: FileRecord): FileRow {
     total_chunks: f.totalChunks,
     algorithm: f.algorithm,
     file_digest: f.fileDigest,
+    etag: f.etag,
     metadata: JSON.stringify(f.metadata),
     blob_ref: f.blobRef,
     created_at: f.createdAt,
@@ -306,6 +308,7 @@ function toFile(r: FileRow): FileRecord {
     totalChunks: r.total_chunks,
     algorithm: r.algorithm,
     fileDigest: r.file_digest,
+    etag: r.etag,
     metadata: JSON.parse(r.metadata) as Record<string, unknown>,
     blobRef: r.blob_ref,
     createdAt: r.created_at,

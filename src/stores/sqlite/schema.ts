@@ -55,6 +55,7 @@ export const migrations: readonly string[] = [
     total_chunks INTEGER NOT NULL,
     algorithm    TEXT NOT NULL,
     file_digest  TEXT,
+    etag         TEXT NOT NULL,
     metadata     TEXT NOT NULL,
     blob_ref     TEXT NOT NULL,
     created_at   INTEGER NOT NULL

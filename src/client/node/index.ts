@@ -1,0 +1,26 @@
+// The Node entry: upload(path | source, options) with node:crypto hashing and a JSON resume store.
+import { startUpload, type UploadHandle } from '../upload.js';
+import type { ByteSource } from '../io.js';
+import type { UploadOptions } from '../options.js';
+import { createSource } from './file-source.js';
+import { createHasher } from './hasher.js';
+import { createResumeStore } from './resume-store.js';
+
+export * from '../index.js';
+export { createSource, createHasher, createResumeStore };
+export type { FileSource } from './file-source.js';
+export type { FileResumeStore, FileResumeStoreOptions } from './resume-store.js';
+
+/** Uploads a file (by path; opened and closed here) or any ByteSource. */
+export function upload(file: string | ByteSource, options: UploadOptions): UploadHandle {
+  const opened = typeof file === 'string' ? createSource(file) : null;
+  const handle = startUpload(opened ?? (file as ByteSource), options, {
+    hasher: createHasher(),
+    resumeStore: options.resumeStore ?? createResumeStore(),
+  });
+  if (opened) {
+    const close = () => opened.then((s) => s.close()).catch(() => {});
+    handle.result.then(close, close);
+  }
+  return handle;
+}
