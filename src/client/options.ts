@@ -72,7 +72,13 @@ export function resolveOptions(options: UploadOptions, platform: Partial<EngineI
   }
   const checksum = options.checksum ?? DefaultDigestAlgorithm;
   if (!isDigestAlgorithm(checksum)) throw invalid(`Unsupported checksum ${String(checksum)}`);
-  if (options.fileDigest !== undefined && options.fileDigest !== 'compute') parseDigest(options.fileDigest, checksum);
+  if (options.fileDigest !== undefined && options.fileDigest !== 'compute') {
+    try {
+      parseDigest(options.fileDigest, checksum);
+    } catch (e) {
+      throw new UploadError('invalid', `Invalid fileDigest: ${(e as Error).message}`, { cause: e });
+    }
+  }
   const readAhead = options.readAhead ?? 2;
   if (!(Number.isInteger(readAhead) && readAhead >= 0)) throw invalid(`readAhead must be an integer >= 0`);
   const requestTimeoutMs = options.requestTimeoutMs;

@@ -110,7 +110,9 @@ class Upload implements UploadHandle {
     let key: string | null = null;
     try {
       const o = resolveOptions(options, platform);
-      const source = await sourceIn;
+      const source = await Promise.resolve(sourceIn).catch((e: unknown) => {
+        throw new UploadError('invalid', `Cannot open the source: ${(e as Error)?.message ?? e}`, { cause: e });
+      });
       const startedAt = o.io.clock.now();
       ctx = this.context(o, source);
       key = o.resume ? resumeKey(ctx.api.serverUrl, source.fingerprint) : null;
