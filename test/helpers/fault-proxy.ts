@@ -9,24 +9,25 @@ type DirChoice = Direction | 'both'; // 'both' = the PRNG picks one direction pe
 type Range = [min: number, max: number];
 type Kind = 'cut' | 'stall' | 'flip';
 
+/** Rates are per connection, decided at accept; byte offsets count that direction's stream from 0. */
 export interface FaultPlan {
-  seed?: number;
+  seed?: number; // default 1: schedules are reproducible unless a test asks otherwise
   cutRate?: number;
-  cutAfterBytes?: Range;
+  cutAfterBytes?: Range; // the peer receives exactly this many bytes, then both sockets go
   cutDirection?: DirChoice;
   flipRate?: number;
-  flipWindow?: Range;
+  flipWindow?: Range; // byte index that gets one bit flipped; aim it past the HTTP headers
   flipDirection?: DirChoice;
   maxFlips?: number;
   stallRate?: number;
   stallAfterBytes?: Range;
   stallDirection?: DirChoice;
   stallMs?: number;
-  stallThenCut?: boolean;
+  stallThenCut?: boolean; // a stall freezes both directions for stallMs, then resumes or cuts
   delayMs?: number;
   bytesPerSecond?: number;
-  maxFaults?: number;
-  faultFreeFirstConnections?: number;
+  maxFaults?: number; // cut/stall/flip over the proxy's life, so a retrying transfer must finish
+  faultFreeFirstConnections?: number; // counted from proxy start, not from setPlan()
 }
 
 export interface FaultEvent { kind: Kind; connection: number; direction: Direction; atByte: number; bit?: number }
@@ -92,7 +93,7 @@ export async function startFaultProxy(target: { host: string; port: number } | s
   function schedule(faulty: boolean, rate: number | undefined, choice: DirChoice | undefined, [min, max]: Range): Scheduled | undefined {
     const roll = rand(), dirRoll = rand(), posRoll = rand(), bitRoll = rand();
     if (!faulty || roll >= (rate ?? 0)) return undefined;
-    const dir = (choice ?? 'up') === 'both' ? (dirRoll < 0.5 ? 'up' : 'down') : (choice as Direction);
+    const dir = choice === 'both' ? (dirRoll < 0.5 ? 'up' : 'down') : (choice ?? 'up');
     return { dir, at: min + Math.floor(posRoll * (max - min + 1)), bit: Math.floor(bitRoll * 8) };
   }
 
@@ -200,7 +201,7 @@ export async function startFaultProxy(target: { host: string; port: number } | s
           }
           // Split at the next scheduled offset so every fault lands on an exact byte boundary.
           let n = chunk.length;
-          for (const s of Object.values(conn.pending)) if (s.dir === dir && s.at > sent) n = Math.min(n, s.at - sent);
+          for (const s of Object.values(conn.pending)) if (s && s.dir === dir && s.at > sent) n = Math.min(n, s.at - sent);
           if (plan.bytesPerSecond) n = Math.min(n, Math.max(1, Math.floor(plan.bytesPerSecond / 10)));
           await throttle(n);
           if (conn.dead) return;
@@ -223,13 +224,11 @@ export async function startFaultProxy(target: { host: string; port: number } | s
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     const id = stats.connections++;
     const faulty = id >= (plan.faultFreeFirstConnections ?? 0);
-    const pending: Conn['pending'] = {};
-    const c = schedule(faulty, plan.cutRate, plan.cutDirection, plan.cutAfterBytes ?? [1, 65536]);
-    const f = schedule(faulty, plan.flipRate, plan.flipDirection, plan.flipWindow ?? [0, 65535]);
-    const s = schedule(faulty, plan.stallRate, plan.stallDirection, plan.stallAfterBytes ?? [1, 65536]);
-    if (c) pending.cut = c;
-    if (f) pending.flip = f;
-    if (s) pending.stall = s;
+    const pending: Conn['pending'] = {
+      cut: schedule(faulty, plan.cutRate, plan.cutDirection, plan.cutAfterBytes ?? [1, 65536]),
+      flip: schedule(faulty, plan.flipRate, plan.flipDirection, plan.flipWindow ?? [0, 65535]),
+      stall: schedule(faulty, plan.stallRate, plan.stallDirection, plan.stallAfterBytes ?? [1, 65536]),
+    };
     const upstream = net.connect({ host: to.host, port: to.port, allowHalfOpen: true });
     const conn: Conn = { id, client, server: upstream, pending, gate: null, release: null, abort: new AbortController(), dead: false };
     open.add(conn);
