@@ -61,8 +61,12 @@ export class FerryApi {
     return new URL(url, this.serverUrl + '/').href;
   }
 
+  /** A malformed answer here means a wrong URL, not a damaged response: 'invalid', not retried. */
   capabilities(signal: AbortSignal): Promise<Capabilities> {
-    return this.request('GET', this.url(Paths.capabilities), {}, Capabilities, signal);
+    return this.request('GET', this.url(Paths.capabilities), {}, Capabilities, signal).catch((e: unknown) => {
+      if (!(e instanceof UploadError && e.reason === 'protocol')) throw e;
+      throw new UploadError('invalid', `${this.serverUrl} does not look like a Ferry server: ${e.message}`, { cause: e });
+    });
   }
 
   async create(req: CreateUploadRequest, signal: AbortSignal): Promise<CreateUploadResponse> {
@@ -87,6 +91,9 @@ export class FerryApi {
     const url = uploadUrl + Paths.chunk(uploadId, index).slice(Paths.upload(uploadId).length);
     const headers = { [ContentType]: MediaTypes.octets, [Headers.contentDigest]: chunk.digest };
     const ack = await this.request('PUT', url, headers, ChunkAck, signal, chunk.bytes);
+    if (ack.uploadId !== uploadId || ack.index !== index || ack.digest !== chunk.digest) {
+      throw new UploadError('protocol', `PUT ${url}: the acknowledgement is for another chunk or digest.`);
+    }
     return { ...ack, fileUrl: ack.fileUrl === null ? null : this.resolve(ack.fileUrl) };
   }
 

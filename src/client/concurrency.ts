@@ -1,4 +1,6 @@
-// Adaptive concurrency (AIMD on goodput): how many requests may be in flight. Pure: time is passed in.
+// Adaptive concurrency (AIMD on goodput): how many requests may be in flight. One more slot while
+// goodput per window keeps rising; half on an error, a timeout or falling goodput; a slot that
+// brought nothing is given back, and steady windows probe again. Pure: time is passed in.
 // Generic over what is transferred, so uploads and downloads share it.
 
 export type ConcurrencyMode = 'auto' | number;
@@ -19,6 +21,8 @@ export interface ConcurrencyOptions {
   increaseThreshold: number;
   /** Goodput falling by more than this fraction halves the limit (measurement noise stays below it). */
   decreaseThreshold: number;
+  /** After this many steady windows, try one more slot (the network may have improved). */
+  probeAfterWindows: number;
 }
 
 export const DefaultConcurrency: Readonly<ConcurrencyOptions> = Object.freeze({
@@ -29,10 +33,22 @@ export const DefaultConcurrency: Readonly<ConcurrencyOptions> = Object.freeze({
   windowMs: 1000,
   increaseThreshold: 0.05,
   decreaseThreshold: 0.15,
+  probeAfterWindows: 4,
 });
 
 /** Why the limit last changed; for logs and tests. */
-export type ConcurrencyChange = 'increase' | 'hold' | 'decrease-goodput' | 'decrease-error' | 'baseline';
+export type ConcurrencyChange =
+  /** Goodput rose: one more slot. */
+  | 'increase'
+  /** A new baseline was measured (start, after a decrease): probe one more slot. */
+  | 'baseline'
+  /** Steady goodput long enough: probe one more slot. */
+  | 'probe'
+  /** The last added slot brought no gain: take it back. */
+  | 'undo'
+  | 'hold'
+  | 'decrease-goodput'
+  | 'decrease-error';
 
 export class ConcurrencyController {
   private readonly opts: ConcurrencyOptions;
@@ -45,7 +61,10 @@ export class ConcurrencyController {
   /** Windows closed so far; at most one decrease on error per window. */
   private windowId = 0;
   private lastErrorWindow = -1;
-  private lastChange: ConcurrencyChange = 'baseline';
+  private lastChange: ConcurrencyChange = 'hold';
+  /** The last window added a slot; the next tells whether it helped. */
+  private probing = false;
+  private steadyWindows = 0;
 
   constructor(options: Partial<ConcurrencyOptions> = {}) {
     this.opts = { ...DefaultConcurrency, ...options };
@@ -101,23 +120,41 @@ export class ConcurrencyController {
 
   private closeWindow(goodput: number, now: number): void {
     const base = this.baseline;
-    this.baseline = goodput;
     this.startWindow(now);
     if (base === null) {
-      this.lastChange = 'baseline';
+      this.baseline = goodput;
+      this.grow('baseline');
     } else if (goodput > base * (1 + this.opts.increaseThreshold)) {
-      this.current = Math.min(this.current + 1, this.opts.max);
-      this.lastChange = 'increase';
+      this.baseline = goodput;
+      this.grow('increase');
     } else if (goodput < base * (1 - this.opts.decreaseThreshold)) {
       this.decrease('decrease-goodput', now);
+    } else if (this.probing) {
+      // The extra slot did not pay: give it back (fewer buffers, same goodput).
+      this.probing = false;
+      this.steadyWindows = 0;
+      this.current = Math.max(this.opts.min, this.current - 1);
+      this.baseline = Math.max(base, goodput);
+      this.lastChange = 'undo';
+    } else if (++this.steadyWindows >= this.opts.probeAfterWindows) {
+      this.grow('probe');
     } else {
       this.lastChange = 'hold';
     }
   }
 
+  private grow(why: ConcurrencyChange): void {
+    this.steadyWindows = 0;
+    this.probing = this.current < this.opts.max;
+    this.current = Math.min(this.current + 1, this.opts.max);
+    this.lastChange = this.probing ? why : 'hold';
+  }
+
   private decrease(why: ConcurrencyChange, now: number): void {
     this.current = Math.max(this.opts.min, Math.floor(this.current / 2));
     this.lastChange = why;
+    this.probing = false;
+    this.steadyWindows = 0;
     // The next window runs at the new limit; compare later windows with it, not with the old one.
     this.baseline = null;
     this.startWindow(now);

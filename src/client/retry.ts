@@ -1,7 +1,7 @@
 // Retry policy as pure functions: classify a failure, back off with full jitter, honour Retry-After.
 // Shared by uploads and downloads; the caller owns the clock and the loop.
 import { FerryError } from '../protocol/index.js';
-import { NetworkError } from './errors.js';
+import { NetworkError, UploadError } from './errors.js';
 
 export interface RetryPolicy {
   /** Failures in a row of one request before giving up (server unreachable excepted, see outageMs). */
@@ -30,7 +30,7 @@ export const DefaultRetryPolicy: Readonly<RetryPolicy> = Object.freeze({
 export type FailureKind =
   /** No HTTP response, a timeout, or 502/503/504: the server may be restarting. Bounded by time. */
   | 'unreachable'
-  /** 408, 429, 500, 507 and other 5xx: try again after a backoff. Bounded by attempts. */
+  /** 408, 429, 500, 507, other 5xx, a malformed response: try again after a backoff. Bounded by attempts. */
   | 'transient'
   /** chunk-in-progress: another request is writing it; wait Retry-After. Bounded by attempts. */
   | 'busy'
@@ -56,8 +56,12 @@ const unreachableStatuses = new Set([502, 503, 504]);
 export function classifyError(error: unknown, signal?: AbortSignal): Failure {
   if (signal?.aborted || isAbortError(error)) return { kind: 'aborted', retryAfter: null };
   if (error instanceof NetworkError) return { kind: 'unreachable', retryAfter: null };
+  // A 2xx whose body is not what the protocol says: damaged on the way (HTTP has no body check).
+  if (error instanceof UploadError && error.reason === 'protocol') return { kind: 'transient', retryAfter: null };
   if (!(error instanceof FerryError)) return { kind: 'fatal', retryAfter: null };
-  const retryAfter = typeof error.extensions.retryAfter === 'string' ? error.extensions.retryAfter : null;
+  // The Retry-After header (a string), else a problem body's own retryAfter member (seconds).
+  const hint = error.extensions.retryAfter;
+  const retryAfter = typeof hint === 'string' ? hint : typeof hint === 'number' ? String(hint) : null;
   switch (error.code) {
     case 'digest-mismatch':
       return { kind: 'corrupt', retryAfter };

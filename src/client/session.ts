@@ -59,6 +59,8 @@ async function tryResume(ctx: UploadContext, key: string): Promise<OpenedUpload 
   }
   const plan: ChunkPlan = { size: status.size, chunkSize: status.chunkSize, totalChunks: status.totalChunks };
   const ref = refFrom(status, plan, key, status.fileDigest, true);
+  // The server slides the expiry with activity; keep the entry from being pruned as stale.
+  if (status.state === 'uploading') await store.set(key, { ...entry, expiresAt: Date.parse(status.expiresAt) || entry.expiresAt });
   const pending = status.state === 'complete' ? [] : missingChunks(status.missing, plan.totalChunks);
   startProgress(ctx, ref, pending);
   return { ref, pending };

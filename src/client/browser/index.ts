@@ -15,7 +15,7 @@ export function upload(file: Blob | ByteSource, options: UploadOptions): UploadH
   const source = isBlob(file) ? createSource(file) : file;
   return startUpload(source, options, {
     hasher: createHasher(),
-    resumeStore: options.resumeStore ?? createResumeStore(),
+    resumeStore: createResumeStore(),
   });
 }
 

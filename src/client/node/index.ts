@@ -16,7 +16,7 @@ export function upload(file: string | ByteSource, options: UploadOptions): Uploa
   const opened = typeof file === 'string' ? createSource(file) : null;
   const handle = startUpload(opened ?? (file as ByteSource), options, {
     hasher: createHasher(),
-    resumeStore: options.resumeStore ?? createResumeStore(),
+    resumeStore: createResumeStore(),
   });
   if (opened) {
     const close = () => opened.then((s) => s.close()).catch(() => {});

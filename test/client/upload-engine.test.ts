@@ -1,0 +1,257 @@
+// The upload engine against an in-memory fake server: the flow, resume, retries, pause, abort.
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { MemoryResumeStore, UploadError, bytesSource, upload, type Progress, type UploadOptions } from '../../src/client/node/index.js';
+import { FakeServer } from './support/fake-server.js';
+
+const KiB = 1024;
+const fast = { baseDelayMs: 1, maxDelayMs: 5 };
+
+function setup(size: number, extra: Partial<UploadOptions> = {}) {
+  const server = new FakeServer();
+  const data = new Uint8Array(randomBytes(size));
+  const store = new MemoryResumeStore();
+  const source = bytesSource(data, { name: 'data.bin', fingerprint: ['data.bin', size] });
+  const options: UploadOptions = { server: server.base, fetch: server.fetch, resumeStore: store, chunkSize: 4 * KiB, retry: fast, ...extra };
+  return { server, data, store, source, options };
+}
+
+const putsOf = (server: FakeServer) => server.log.filter((l) => l.startsWith('PUT'));
+/** The resume store key of setup()'s source. */
+const keyFor = (server: FakeServer, size: number) => JSON.stringify([server.base, 'data.bin', size]);
+
+describe('upload (fresh)', () => {
+  it('creates with the first chunk, sends the rest once each, and reports the file', async () => {
+    const { server, data, source, options, store } = setup(10 * 4 * KiB + 17);
+    const handle = upload(source, options);
+    const events: Progress[] = [];
+    const started: unknown[] = [];
+    const remembered: unknown[] = [];
+    handle.on('progress', (p) => events.push(p));
+    handle.on('started', (s) => {
+      started.push(s);
+      void store.get(keyFor(server, data.length)).then((e) => remembered.push(e?.uploadId));
+    });
+    const result = await handle.result;
+
+    expect(server.log[0]).toBe('GET /capabilities');
+    expect(server.log[1]).toBe('POST /uploads');
+    expect(putsOf(server)).toHaveLength(10);
+    expect([...server.puts.values()].every((n) => n === 1)).toBe(true);
+    expect(server.fileBytes(result.uploadId)).toEqual(data);
+    expect(result).toMatchObject({ size: data.length, chunks: 11, digest: null, resumed: false, bytesSent: data.length });
+    expect(result.fileUrl).toBe(`${server.base}/files/${result.fileId}`);
+    expect(started).toEqual([expect.objectContaining({ uploadId: result.uploadId, resumed: false, totalChunks: 11, chunkSize: 4 * KiB })]);
+    expect(events.at(-1)).toMatchObject({ phase: 'done', bytesAcked: data.length, chunksDone: 11, totalChunks: 11, bytesInFlight: 0, etaSeconds: 0 });
+    expect(events.some((e) => e.bytesInFlight > 0)).toBe(true);
+    expect(remembered).toEqual([result.uploadId]);
+    expect(await store.get(keyFor(server, data.length))).toBeUndefined();
+  });
+
+  it('uploads an empty file in one request', async () => {
+    const { server, source, options } = setup(0);
+    const result = await upload(source, options).result;
+    expect(server.log).toEqual(['GET /capabilities', 'POST /uploads']);
+    expect(result).toMatchObject({ size: 0, chunks: 1 });
+  });
+
+  it('creates with JSON first when the server cannot take a first chunk', async () => {
+    const { server, data, source, options } = setup(3 * 4 * KiB);
+    server.caps.creationWithFirstChunk = false;
+    const result = await upload(source, options).result;
+    expect(putsOf(server)).toHaveLength(3);
+    expect(server.fileBytes(result.uploadId)).toEqual(data);
+  });
+
+  it('keeps to a fixed concurrency; 1 is sequential', async () => {
+    for (const concurrency of [1, 3]) {
+      const { server, source, options } = setup(20 * 4 * KiB);
+      server.latencyMs = 5;
+      await upload(source, { ...options, concurrency }).result;
+      expect(server.maxInFlight).toBe(concurrency);
+    }
+  });
+
+  it('computes and declares the whole-file digest when asked', async () => {
+    const { data, source, options, server } = setup(5 * 4 * KiB + 3);
+    const result = await upload(source, { ...options, fileDigest: 'compute' }).result;
+    const expected = `sha-256=:${createHash('sha256').update(data).digest('base64')}:`;
+    expect(result.digest).toBe(expected);
+    expect(server.uploads.get(result.uploadId)!.req.fileDigest).toBe(expected);
+  });
+
+  it('refuses a file larger than the server accepts before creating anything', async () => {
+    const { server, source, options } = setup(100);
+    server.caps.maxFileSize = 99;
+    const err = await upload(source, options).result.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UploadError);
+    expect((err as UploadError).problem?.code).toBe('file-too-large');
+    expect(server.log).toEqual(['GET /capabilities']);
+  });
+});
+
+describe('upload (failures)', () => {
+  it('after a lost response asks status and does not resend a stored chunk', async () => {
+    const { server, data, source, options } = setup(8 * 4 * KiB);
+    server.fault = (i, n) => (i === 3 && n === 1 ? 'lost-response' : undefined);
+    const result = await upload(source, options).result;
+    expect(server.puts.get(`${result.uploadId}:3`)).toBe(1);
+    expect(server.log).toContain(`GET /uploads/${result.uploadId}`);
+    expect(server.fileBytes(result.uploadId)).toEqual(data);
+  });
+
+  it('finds the upload complete by status when the completing response was lost', async () => {
+    const { server, source, options } = setup(4 * 4 * KiB);
+    server.fault = (i, n) => (i === 3 && n === 1 ? 'lost-response' : undefined);
+    const result = await upload(source, { ...options, concurrency: 1 }).result;
+    expect(result.fileId).toBe(`f-${result.uploadId}`);
+    expect(server.puts.get(`${result.uploadId}:3`)).toBe(1);
+  });
+
+  it('re-reads and resends after a digest mismatch; waits out chunk-in-progress; retries 5xx', async () => {
+    const { server, data, source, options } = setup(6 * 4 * KiB);
+    const faults: Record<number, string> = { 1: 'digest-mismatch', 2: 'in-progress', 3: 'unavailable', 4: 'internal-error', 5: 'network-error' };
+    server.fault = (i, n) => (n === 1 ? (faults[i] as never) : undefined);
+    const handle = upload(source, options);
+    const retries: string[] = [];
+    handle.on('retry', (r) => retries.push(`${r.index}:${r.kind}`));
+    const result = await handle.result;
+    expect(retries.sort()).toEqual(['1:corrupt', '2:busy', '3:unreachable', '4:transient', '5:unreachable']);
+    for (const i of [1, 2, 3, 4, 5]) expect(server.puts.get(`${result.uploadId}:${i}`)).toBe(2);
+    expect(server.fileBytes(result.uploadId)).toEqual(data);
+  });
+
+  it('survives the server going down for a while', async () => {
+    const { server, data, source, options } = setup(10 * 4 * KiB);
+    server.latencyMs = 2;
+    const handle = upload(source, { ...options, retry: { ...fast, maxAttempts: 2 } });
+    handle.on('progress', (p) => {
+      if (p.chunksDone === 3 && !server.down) {
+        server.down = true;
+        setTimeout(() => (server.down = false), 150);
+      }
+    });
+    const result = await handle.result;
+    expect(server.fileBytes(result.uploadId)).toEqual(data);
+  });
+
+  it('gives up after maxAttempts failures of one chunk, keeping the resume entry; the next call resumes', async () => {
+    const { server, data, source, options, store } = setup(8 * 4 * KiB);
+    server.fault = (i) => (i === 5 ? 'internal-error' : undefined);
+    const err = (await upload(source, { ...options, retry: { ...fast, maxAttempts: 3 } }).result.catch((e: unknown) => e)) as UploadError;
+    expect(err).toBeInstanceOf(UploadError);
+    expect(err.reason).toBe('retries-exhausted');
+    expect(err.problem?.code).toBe('internal-error');
+    expect(err.uploadId).not.toBeNull();
+    expect(server.puts.get(`${err.uploadId}:5`)).toBe(3);
+
+    server.fault = () => undefined;
+    server.log.length = 0;
+    const again = await upload(source, { ...options, resumeStore: store }).result;
+    expect(again).toMatchObject({ uploadId: err.uploadId, resumed: true });
+    // Only chunks the server lacked went out, chunk 5 among them; none was stored twice.
+    const resent = putsOf(server);
+    expect(resent).toContain(`PUT /uploads/${err.uploadId}/chunks/5`);
+    expect(again.bytesSent).toBe(resent.length * 4 * KiB);
+    for (const [key, n] of server.puts) if (!key.endsWith(':5')) expect(n, key).toBe(1);
+    expect(server.fileBytes(again.uploadId)).toEqual(data);
+  });
+
+  it('stops at once on a fatal problem and forgets an upload that cannot be resumed', async () => {
+    const { server, source, options, store } = setup(4 * 4 * KiB);
+    const handle = upload(source, options);
+    handle.on('started', ({ uploadId }) => void (server.uploads.get(uploadId)!.state = 'aborted'));
+    const err = (await handle.result.catch((e: unknown) => e)) as UploadError;
+    expect(err.reason).toBe('fatal');
+    expect(err.problem?.code).toBe('upload-aborted');
+    expect(await store.get(keyFor(server, 4 * 4 * KiB))).toBeUndefined();
+  });
+});
+
+describe('upload (resume)', () => {
+  it('returns the result of an upload that completed meanwhile without sending anything', async () => {
+    const { server, source, options, store } = setup(3 * 4 * KiB);
+    const first = await upload(source, options).result;
+    const key = keyFor(server, 3 * 4 * KiB);
+    await store.set(key, { uploadId: first.uploadId, uploadUrl: `${server.base}/uploads/${first.uploadId}`, serverUrl: server.base, name: 'data.bin', size: 3 * 4 * KiB, chunkSize: 4 * KiB, totalChunks: 3, createdAt: 0, expiresAt: Date.now() + 1e6 });
+    server.log.length = 0;
+    const again = await upload(source, options).result;
+    expect(again).toMatchObject({ uploadId: first.uploadId, fileId: first.fileId, resumed: true, bytesSent: 0 });
+    expect(server.log).toEqual(['GET /capabilities', `GET /uploads/${first.uploadId}`]);
+  });
+
+  it('starts over when the remembered upload is gone', async () => {
+    const { server, source, options, store } = setup(3 * 4 * KiB);
+    const key = keyFor(server, 3 * 4 * KiB);
+    await store.set(key, { uploadId: 'gone', uploadUrl: `${server.base}/uploads/gone`, serverUrl: server.base, name: 'data.bin', size: 3 * 4 * KiB, chunkSize: 4 * KiB, totalChunks: 3, createdAt: 0, expiresAt: 0 });
+    const result = await upload(source, options).result;
+    expect(result.resumed).toBe(false);
+    expect(server.log.slice(0, 3)).toEqual(['GET /capabilities', 'GET /uploads/gone', 'POST /uploads']);
+  });
+
+  it('does not resume a source without a fingerprint', async () => {
+    const { server, data, options, store } = setup(3 * 4 * KiB);
+    const result = await upload(bytesSource(data), options).result;
+    expect(result.resumed).toBe(false);
+    expect(server.log.filter((l) => l.startsWith('GET /uploads/'))).toEqual([]);
+    void store;
+  });
+});
+
+describe('upload (control)', () => {
+  it('pause() starts no new chunks; resume() continues', async () => {
+    const { server, data, source, options } = setup(12 * 4 * KiB);
+    server.latencyMs = 3;
+    const handle = upload(source, { ...options, concurrency: 2 });
+    let pausedAt = -1;
+    handle.on('progress', (p) => {
+      if (p.chunksDone === 4 && pausedAt < 0) {
+        handle.pause();
+        pausedAt = putsOf(server).length;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(handle.paused).toBe(true);
+    expect(handle.progress().phase).toBe('paused');
+    // Only requests already in flight when paused went out.
+    expect(putsOf(server).length).toBeLessThanOrEqual(pausedAt + 2);
+    handle.resume();
+    const result = await handle.result;
+    expect(server.fileBytes(result.uploadId)).toEqual(data);
+  });
+
+  it('abort() cancels, deletes the upload and forgets it', async () => {
+    const { server, source, options, store } = setup(20 * 4 * KiB);
+    server.latencyMs = 5;
+    const handle = upload(source, options);
+    handle.on('progress', (p) => {
+      if (p.chunksDone === 3) void handle.abort();
+    });
+    const err = (await handle.result.catch((e: unknown) => e)) as UploadError;
+    await handle.abort();
+    expect(err.reason).toBe('aborted');
+    expect(err.uploadId).toBe(handle.uploadId);
+    expect(server.log.at(-1)).toBe(`DELETE /uploads/${handle.uploadId}`);
+    expect(server.uploads.get(handle.uploadId!)!.state).toBe('aborted');
+    expect(await store.get(keyFor(server, 20 * 4 * KiB))).toBeUndefined();
+  });
+
+  it('options.signal aborts the same way', async () => {
+    const { server, source, options } = setup(20 * 4 * KiB);
+    server.latencyMs = 5;
+    const ctl = new AbortController();
+    const handle = upload(source, { ...options, signal: ctl.signal });
+    handle.on('started', () => setTimeout(() => ctl.abort(), 10));
+    const err = (await handle.result.catch((e: unknown) => e)) as UploadError;
+    expect(err.reason).toBe('aborted');
+    expect(server.log).toContain(`DELETE /uploads/${handle.uploadId}`);
+  });
+
+  it('rejects bad options through result, not by throwing', async () => {
+    const { source, options } = setup(10);
+    const err = (await upload(source, { ...options, server: 'not a url' }).result.catch((e: unknown) => e)) as UploadError;
+    expect(err.reason).toBe('invalid');
+    const missing = (await upload('/no/such/file', options).result.catch((e: unknown) => e)) as UploadError;
+    expect(missing.reason).toBe('invalid');
+  });
+});
