@@ -2,6 +2,8 @@
 // The `ferry` command: one subcommand per module, wired here.
 import { Command } from 'commander';
 import { registerServe } from './serve.js';
+import { registerStatus } from './status.js';
+import { registerUpload } from './upload.js';
 
 const program = new Command('ferry')
   .description('Resumable, verified, parallel transfer of large files')
@@ -9,5 +11,7 @@ const program = new Command('ferry')
   .showHelpAfterError();
 
 registerServe(program);
+registerUpload(program);
+registerStatus(program);
 
 await program.parseAsync(process.argv);

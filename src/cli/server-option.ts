@@ -1,0 +1,19 @@
+// The --server option every client command shares: FERRY_SERVER or http://localhost:8080 by default.
+import { Option } from 'commander';
+
+export const DefaultServer = 'http://localhost:8080';
+
+export function serverOption(): Option {
+  return new Option('-s, --server <url>', 'Ferry server URL').env('FERRY_SERVER').default(DefaultServer);
+}
+
+export function concurrencyOption(): Option {
+  return new Option('-c, --concurrency <auto|N>', 'chunks in flight: auto adapts to the network, 1 is strictly sequential')
+    .default('auto')
+    .argParser((v: string) => {
+      if (v === 'auto') return 'auto';
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('expected "auto" or an integer from 1 to 64');
+      return n;
+    });
+}
