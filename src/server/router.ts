@@ -9,6 +9,7 @@ import { getFile, getManifest, listFiles } from './routes/files.js';
 import { getHealth, getMetrics } from './routes/operations.js';
 import { putChunk } from './routes/put-chunk.js';
 import { getUploadStatus } from './routes/upload-status.js';
+import { getWebAsset, webAssetPattern } from './routes/web.js';
 
 type Params = Record<string, string>;
 type Handler = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: any) => Promise<void>;
@@ -28,6 +29,7 @@ const routes: Route[] = [
   { pattern: /^\/files\/(?<fileId>[^/]+)\/manifest$/, methods: { GET: getManifest } },
   { pattern: /^\/metrics$/, methods: { GET: getMetrics } },
   { pattern: /^\/healthz$/, methods: { GET: getHealth } },
+  { pattern: webAssetPattern, methods: { GET: getWebAsset, HEAD: getWebAsset } },
 ];
 
 export interface Match {

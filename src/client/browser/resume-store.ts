@@ -10,8 +10,11 @@ export interface BrowserResumeStoreOptions {
   prefix?: string;
 }
 
+/** The storage key prefix createResumeStore uses unless told otherwise. */
+export const DefaultResumePrefix = 'ferry:upload:';
+
 export function createResumeStore(options: BrowserResumeStoreOptions = {}): ResumeStore {
-  const prefix = options.prefix ?? 'ferry:upload:';
+  const prefix = options.prefix ?? DefaultResumePrefix;
   const storage = (): KeyValueStorage | null => {
     if (options.storage !== undefined) return options.storage;
     try {
@@ -42,4 +45,41 @@ export function createResumeStore(options: BrowserResumeStoreOptions = {}): Resu
       storage()?.removeItem(prefix + key);
     },
   };
+}
+
+/** A remembered upload and its resume store key. */
+export interface ListedResumeEntry {
+  key: string;
+  entry: ResumeEntry;
+}
+
+/**
+ * Every upload the store remembers, so a page can offer to finish them after a reload. Needs to
+ * enumerate keys, which the store interface does not; unreadable entries are skipped.
+ */
+export async function listResumeEntries(
+  options: { storage?: Pick<Storage, 'length' | 'key' | 'getItem' | 'setItem' | 'removeItem'> | null; prefix?: string } = {},
+): Promise<ListedResumeEntry[]> {
+  const prefix = options.prefix ?? DefaultResumePrefix;
+  let storage = options.storage;
+  if (storage === undefined) {
+    try {
+      storage = globalThis.localStorage ?? null;
+    } catch {
+      storage = null;
+    }
+  }
+  if (!storage) return [];
+  const keys: string[] = [];
+  for (let i = 0; i < storage.length; i++) {
+    const k = storage.key(i);
+    if (k !== null && k.startsWith(prefix)) keys.push(k.slice(prefix.length));
+  }
+  const store = createResumeStore({ storage, prefix });
+  const listed: ListedResumeEntry[] = [];
+  for (const key of keys) {
+    const entry = await store.get(key);
+    if (entry) listed.push({ key, entry });
+  }
+  return listed;
 }

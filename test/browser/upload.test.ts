@@ -1,0 +1,76 @@
+// The page, end to end in Chromium: a 64 MiB file chosen with the picker uploads with a moving progress
+// bar, the download link serves the same bytes, the file list and copy-link work.
+import { rm } from 'node:fs/promises';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MiB, tempDir } from '../helpers/server.js';
+import { launchChromium, skipBrowser } from './support/chromium.js';
+import { fetchDigest, makeFile } from './support/files.js';
+import { chooseFiles, closePages, openPage, percent, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
+import { startPageServer, type PageServer } from './support/page-server.js';
+
+describe.skipIf(skipBrowser)('web page: upload with the file picker', () => {
+  let browser: Browser;
+  let srv: PageServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    [browser, srv, dir] = await Promise.all([launchChromium(), startPageServer(), tempDir('ferry-web-files-')]);
+  });
+  afterEach(() => closePages());
+  afterAll(async () => {
+    await browser?.close();
+    await srv?.dispose();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('uploads 64 MiB; the bar advances; the download link serves identical bytes', async () => {
+    const file = await makeFile(dir, 'big-64.bin', 64 * MiB);
+    const { page, context, errors } = await openPage(browser, srv.url);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(srv.url).origin });
+    // Every value the bar takes, recorded by the page itself, so no intermediate state can be missed.
+    await page.evaluate(() => {
+      const seen: number[] = ((window as unknown as { barValues: number[] }).barValues = []);
+      new MutationObserver(() => {
+        const bar = document.querySelector<HTMLProgressElement>('#uploads-list progress');
+        if (bar && seen.at(-1) !== bar.value) seen.push(bar.value);
+      }).observe(document.getElementById('uploads-list')!, { subtree: true, childList: true, attributes: true });
+    });
+    // Slow enough (each connection 12 MiB/s) that "mid-upload" is a state the test can see.
+    srv.throttle(12 * MiB);
+
+    await chooseFiles(page, [file.path]);
+    const row = uploadRow(page, file.name);
+    await waitForPercent(page, file.name, 20);
+    await expect.poll(() => row.locator('.stats').textContent()).toMatch(/MiB\/s.*left.*in flight/);
+    await screenshot(page, 'upload-mid.png');
+    // Chunks are hashed in the page's worker, not on the page's thread.
+    expect(page.workers().map((w) => w.url())).toEqual([`${srv.url}worker.js`]);
+
+    srv.throttle(0);
+    await waitForState(row, 'done');
+    await expect(row.locator('.message').textContent()).resolves.toMatch(/^Uploaded/);
+    expect(await percent(row)).toBe(100);
+    const values = await page.evaluate(() => (window as unknown as { barValues: number[] }).barValues);
+    expect(values.length).toBeGreaterThan(3);
+    expect(values).toEqual([...values].sort((a, b) => a - b)); // never goes backwards
+    expect(values.some((v) => v > 0 && v < 100)).toBe(true);
+    expect(values.at(-1)).toBe(100);
+
+    const href = await row.locator('a.download').getAttribute('href');
+    expect(href).toBeTruthy();
+    expect(await fetchDigest(href!)).toEqual({ sha256: file.sha256, size: file.size });
+
+    // The file list shows it, with the same link; copy-link puts the link on the clipboard.
+    const listed = page.locator('#files-list > li', { hasText: file.name });
+    await listed.waitFor();
+    expect(await listed.locator('a').getAttribute('href')).toBe(href);
+    await expect(listed.textContent()).resolves.toContain('64.0 MiB');
+    await row.getByRole('button', { name: 'Copy link' }).click();
+    await row.getByText('Link copied').waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(href);
+
+    await screenshot(page, 'upload-done.png');
+    expect(errors).toEqual([]);
+  });
+});
