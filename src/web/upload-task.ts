@@ -3,7 +3,6 @@
 import type { Hasher, Progress, RetryEvent, UploadHandle, UploadResult } from '../client/index.js';
 import { isUploadError } from '../client/index.js';
 import { upload } from '../client/browser/index.js';
-import { blobBodyFetch } from './blob-body-fetch.js';
 import { canRetry, describeFailure, describeRetry } from './describe.js';
 import { announce } from './dom.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
@@ -61,7 +60,7 @@ export class UploadTask {
     this.stopCountdown();
     this.view.setState('starting');
     this.view.setMessage('Connecting to the server…');
-    const handle = upload(this.file, { server: this.settings.server, hasher: this.hasher, fetch: blobBodyFetch, ...this.settings.options });
+    const handle = upload(this.file, { server: this.settings.server, hasher: this.hasher, ...this.settings.options });
     this.handle = handle;
     handle.on('started', (s) => {
       this.stopCountdown(); // the server answered: any retry before this (capabilities, status) is over

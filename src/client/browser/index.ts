@@ -2,6 +2,7 @@
 import { startUpload, type UploadHandle } from '../upload.js';
 import type { ByteSource } from '../io.js';
 import type { UploadOptions } from '../options.js';
+import { blobBodyFetch } from './blob-body-fetch.js';
 import { createSource } from './blob-source.js';
 import { createHasher } from './hasher.js';
 import { createResumeStore } from './resume-store.js';
@@ -14,6 +15,7 @@ export type { BrowserResumeStoreOptions, KeyValueStorage } from './resume-store.
 export function upload(file: Blob | ByteSource, options: UploadOptions): UploadHandle {
   const source = isBlob(file) ? createSource(file) : file;
   return startUpload(source, options, {
+    fetch: blobBodyFetch,
     hasher: createHasher(),
     resumeStore: createResumeStore(),
   });
