@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `ferry` command: one subcommand per module, wired here.
 import { Command } from 'commander';
+import { registerDownload } from './download.js';
 import { registerServe } from './serve.js';
 import { registerStatus } from './status.js';
 import { registerUpload } from './upload.js';
@@ -12,6 +13,7 @@ const program = new Command('ferry')
 
 registerServe(program);
 registerUpload(program);
+registerDownload(program);
 registerStatus(program);
 
 await program.parseAsync(process.argv);

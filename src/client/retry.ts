@@ -1,6 +1,7 @@
 // Retry policy as pure functions: classify a failure, back off with full jitter, honour Retry-After.
 // Shared by uploads and downloads; the caller owns the clock and the loop.
 import { FerryError } from '../protocol/index.js';
+import { DownloadError } from './download-errors.js';
 import { NetworkError, UploadError } from './errors.js';
 
 export interface RetryPolicy {
@@ -57,7 +58,8 @@ export function classifyError(error: unknown, signal?: AbortSignal): Failure {
   if (signal?.aborted || isAbortError(error)) return { kind: 'aborted', retryAfter: null };
   if (error instanceof NetworkError) return { kind: 'unreachable', retryAfter: null };
   // A 2xx whose body is not what the protocol says: damaged on the way (HTTP has no body check).
-  if (error instanceof UploadError && error.reason === 'protocol') return { kind: 'transient', retryAfter: null };
+  const reason = error instanceof UploadError || error instanceof DownloadError ? error.reason : null;
+  if (reason === 'protocol') return { kind: 'transient', retryAfter: null };
   if (!(error instanceof FerryError)) return { kind: 'fatal', retryAfter: null };
   // The Retry-After header (a string), else a problem body's own retryAfter member (seconds).
   const hint = error.extensions.retryAfter;

@@ -1,0 +1,131 @@
+// `ferry download <url>`: a resumable, verified download with the shared progress display. Re-running
+// the same command continues from `<file>.part` + `<file>.part.ferry`; Ctrl-C leaves them up to date.
+import { stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { download, isDownloadError, probe, suggestFileName, type DownloadResult } from '../client/node/download.js';
+import { formatBytes, formatDuration, formatRate } from './format.js';
+import { parseSize } from './options.js';
+import { chooseViewMode, createProgressView, type TransferView } from './progress-view.js';
+import { concurrencyOption } from './server-option.js';
+
+interface DownloadCommandOptions {
+  output?: string;
+  concurrency: 'auto' | number;
+  chunkSize?: number;
+  resume: boolean;
+  json: boolean;
+}
+
+export function registerDownload(program: Command): void {
+  program
+    .command('download')
+    .description('Download a file (verified chunk by chunk from a Ferry server); re-running the same command resumes')
+    .argument('<url>', 'the file URL: a Ferry /files/{id} URL or any HTTP(S) URL')
+    .option('-o, --output <path>', "file to write, or a directory to write into (default: the server's file name, else the URL's last segment)")
+    .addOption(concurrencyOption())
+    .addOption(new Option('--chunk-size <size>', 'range size for plain HTTP servers, e.g. 8MiB (a Ferry server sets its own)').argParser(parseSize))
+    .option('--no-resume', 'start over even if an interrupted download of this file exists')
+    .option('--json', 'machine-readable progress and results, one JSON object per line on stdout', false)
+    .action(async (url: string, o: DownloadCommandOptions) => {
+      process.exitCode = await downloadCommand(url, o);
+    });
+}
+
+async function downloadCommand(url: string, o: DownloadCommandOptions): Promise<number> {
+  const view = createProgressView(chooseViewMode(o.json));
+  const aborter = new AbortController();
+  let interrupted = false;
+  const onSigint = () => {
+    // The first Ctrl-C stops cleanly (the sidecar records every finished chunk); a second one does
+    // not wait: the sidecar on disk is then older, but always consistent.
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    aborter.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let bar: TransferView | null = null;
+  try {
+    const dest = await destination(url, o, aborter.signal);
+    bar = view.add(basename(dest), 'download');
+    return await run(url, dest, o, bar, aborter.signal, () => interrupted);
+  } catch (error) {
+    // Before the transfer began: the URL could not be probed, or the destination is unusable.
+    if (interrupted) return stopped(bar ?? view.add(url, 'download'));
+    const message = error instanceof Error ? error.message : String(error);
+    (bar ?? view.add(url, 'download')).finish(false, `failed: ${message}`, { error: message, reason: reasonOf(error) });
+    return 1;
+  } finally {
+    view.stop();
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/** -o as a file; else the server's name (sanitized) in -o's directory or the current one. */
+async function destination(url: string, o: DownloadCommandOptions, signal: AbortSignal): Promise<string> {
+  let dir = process.cwd();
+  if (o.output !== undefined) {
+    const isDir = o.output.endsWith('/') || (await stat(o.output).then((s) => s.isDirectory(), () => false));
+    if (!isDir) return resolve(o.output);
+    dir = resolve(o.output);
+  }
+  const remote = await probe(url, { signal });
+  return join(dir, suggestFileName(remote.fileName, url));
+}
+
+async function run(url: string, dest: string, o: DownloadCommandOptions, bar: TransferView, signal: AbortSignal, interrupted: () => boolean): Promise<number> {
+  const handle = download(url, dest, { concurrency: o.concurrency, chunkSize: o.chunkSize, resume: o.resume, signal });
+  handle.on('progress', (p) => bar.update(p));
+  handle.on('started', (s) => {
+    const fields = { path: s.path, mode: s.mode, size: s.size, etag: s.etag, resumed: s.resumed, chunksDone: s.chunksDone, totalChunks: s.totalChunks };
+    const size = s.size === null ? 'unknown size' : formatBytes(s.size);
+    if (s.resumed) bar.note(`resuming ${s.path}: ${s.chunksDone}/${s.totalChunks} chunks already here`, fields);
+    else bar.note(`downloading ${size} to ${s.path} (${describeMode(s.mode)})`, fields);
+  });
+  handle.on('restart', (r) => bar.note(r.message, { restart: r.reason }));
+  handle.on('warning', (w) => bar.note(w.message, { warning: true }));
+  handle.on('retry', (r) => {
+    const why = r.error instanceof Error ? r.error.message : String(r.error);
+    bar.note(`${r.what} failed (${why}); retrying in ${(r.delayMs / 1000).toFixed(1)} s`, { what: r.what, index: r.index, delayMs: r.delayMs });
+  });
+  try {
+    const result: DownloadResult = await handle.result;
+    bar.update(handle.progress());
+    bar.finish(true, summary(result), { ...result });
+    if (!o.json) process.stdout.write(`${result.path}\n`);
+    return 0;
+  } catch (error) {
+    if (interrupted()) return stopped(bar);
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = reasonOf(error);
+    const resumable = !['verification', 'invalid', 'fatal'].includes(reason);
+    const hint = resumable ? ' Run the same command again to resume.' : '';
+    bar.finish(false, `failed: ${message}${hint}`, {
+      error: message,
+      reason,
+      problem: isDownloadError(error) && error.problem ? error.problem.toProblem() : null,
+      resumable,
+    });
+    return 1;
+  }
+}
+
+function stopped(bar: TransferView): number {
+  bar.finish(false, 'stopped; run the same command again to resume', { reason: 'aborted', resumable: true });
+  return 130;
+}
+
+function summary(r: DownloadResult): string {
+  const checked = r.verified === 'chunks' ? 'every chunk verified' : r.verified === 'repr-digest' ? 'verified against Repr-Digest' : 'not verified end-to-end';
+  const extra = [r.resumed ? 'resumed' : '', r.restarts > 0 ? `restarted ${r.restarts}×` : ''].filter(Boolean).join(', ');
+  return `done: ${formatBytes(r.size)} in ${formatDuration(r.durationMs / 1000)} (${formatRate(r.rate)}), ${checked}${extra ? `, ${extra}` : ''}`;
+}
+
+function describeMode(mode: string): string {
+  if (mode === 'manifest') return 'Ferry server, chunks verified';
+  return mode === 'ranges' ? 'plain HTTP, parallel ranges' : 'plain HTTP, one stream: no resume';
+}
+
+function reasonOf(error: unknown): string {
+  return isDownloadError(error) ? error.reason : 'unknown';
+}

@@ -1,0 +1,164 @@
+// One download request: fetch with an idle watchdog (no bytes for idleTimeoutMs → NetworkError), the
+// body read as a stream (its parts kept as they arrived), every transport failure a NetworkError.
+// Downloads use an idle timeout rather than the upload's whole-request one: a slow body keeps going.
+import { DownloadError } from './download-errors.js';
+import { NetworkError } from './errors.js';
+import type { Clock, Transport } from './io.js';
+
+export interface HttpDeps {
+  fetch: Transport;
+  clock: Clock;
+  /** Sent with every request (e.g. authorization). */
+  headers: Record<string, string>;
+  idleTimeoutMs: number;
+}
+
+export class Exchange {
+  private readonly ctl = new AbortController();
+  private readonly stopWatch = new AbortController();
+  private lastActivity: number;
+  private timedOut = false;
+  private closed = false;
+  private held = false;
+  private res: Response | null = null;
+
+  private constructor(
+    private readonly deps: HttpDeps,
+    readonly what: string,
+    private readonly signal: AbortSignal,
+  ) {
+    this.lastActivity = deps.clock.now();
+    signal.addEventListener('abort', this.onAbort, { once: true });
+    void this.watch();
+  }
+
+  /** Sends the request; resolves once the headers are in. Identity encoding: byte offsets must be the file's. */
+  static async open(deps: HttpDeps, method: string, url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Exchange> {
+    signal.throwIfAborted();
+    const ex = new Exchange(deps, `${method} ${url}`, signal);
+    try {
+      ex.res = await deps.fetch(url, {
+        method,
+        headers: { 'accept-encoding': 'identity', ...deps.headers, ...headers },
+        signal: ex.ctl.signal,
+      });
+    } catch (e) {
+      ex.close();
+      throw ex.failure(e);
+    }
+    ex.touch();
+    return ex;
+  }
+
+  get response(): Response {
+    return this.res!;
+  }
+
+  /** Reads a body of exactly `length` bytes, as the parts it arrived in; `onPart` sees each one. */
+  async readExact(length: number, onPart?: (part: Uint8Array) => void): Promise<Uint8Array[]> {
+    const parts: Uint8Array[] = [];
+    let filled = 0;
+    for await (const part of this.chunks()) {
+      if (filled + part.byteLength > length) {
+        throw new DownloadError('protocol', `${this.what}: the body is longer than the ${length} bytes asked for.`);
+      }
+      parts.push(part);
+      filled += part.byteLength;
+      onPart?.(part);
+    }
+    if (filled !== length) throw new NetworkError(`${this.what}: the body ended after ${filled} of ${length} bytes.`);
+    return parts;
+  }
+
+  /** The body as it arrives; transport failures become NetworkError (or the caller's abort reason). */
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    const body = this.response.body;
+    if (!body) return;
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        let step: ReadableStreamReadResult<Uint8Array>;
+        try {
+          step = await reader.read();
+        } catch (e) {
+          throw this.failure(e);
+        }
+        if (step.done) return;
+        this.touch();
+        yield step.value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /** A short body (an error document), cut at `limit` characters. */
+  async text(limit = 64 * 1024): Promise<string> {
+    let out = '';
+    const decoder = new TextDecoder();
+    for await (const part of this.chunks()) {
+      out += decoder.decode(part, { stream: true });
+      if (out.length >= limit) break;
+    }
+    return out.slice(0, limit);
+  }
+
+  /** Stops the watchdog and drops whatever of the body was not read (the connection is not reused then). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWatch.abort();
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (this.res?.body && !this.res.body.locked) this.res.body.cancel().catch(() => {});
+  }
+
+  /** While the reader deliberately stops reading (paused), silence is not a dead connection. */
+  holdWatch(held: boolean): void {
+    this.held = held;
+    this.touch();
+  }
+
+  private readonly onAbort = () => this.ctl.abort(this.signal.reason);
+
+  private touch(): void {
+    this.lastActivity = this.deps.clock.now();
+  }
+
+  private failure(e: unknown): unknown {
+    if (this.signal.aborted) return this.signal.reason;
+    if (this.timedOut) return this.ctl.signal.reason;
+    if (e instanceof DownloadError || e instanceof NetworkError) return e;
+    return new NetworkError(`${this.what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+
+  /** One timer per idle period (not one per read): sleeps until the deadline, re-arms if bytes came. */
+  private async watch(): Promise<void> {
+    const { clock, idleTimeoutMs } = this.deps;
+    for (;;) {
+      if (this.held) this.touch();
+      const wait = this.lastActivity + idleTimeoutMs - clock.now();
+      if (wait <= 0) {
+        this.timedOut = true;
+        this.ctl.abort(new NetworkError(`${this.what}: no data for ${idleTimeoutMs} ms`, { timeout: true }));
+        return;
+      }
+      try {
+        await clock.sleep(wait, this.stopWatch.signal);
+      } catch {
+        return;
+      }
+    }
+  }
+}
+
+/** One buffer holding `parts` in order (only where a platform cannot take the parts themselves). */
+export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}

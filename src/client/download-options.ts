@@ -1,0 +1,91 @@
+// The download options and their one set of defaults (retry and concurrency shared with uploads).
+import { MiB } from '../protocol/index.js';
+import { DefaultConcurrency, type ConcurrencyMode } from './concurrency.js';
+import { DownloadError } from './download-errors.js';
+import type { EngineIo } from './io.js';
+import { DefaultRetryPolicy, type RetryPolicy } from './retry.js';
+import { systemClock } from './system-clock.js';
+
+export type DownloadIo = Pick<EngineIo, 'hasher' | 'fetch' | 'clock' | 'random'>;
+
+export interface DownloadOptions extends Partial<DownloadIo> {
+  /** 'auto' (adaptive, the default) or a fixed number of ranges in flight; 1 is strictly sequential. */
+  concurrency?: ConcurrencyMode;
+  /** Upper bound of adaptive concurrency (default 16). */
+  maxConcurrency?: number;
+  /** Range size for plain HTTP servers (default 8 MiB); a Ferry server's manifest sets its own. */
+  chunkSize?: number;
+  retry?: Partial<RetryPolicy>;
+  /** A request that receives nothing for this long is dropped and retried (default 30 s). */
+  idleTimeoutMs?: number;
+  /** Extra request headers (e.g. authorization). */
+  headers?: Record<string, string>;
+  /** Continue from `<destination>.part.ferry` when it matches the remote file (default true). */
+  resume?: boolean;
+  /** The sidecar is rewritten at most this often (default 200 ms); a crash re-fetches at most that much more. */
+  stateIntervalMs?: number;
+  /** How many times to start over when the remote file changes during the download (default 3). */
+  maxRestarts?: number;
+  /** Aborting it is abort(): requests stop, the `.part` and sidecar stay for a later resume. */
+  signal?: AbortSignal;
+}
+
+export interface ResolvedDownloadOptions {
+  url: string;
+  concurrency: ConcurrencyMode;
+  maxConcurrency: number;
+  chunkSize: number;
+  retry: RetryPolicy;
+  idleTimeoutMs: number;
+  headers: Record<string, string>;
+  resume: boolean;
+  stateIntervalMs: number;
+  maxRestarts: number;
+  signal: AbortSignal | undefined;
+  io: DownloadIo;
+}
+
+export const DefaultDownloadChunkSize = 8 * MiB;
+
+/** Fills in defaults (platform first, then the core's); throws DownloadError 'invalid'. */
+export function resolveDownloadOptions(url: string | URL, options: DownloadOptions, platform: Partial<DownloadIo>): ResolvedDownloadOptions {
+  const invalid = (msg: string) => new DownloadError('invalid', msg);
+  let href: string;
+  try {
+    href = new URL(String(url)).href;
+  } catch {
+    throw invalid(`Invalid URL: ${String(url)}`);
+  }
+  if (!/^https?:$/.test(new URL(href).protocol)) throw invalid(`Only http and https URLs can be downloaded: ${href}`);
+  const hasher = options.hasher ?? platform.hasher;
+  if (!hasher) throw invalid('No hasher: pass options.hasher or use the node entry.');
+  const fetchFn = options.fetch ?? platform.fetch ?? globalThis.fetch?.bind(globalThis);
+  if (!fetchFn) throw invalid('No fetch: pass options.fetch.');
+  const positive = (name: string, v: number) => {
+    if (!(Number.isSafeInteger(v) && v > 0)) throw invalid(`${name} must be a positive integer; got ${v}`);
+    return v;
+  };
+  const nonNegative = (name: string, v: number) => {
+    if (!(Number.isSafeInteger(v) && v >= 0)) throw invalid(`${name} must be an integer >= 0; got ${v}`);
+    return v;
+  };
+  return {
+    url: href,
+    concurrency: options.concurrency ?? 'auto',
+    maxConcurrency: positive('maxConcurrency', options.maxConcurrency ?? DefaultConcurrency.max),
+    chunkSize: positive('chunkSize', options.chunkSize ?? DefaultDownloadChunkSize),
+    retry: { ...DefaultRetryPolicy, ...options.retry },
+    idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs ?? 30_000),
+    headers: options.headers ?? {},
+    resume: options.resume ?? true,
+    stateIntervalMs: nonNegative('stateIntervalMs', options.stateIntervalMs ?? 200),
+    maxRestarts: nonNegative('maxRestarts', options.maxRestarts ?? 3),
+    signal: options.signal,
+    io: {
+      hasher,
+      fetch: fetchFn,
+      clock: options.clock ?? platform.clock ?? systemClock,
+      random: options.random ?? platform.random ?? Math.random,
+    },
+  };
+}
