@@ -1,6 +1,5 @@
 // `ferry serve`: run the server with the embedded stores until SIGINT/SIGTERM.
 import { Command, Option } from 'commander';
-import { startServer } from '../server/index.js';
 import { parseInteger, parsePositiveNumber, parseSize } from './options.js';
 
 export function registerServe(program: Command): void {
@@ -20,6 +19,8 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--max-chunk-size <size>', 'largest accepted chunk').argParser(parseSize))
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('FERRY_LOG_LEVEL').default('info'))
     .action(async (o) => {
+      // Loaded here, not at the top: the other commands start faster without the server and SQLite.
+      const { startServer } = await import('../server/index.js');
       const server = await startServer({
         port: o.port,
         host: o.host,

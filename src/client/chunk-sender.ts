@@ -41,6 +41,7 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
   const { index } = chunk;
   const length = chunk.bytes.byteLength;
   let body: ChunkBody = chunk;
+  let acknowledged = false;
   await withRetry(
     async (previous) => {
       if (previous?.kind === 'unreachable') {
@@ -63,6 +64,7 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
       } finally {
         ctx.progress.sent(length);
       }
+      acknowledged = true;
       const now = clock.now();
       if (!ack.duplicate) ctx.controller.onSuccess(length, now);
       ctx.progress.chunkDone(index, length, now, true);
@@ -80,4 +82,6 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
     },
     signal,
   );
+  // The server read the whole body before acknowledging it, so nothing still reads these bytes.
+  if (acknowledged) ctx.source.release?.(body.bytes);
 }

@@ -14,6 +14,11 @@ export interface ByteSource {
   readonly fingerprint: readonly (string | number)[] | null;
   /** Bytes [start, end); exactly end - start bytes, or a rejection. */
   read(start: number, end: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * The engine is done with bytes read() returned (their chunk was acknowledged): the source may reuse
+   * the memory for a later read instead of allocating anew. Optional.
+   */
+  release?(bytes: Uint8Array): void;
   /** Releases what the source holds open (a file handle); the engine never calls it. */
   close?(): Promise<void>;
 }

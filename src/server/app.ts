@@ -9,10 +9,11 @@ import type { BlobStore, MetaStore } from '../stores/types.js';
 import { recoverCompletions } from './completion.js';
 import { parseServerConfig, type ServerConfigInput } from './config.js';
 import { createContext, type ServerContext } from './context.js';
-import { sendProblem } from './http.js';
+import { isStorageFull, requestPath, sendClientError, sendProblem } from './http.js';
 import { createLogger } from './logger.js';
 import { route } from './router.js';
 import { startSweeper, sweep, type SweepResult } from './sweeper.js';
+import { recoverStorage } from './upload-lifecycle.js';
 
 export interface FerryServer {
   /** http://host:port of the listening socket. */
@@ -38,16 +39,25 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   const log = options.logger ?? createLogger(config.logLevel);
   const ctx = createContext(config, stores.meta, stores.blobs, log);
   await recoverCompletions(ctx);
+  await recoverStorage(ctx);
 
+  const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
+  const idleTimeoutMs = config.idleTimeoutSeconds * 1000;
   const server = createServer(
     {
-      requestTimeout: config.requestTimeoutSeconds * 1000,
-      headersTimeout: 60_000,
-      keepAliveTimeout: 65_000,
+      requestTimeout: requestTimeoutMs,
+      // node:http refuses a headers timeout longer than the request timeout, and enforces both only
+      // when it checks its connections (every 30 s by default): keep both in step with the limit.
+      headersTimeout: Math.min(60_000, requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, requestTimeoutMs / 4)),
+      // An idle keep-alive connection is governed by this, not by server.timeout: tie it to the idle
+      // limit, a little longer so a proxy in front (often 60 s) closes first (65 s by default).
+      keepAliveTimeout: idleTimeoutMs + Math.min(5_000, idleTimeoutMs),
     },
     (req, res) => void handle(ctx, req, res),
   );
-  server.timeout = config.idleTimeoutSeconds * 1000;
+  server.timeout = idleTimeoutMs;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => sendClientError(error, socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -95,7 +105,7 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
         supported: [PROTOCOL_VERSION],
       });
     }
-    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const pathname = requestPath(req.url ?? '/');
     const { handler, params } = route(req.method ?? 'GET', pathname);
     await handler(ctx, req, res, params);
   } catch (error) {
@@ -104,9 +114,9 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
       sendProblem(req, res, error);
       return;
     }
-    if (req.destroyed || res.destroyed) return; // the client went away; nothing to answer
-    const code = (error as { code?: unknown }).code;
-    if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') {
+    // The client went away: nothing to answer. (Not req.destroyed: a body read to its end is destroyed too.)
+    if (req.socket.destroyed) return;
+    if (isStorageFull(error)) {
       ctx.log.warn({ err: error, method: req.method, url: req.url }, 'storage full');
       sendProblem(req, res, new FerryError('insufficient-storage', 'The server is out of storage space; retry later.', { retryAfter: 10 }));
       return;

@@ -28,7 +28,7 @@ export async function* verifiedBody(
   onBytes: (n: number) => void,
 ): AsyncGenerator<Uint8Array> {
   let received = 0;
-  for await (const part of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+  for await (const part of bodyPieces(req)) {
     received += part.length;
     onBytes(part.length);
     if (received > expected) {
@@ -42,5 +42,67 @@ export async function* verifiedBody(
       expected,
       received,
     });
+  }
+}
+
+/** Body bytes buffered before the socket is paused (the reader holds the rest of the memory). */
+const pauseAtBytes = 256 * 1024;
+
+/**
+ * The request body's pieces exactly as the socket delivered them. A stream's own async iterator
+ * reads with read(), which concatenates (copies) whatever is buffered; this never copies. The socket
+ * is paused while `pauseAtBytes` wait unread. Returning early leaves the request undestroyed.
+ */
+export async function* bodyPieces(req: IncomingMessage): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const onData = (piece: Buffer) => {
+    queue.push(piece);
+    queued += piece.length;
+    if (queued >= pauseAtBytes) req.pause();
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  const onError = (e: unknown) => {
+    failure ??= e;
+    notify();
+  };
+  const onClose = () => {
+    if (!req.complete) failure ??= new Error('The client disconnected before sending the whole body.');
+    notify();
+  };
+  req.on('data', onData);
+  req.once('end', onEnd);
+  req.on('error', onError);
+  req.once('close', onClose);
+  try {
+    for (;;) {
+      const piece = queue.shift();
+      if (piece) {
+        queued -= piece.length;
+        if (queued < pauseAtBytes && req.isPaused() && !ended) req.resume();
+        yield piece;
+        continue;
+      }
+      if (failure !== null) throw failure;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onError);
+    req.off('close', onClose);
   }
 }

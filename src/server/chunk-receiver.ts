@@ -15,6 +15,7 @@ import type { ChunkRecord, UploadRecord } from '../stores/types.js';
 import { checkDeclaredLength, verifiedBody } from './chunk-body.js';
 import { completeUpload } from './completion.js';
 import type { ServerContext } from './context.js';
+import { isStorageFull } from './http.js';
 import { closedUploadProblem } from './upload-lifecycle.js';
 
 export interface ChunkResult {
@@ -42,7 +43,8 @@ export async function receiveChunk(
     );
     return result;
   } catch (error) {
-    const code = error instanceof FerryError ? error.code : req.aborted || req.destroyed ? 'client-disconnected' : 'internal-error';
+    const code =
+      error instanceof FerryError ? error.code : req.socket.destroyed ? 'client-disconnected' : isStorageFull(error) ? 'insufficient-storage' : 'internal-error';
     ctx.metrics.inc('ferry_chunks_failed_total', 1, { code });
     ctx.log.warn({ ...fields, durationMs: ctx.now() - started, outcome: code, err: error instanceof FerryError ? undefined : error }, 'chunk failed');
     throw error;
@@ -88,7 +90,12 @@ async function storeChunk(
     const hash = createHash('sha256');
     const body = verifiedBody(req, length, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n));
     const place = { index, offset: index * upload.chunkSize, length };
-    const receipt = await ctx.blobs.putChunk(upload.blobHandle, place, body);
+    const receipt = await ctx.blobs.putChunk(upload.blobHandle, place, body).catch(async (error: unknown) => {
+      // An abort or expiry that won the race has freed the upload's storage under this request.
+      const current = error instanceof FerryError ? undefined : await ctx.meta.getUpload(upload.id);
+      if (current && current.state !== 'uploading') throw closedUploadProblem(current);
+      throw error;
+    });
     const actual = formatDigest({ algorithm: upload.algorithm, base64: bytesToBase64(hash.digest()) });
     if (actual !== expected) {
       throw new FerryError('digest-mismatch', `Chunk ${index} hashes to ${actual}, not ${expected}.`, { expected, actual });

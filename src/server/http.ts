@@ -1,5 +1,6 @@
 // Small helpers for node:http: JSON and problem responses, bounded JSON bodies, base URLs.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { FerryError, Headers, MediaTypes, PROTOCOL_VERSION } from '../protocol/index.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -38,6 +39,52 @@ export function sendProblem(req: IncomingMessage, res: ServerResponse, error: Fe
     // Stop reading the rest of a body we will not use; the socket closes once the response is out.
     res.once('finish', () => req.socket.destroySoon?.());
   }
+}
+
+/**
+ * Answers what node:http itself rejects (a request that is not HTTP/1.1, headers too large, a request
+ * slower than the request timeout) with a problem instead of its bare status line, then closes.
+ */
+export function sendClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  // As node:http does: answer only if nothing of a response went out on this connection yet.
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const problem =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new FerryError('request-timeout', 'The request did not arrive within the time limit.')
+      : new FerryError('malformed-request', error.code === 'HPE_HEADER_OVERFLOW' ? 'The request headers are too large.' : 'The request is not valid HTTP/1.1.');
+  const text = JSON.stringify(problem.toProblem());
+  const head = [
+    `HTTP/1.1 ${problem.status} ${problem.status === 408 ? 'Request Timeout' : 'Bad Request'}`,
+    `content-type: ${MediaTypes.problem}`,
+    `content-length: ${Buffer.byteLength(text)}`,
+    'cache-control: no-store',
+    `${Headers.version}: ${PROTOCOL_VERSION}`,
+    'connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${text}`);
+  socket.once('finish', () => socket.destroy());
+}
+
+/**
+ * The path of a request target: origin-form ("/a/b?q", also "//a") or absolute-form ("http://h/a").
+ * Not `new URL(target, base)`: that reads "//a/b" as a host and throws on "//".
+ */
+export function requestPath(target: string): string {
+  try {
+    return new URL(target.startsWith('/') ? `http://localhost${target}` : target).pathname;
+  } catch {
+    throw new FerryError('malformed-request', 'The request target is not a valid path or URL.');
+  }
+}
+
+/** A full disk or quota, from the filesystem or from SQLite: 507, not 500. */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /** Reads a JSON body of at most `limit` bytes. */

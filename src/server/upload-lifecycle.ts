@@ -14,11 +14,14 @@ export async function loadUpload(ctx: ServerContext, uploadId: string): Promise<
   return upload;
 }
 
-/** Moves an upload out of 'uploading' into `to` and frees its bytes and chunk rows. */
+/**
+ * Moves an upload out of 'uploading' into `to` and frees its chunk rows, then its bytes: the bytes go
+ * last, so a crash part-way always leaves them for recoverStorage() to find and finish the job.
+ */
 async function closeUpload(ctx: ServerContext, upload: UploadRecord, to: 'aborted' | 'expired'): Promise<boolean> {
   if (!(await ctx.meta.transition(upload.id, ['uploading'], to))) return false;
-  await ctx.blobs.abort(upload.blobHandle);
   await ctx.meta.forgetChunks(upload.id);
+  await ctx.blobs.abort(upload.blobHandle);
   ctx.metrics.inc(to === 'aborted' ? 'ferry_uploads_aborted_total' : 'ferry_uploads_expired_total');
   ctx.log.info({ uploadId: upload.id, event: `upload-${to}`, chunksReceived: upload.chunksReceived }, `upload ${to}`);
   return true;
@@ -39,4 +42,23 @@ export function closedUploadProblem(upload: Pick<UploadRecord, 'id' | 'state'>):
     default:
       return new FerryError('upload-failed', `Upload ${upload.id} failed verification and was discarded.`);
   }
+}
+
+/**
+ * At startup, frees what a crash left behind: the storage of uploads that are no longer uploading
+ * (a crash between their end and their clean-up) or that have no row at all (a crash while one was
+ * created), with their chunk rows. Run before serving: nothing else touches uploads meanwhile.
+ */
+export async function recoverStorage(ctx: ServerContext): Promise<number> {
+  let freed = 0;
+  for (const { uploadId, handle } of await ctx.blobs.listIncomplete()) {
+    const upload = await ctx.meta.getUpload(uploadId);
+    if (upload?.state === 'uploading' && upload.blobHandle === handle) continue;
+    // A complete upload keeps its chunk rows: they are its file's manifest.
+    if (upload && upload.state !== 'complete') await ctx.meta.forgetChunks(upload.id);
+    await ctx.blobs.abort(handle);
+    ctx.log.warn({ uploadId, event: 'storage-recovered', state: upload?.state ?? null }, 'freed storage left by an interrupted upload');
+    freed++;
+  }
+  return freed;
 }

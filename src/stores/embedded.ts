@@ -5,7 +5,9 @@ import { openSqliteMetaStore } from './sqlite/meta-store.js';
 import type { BlobStore, MetaStore } from './types.js';
 
 export async function openEmbeddedStores(config: { dataDir: string; fsync: boolean }): Promise<{ meta: MetaStore; blobs: BlobStore }> {
-  const meta = await openSqliteMetaStore(join(config.dataDir, 'meta.sqlite'));
+  // Commits are as durable as chunk bytes: fdatasynced (off the event loop) before any answer with
+  // fsync on; with fsync off, surviving a process crash is the promise for both.
+  const meta = await openSqliteMetaStore(join(config.dataDir, 'meta.sqlite'), { durability: config.fsync ? 'async' : 'process' });
   const blobs = new FsBlobStore({ dir: config.dataDir, fsync: config.fsync });
   return { meta, blobs };
 }

@@ -116,6 +116,11 @@ export interface BlobStore {
   complete(handle: string, fileId: string, receipts: string[]): Promise<string>;
   /** Streams bytes [start, end) of a completed file. */
   read(fileRef: string, start: number, end: number, options?: BlobStoreOptions): AsyncIterable<Uint8Array>;
+  /**
+   * Every incomplete upload whose storage exists, with the upload id it was begun for: what recovery
+   * after a crash compares with the metadata to free what no upload is using any more.
+   */
+  listIncomplete(): Promise<Array<{ uploadId: string; handle: string }>>;
   /** Frees an incomplete upload's storage; no error if already gone. */
   abort(handle: string): Promise<void>;
   /** Deletes a completed file; no error if already gone. */

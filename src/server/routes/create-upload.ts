@@ -25,7 +25,10 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
   const raw = withChunk ? decodeParams(req.headers[Headers.uploadParams]) : await readJsonBody(req, DefaultLimits.maxCreateBodyBytes);
   const upload = await newUpload(ctx, raw, withChunk);
   const base = baseUrl(req, ctx.config.publicUrl);
-  await ctx.meta.createUpload(upload);
+  await ctx.meta.createUpload(upload).catch(async (error: unknown) => {
+    await ctx.blobs.abort(upload.blobHandle); // begun by newUpload(), and no row will ever name it
+    throw error;
+  });
   ctx.metrics.inc('ferry_uploads_created_total');
   ctx.log.info({ uploadId: upload.id, event: 'upload-created', size: upload.size, chunkSize: upload.chunkSize, totalChunks: upload.totalChunks }, 'upload created');
 
@@ -35,9 +38,10 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
       firstChunk = (await receiveChunk(ctx, req, upload, 0, base)).ack;
     } catch (error) {
       // Creation with a first chunk is all or nothing: a failed chunk leaves no upload behind.
+      // Bytes after rows (as in closeUpload): a crash part-way leaves them for recoverStorage().
       await ctx.meta.transition(upload.id, ['uploading'], 'aborted');
-      await ctx.blobs.abort(upload.blobHandle);
       await ctx.meta.forgetChunks(upload.id);
+      await ctx.blobs.abort(upload.blobHandle);
       await ctx.meta.deleteUpload(upload.id);
       throw error;
     }

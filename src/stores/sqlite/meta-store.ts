@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { FerryError, type DigestAlgorithm, type UploadState } from '../../protocol/index.js';
 import type { ChunkRecord, FileRecord, MetaStore, RecordChunkResult, UploadRecord } from '../types.js';
 import { migrate } from './schema.js';
+import { WalSync } from './wal-sync.js';
 
 /** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
 export const BusyTimeoutMs = 5000;
@@ -10,6 +11,14 @@ export const BusyTimeoutMs = 5000;
 export interface SqliteMetaStoreOptions {
   /** Clock for claim expiry and updated_at; Date.now by default. */
   now?: () => number;
+  /**
+   * When a write is durable. 'full' (default): synchronous=FULL, every commit fsyncs the WAL inside
+   * the call, blocking the event loop for the fsync. 'async': synchronous=NORMAL, and every write
+   * method resolves only after an fdatasync of the WAL run in the thread pool (shared by concurrent
+   * commits): as durable, without stalling other requests. 'process': synchronous=NORMAL alone, commits
+   * survive a crash of the process but not a power loss (for a server running without fsync).
+   */
+  durability?: 'full' | 'async' | 'process';
 }
 
 /** Opens (creating and migrating if needed) the metadata database at `path`. */
@@ -19,10 +28,12 @@ export async function openSqliteMetaStore(path: string, options: SqliteMetaStore
     db.pragma(`busy_timeout = ${BusyTimeoutMs}`);
     db.pragma('journal_mode = WAL');
     // FULL: in WAL mode every commit is fsynced, so an acknowledged chunk survives power loss.
-    db.pragma('synchronous = FULL');
+    // NORMAL: the WAL is fsynced at checkpoints only ('async' adds an fdatasync per write, off the loop).
+    const durability = options.durability ?? 'full';
+    db.pragma(durability === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db);
-    return new SqliteMetaStore(db, options.now ?? Date.now);
+    return new SqliteMetaStore(db, options.now ?? Date.now, durability === 'async' ? new WalSync(`${path}-wal`) : null);
   } catch (e) {
     db.close();
     throw e;
@@ -133,10 +144,13 @@ export class SqliteMetaStore implements MetaStore {
   readonly #sql: ReturnType<typeof prepareAll>;
   readonly #recordChunk: Database.Transaction<(uploadId: string, chunk: ChunkRecord, expiresAt: number) => RecordChunkResult>;
   readonly #forgetChunks: Database.Transaction<(uploadId: string) => void>;
+  /** Makes commits durable after the fact ('async' durability); null when commits are durable (or not) as made. */
+  readonly #wal: WalSync | null;
 
-  constructor(db: Database.Database, now: () => number) {
+  constructor(db: Database.Database, now: () => number, wal: WalSync | null = null) {
     this.#db = db;
     this.#now = now;
+    this.#wal = wal;
     const sql = (this.#sql = prepareAll(db));
     this.#recordChunk = db.transaction((uploadId: string, chunk: ChunkRecord, expiresAt: number): RecordChunkResult => {
       const upload = sql.getState.get(uploadId);
@@ -155,18 +169,22 @@ export class SqliteMetaStore implements MetaStore {
 
   async createUpload(upload: UploadRecord): Promise<void> {
     this.#sql.insertUpload.run(fromUpload(upload));
+    await this.#wal?.sync();
   }
 
   async getUpload(uploadId: string): Promise<UploadRecord | undefined> {
+    await this.#durable();
     const row = this.#sql.getUpload.get(uploadId);
     return row && toUpload(row);
   }
 
   async listChunks(uploadId: string): Promise<ChunkRecord[]> {
+    await this.#durable();
     return this.#sql.listChunks.all(uploadId).map(toChunk);
   }
 
   async getChunk(uploadId: string, index: number): Promise<ChunkRecord | undefined> {
+    await this.#durable();
     const row = this.#sql.getChunk.get(uploadId, index);
     return row && toChunk(row);
   }
@@ -181,41 +199,60 @@ export class SqliteMetaStore implements MetaStore {
 
   async recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number): Promise<RecordChunkResult> {
     // IMMEDIATE takes the write lock up front, so a second process cannot interleave between read and write.
-    return this.#recordChunk.immediate(uploadId, chunk, expiresAt);
+    const result = this.#recordChunk.immediate(uploadId, chunk, expiresAt);
+    if (result.outcome === 'recorded') await this.#wal?.sync();
+    return result;
   }
 
   async transition(uploadId: string, from: UploadState[], to: UploadState, patch: { fileId?: string } = {}): Promise<boolean> {
     const params = { id: uploadId, from: JSON.stringify(from), to, fileId: patch.fileId ?? null, now: this.#now() };
-    return this.#sql.transition.run(params).changes > 0;
+    const changed = this.#sql.transition.run(params).changes > 0;
+    if (changed) await this.#wal?.sync();
+    return changed;
   }
 
   async forgetChunks(uploadId: string): Promise<void> {
     this.#forgetChunks.immediate(uploadId);
+    await this.#wal?.sync();
   }
 
   async createFile(file: FileRecord): Promise<void> {
     this.#sql.insertFile.run(fromFile(file));
+    await this.#wal?.sync();
   }
 
   async getFile(fileId: string): Promise<FileRecord | undefined> {
+    await this.#durable();
     const row = this.#sql.getFile.get(fileId);
     return row && toFile(row);
   }
 
   async listFiles(limit: number): Promise<FileRecord[]> {
+    await this.#durable();
     return this.#sql.listFiles.all(limit).map(toFile);
   }
 
   async listDue(state: UploadState, now: number, limit: number): Promise<UploadRecord[]> {
+    await this.#durable();
     return this.#sql.listDue.all(state, now, limit).map(toUpload);
   }
 
   async listUnfinished(limit: number): Promise<UploadRecord[]> {
+    await this.#durable();
     return this.#sql.listUnfinished.all(limit).map(toUpload);
   }
 
   async deleteUpload(uploadId: string): Promise<void> {
     this.#sql.deleteUpload.run(uploadId);
+    await this.#wal?.sync();
+  }
+
+  /**
+   * With 'async' durability, waits until every commit so far is durable: nothing is reported (status,
+   * duplicate chunks, files) that a power loss could still take back. Immediate when no write is pending.
+   */
+  #durable(): Promise<void> | undefined {
+    return this.#wal?.settled();
   }
 
   /** The connection settings in force, for startup logs and tests. */
@@ -231,6 +268,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async close(): Promise<void> {
+    await this.#wal?.close();
     if (this.#db.open) this.#db.close();
   }
 }

@@ -1,0 +1,36 @@
+// Ferry uploads: the CLI (one process, as a user runs it) and the library (in-process timing).
+import { join } from 'node:path';
+import type { Contender } from '../lib/contender.js';
+import type { Server } from '../servers/spawn.js';
+import { emptyFerry, lastJson, measureClient, tsxArgs, type Env } from './common.js';
+
+export function ferryCliUpload(env: Env, id: string, label: string, file: string, server: Server, args: string[] = []): Contender {
+  const cli = join(env.repo, 'dist/cli/main.js');
+  return {
+    id,
+    label,
+    run: async () => {
+      const { m, run } = await measureClient(process.execPath, [cli, 'upload', file, '--server', server.url, '--json', ...args], server, env.clientEnv);
+      const done = lastJson<{ event: string; fileUrl?: string }>(run.stdout);
+      if (done.event !== 'done' || !done.fileUrl) throw new Error(`upload did not finish: ${JSON.stringify(done).slice(0, 200)}`);
+      return m;
+    },
+    after: () => emptyFerry(server),
+  };
+}
+
+export function ferryLibUpload(env: Env, id: string, label: string, file: string, server: Server): Contender {
+  const script = join(env.repo, 'bench/clients/ferry-lib-upload.ts');
+  return {
+    id,
+    label,
+    run: async () => {
+      const serverBefore = server.cpuSeconds();
+      const { run } = await measureClient(process.execPath, [...tsxArgs, script, file, server.url], null, env.clientEnv);
+      const r = lastJson<{ seconds: number; cpuSeconds: number; maxRssBytes: number }>(run.stdout);
+      const serverCpu = server.cpuSeconds() - serverBefore;
+      return { seconds: r.seconds, cpuSeconds: r.cpuSeconds + serverCpu, ownCpuSeconds: run.cpuSeconds + serverCpu, peakRssBytes: r.maxRssBytes };
+    },
+    after: () => emptyFerry(server),
+  };
+}

@@ -1,0 +1,81 @@
+// A contender is one way of moving the file; the runner alternates them round by round so slow
+// drifts of the machine (page cache, other load, thermal) fall on all of them alike.
+import { summarize, type Summary } from './stats.js';
+import { machineBusySeconds } from './system-cpu.js';
+import { settle } from './workdir.js';
+
+export interface Measurement {
+  seconds: number;
+  /** All CPU seconds of our processes in the run, start-up included (default: cpuSeconds). */
+  ownCpuSeconds?: number;
+  /** Cores the rest of the machine kept busy meanwhile, on average (busy time not ours / wall time). */
+  otherCores?: number;
+  /** CPU seconds of every process involved (client and server). */
+  cpuSeconds?: number;
+  peakRssBytes?: number | null;
+}
+
+export interface Contender {
+  id: string;
+  label: string;
+  /** Why it cannot run here (a missing tool); the tables say so instead of a figure. */
+  skip?: string | null;
+  run(): Promise<Measurement>;
+  /** Clean-up after each run, not timed (delete what it wrote). */
+  after?(): Promise<void>;
+}
+
+export interface ContenderResult {
+  contender: Contender;
+  runs: Measurement[];
+  seconds: Summary | null;
+  cpuSeconds: Summary | null;
+  /** Average cores busy with other work during this contender's runs. */
+  otherCores: number | null;
+  errors: string[];
+}
+
+export type Log = (line: string) => void;
+
+/**
+ * Runs each contender `rounds` times, one after another within a round, starting each round one
+ * further along (A B C, B C A, C A B, ...). Dirty pages are flushed before every run. A contender
+ * that fails twice is dropped with its errors kept for the report.
+ */
+export async function alternate(section: string, contenders: Contender[], rounds: number, log: Log): Promise<ContenderResult[]> {
+  const results = contenders.map((contender) => ({ contender, runs: [] as Measurement[], errors: [] as string[] }));
+  const active = results.filter((r) => !r.contender.skip);
+  for (let round = 0; round < rounds; round++) {
+    const order = active.map((_, i) => active[(i + round) % active.length]!).filter((r) => r.errors.length < 2);
+    for (const r of order) {
+      await settle();
+      try {
+        const busy = machineBusySeconds();
+        const started = performance.now();
+        const m = await r.contender.run();
+        const wall = (performance.now() - started) / 1000;
+        const after = machineBusySeconds();
+        const own = m.ownCpuSeconds ?? m.cpuSeconds;
+        if (busy !== null && after !== null && own !== undefined) m.otherCores = Math.max(0, after - busy - own) / wall;
+        r.runs.push(m);
+        log(`  [${section} ${round + 1}/${rounds}] ${r.contender.label.padEnd(44)} ${m.seconds.toFixed(2)} s  (${r.contender.id})`);
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        r.errors.push(message);
+        log(`  [${section} ${round + 1}/${rounds}] ${r.contender.label.padEnd(44)} FAILED: ${message.split('\n')[0]}`);
+      }
+      await r.contender.after?.().catch((e: unknown) => log(`  clean-up after ${r.contender.label} failed: ${String(e)}`));
+    }
+  }
+  return results.map((r) => ({
+    ...r,
+    seconds: summarize(r.runs.map((m) => m.seconds)),
+    cpuSeconds: summarize(r.runs.flatMap((m) => (m.cpuSeconds === undefined ? [] : [m.cpuSeconds]))),
+    otherCores: otherCores(r.runs),
+  }));
+}
+
+function otherCores(runs: Measurement[]): number | null {
+  const measured = runs.flatMap((m) => (m.otherCores === undefined ? [] : [m.otherCores]));
+  return summarize(measured)?.median ?? null;
+}

@@ -1,0 +1,138 @@
+// npm run bench: one run, on this machine over loopback, of every benchmark in issue 7; prints the
+// tables and rewrites docs/benchmarks.md. `--help` lists the options.
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { allSections, type BenchContext, type BenchOptions, type SectionName } from './lib/context.js';
+import { describeMachine, versions } from './lib/machine.js';
+import { prepareTools } from './lib/prereqs.js';
+import { targetsTable, textTable, type SectionReport } from './lib/report.js';
+import { formatBytes, GiB, MiB, parseSize } from './lib/stats.js';
+import { generateFile, WorkDir } from './lib/workdir.js';
+import { limitsTable } from './limits.js';
+import { renderMarkdown } from './markdown.js';
+import { downloadSection } from './sections/download.js';
+import { memorySection } from './sections/memory.js';
+import { scalingSection } from './sections/scaling.js';
+import { shaSection } from './sections/sha.js';
+import { uploadSection } from './sections/upload.js';
+
+const repo = resolve(import.meta.dirname, '..');
+const sectionRunners: Record<SectionName, (ctx: BenchContext) => Promise<SectionReport>> = {
+  sha: shaSection,
+  upload: uploadSection,
+  download: downloadSection,
+  memory: memorySection,
+  scaling: scalingSection,
+};
+
+const usage = `npm run bench -- [options]
+  --size <size>          generated file size (default 1GiB; smoke: 16MiB)
+  --rounds <n>           alternation rounds for upload and download (default 5; smoke: 1)
+  --scaling-rounds <n>   rounds for the scaling figures (default 5; smoke: 1)
+  --sections <list>      comma-separated subset of ${allSections.join(',')}
+  --smoke                fast run for the test suite: tiny sizes, a couple of contenders
+  --out <file>           Markdown report (default docs/benchmarks.md; "-" for none)
+  --no-install           never apt-get install missing tools
+  --only <ids>           only these contenders (e.g. ferry-cli,raw-sync; ids are listed in the progress lines)
+  --keep                 keep the scratch directory`;
+
+function parseOptions(): BenchOptions & { keep: boolean } {
+  const { values } = parseArgs({
+    options: {
+      size: { type: 'string' },
+      rounds: { type: 'string' },
+      'scaling-rounds': { type: 'string' },
+      sections: { type: 'string' },
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'no-install': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const smoke = values.smoke!;
+  const count = (text: string | undefined, fallback: number) => {
+    const n = text === undefined ? fallback : Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`Not a positive integer: ${text}`);
+    return n;
+  };
+  const sections = new Set((values.sections?.split(',') ?? allSections) as SectionName[]);
+  for (const s of sections) if (!allSections.includes(s)) throw new Error(`Unknown section ${s}; known: ${allSections.join(', ')}`);
+  return {
+    size: values.size ? parseSize(values.size) : smoke ? 16 * MiB : 1 * GiB,
+    rounds: count(values.rounds, smoke ? 1 : 5),
+    scalingRounds: count(values['scaling-rounds'], smoke ? 1 : 5),
+    sections,
+    smoke,
+    out: values.out ?? resolve(repo, 'docs/benchmarks.md'),
+    install: !values['no-install'],
+    only: values.only ? new Set(values.only.split(',')) : null,
+    keep: values.keep!,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  if (!existsSync(resolve(repo, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.build.json` (npm run bench does).');
+  const startedAt = new Date();
+  const started = performance.now();
+  const tools = await prepareTools(log, { install: options.install });
+  const work = new WorkDir();
+  try {
+    const machine = await describeMachine(work.root);
+    const vers = await versions(repo, tools);
+    log(`Ferry benchmark: ${formatBytes(options.size)} file, ${options.rounds} rounds, scratch ${work.root}`);
+    log(`  ${machine.cpu}; ${machine.memory} RAM; load ${machine.load}`);
+    // The largest moment: the source, 4 × size uploaded by one client, plus the upload in flight.
+    const needed = 6 * options.size + 1024 * MiB;
+    if (work.freeBytes() < needed) {
+      throw new Error(`${formatBytes(work.freeBytes())} free under ${work.root}; this run needs about ${formatBytes(needed)} (use a smaller --size).`);
+    }
+    if (loadavg()[0]! > cpus().length / 2) log(`  warning: the machine is busy (load ${loadavg()[0]!.toFixed(1)}): figures will be noisy; see "other load".`);
+    const file = work.path(`source-${formatBytes(options.size).replace(/\s/g, '')}.bin`);
+    log(`generating ${formatBytes(options.size)} of random data…`);
+    await generateFile(file, options.size);
+    const ctx: BenchContext = {
+      repo,
+      work,
+      tools,
+      options,
+      log,
+      file,
+      env: { repo, clientEnv: { FERRY_STATE_DIR: work.dir('client-state') } },
+    };
+    const reports: [SectionName, SectionReport][] = [];
+    for (const name of allSections) {
+      if (!options.sections.has(name)) continue;
+      log(`\n== ${name} ==`);
+      reports.push([name, await sectionRunners[name](ctx)]);
+    }
+    const minutes = (performance.now() - started) / 60_000;
+    const loadEnd = loadavg().map((l) => l.toFixed(2)).join(' ');
+    const tables = reports.flatMap(([, r]) => r.tables);
+    const targets = reports.flatMap(([, r]) => r.targets);
+    const limits = limitsTable(Object.assign({}, ...reports.map(([, r]) => r.facts ?? {})), options.size);
+    const text = [...tables, ...(targets.length ? [targetsTable(targets)] : []), ...(limits ? [limits] : [])].map(textTable).join('\n\n');
+    process.stdout.write(`\n${text}\n\nTotal time: ${minutes.toFixed(1)} min\n`);
+    if (options.out !== '-') {
+      writeFileSync(options.out, renderMarkdown({ machine, versions: vers, options, startedAt, minutes, reports, limits, repo, loadEnd }));
+      log(`wrote ${options.out}`);
+    }
+  } finally {
+    if (options.keep) log(`scratch directory kept: ${work.root}`);
+    else work.dispose();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+// Keeps the benchmark from rotting: `npm run bench -- --smoke` (a 16 MiB file, a couple of contenders,
+// every section scaled down) must run and produce its tables. Timings are never asserted.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const repo = resolve(import.meta.dirname, '../..');
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', fail);
+    child.once('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe('benchmark harness (smoke)', () => {
+  let dir: string | undefined;
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs every section on a small file and prints and writes the tables', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ferry-bench-smoke-'));
+    const out = join(dir, 'benchmarks.md');
+    const r = await runBench(['--smoke', '--no-install', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+
+    // The terminal table: a row per contender with a number in it (whatever the number is).
+    expect(r.stdout).toMatch(/^Upload of 16 MiB/m);
+    expect(r.stdout).toMatch(/^Ferry CLI \(defaults\)\s+\d/m);
+    expect(r.stdout).toMatch(/^Ferry library \(defaults\)\s+\d/m);
+    expect(r.stdout).toMatch(/^Download of 16 MiB/m);
+    expect(r.stdout).toMatch(/^Peak resident memory/m);
+    expect(r.stdout).toMatch(/^Completion latency after the last chunk/m);
+    expect(r.stdout).toMatch(/^Targets/m);
+    // Progress is shown while it runs.
+    expect(r.stderr).toMatch(/\[upload 1\/1\] Ferry CLI \(defaults\)/);
+
+    const md = await readFile(out, 'utf8');
+    expect(md).toMatch(/^# Benchmarks/m);
+    expect(md).toMatch(/^## Machine/m);
+    expect(md).toMatch(/^\| CPU \| \d+ × /m);
+    expect(md).toMatch(/^\| Ferry CLI \(defaults\) \| \d/m);
+    expect(md).toMatch(/^## Targets/m);
+  });
+});

@@ -1,0 +1,30 @@
+// A Transport wrapper that remembers every chunk acknowledgement the client actually received, so a
+// test can check afterwards that the server still has each of them.
+import type { Transport } from '../../../src/client/io.js';
+
+export interface AckLog {
+  /** uploadId -> (chunk index -> digest) of every 2xx chunk acknowledgement received. */
+  acks: Map<string, Map<number, string>>;
+  transport: Transport;
+}
+
+export function recordAcks(base: Transport): AckLog {
+  const acks = new Map<string, Map<number, string>>();
+  const remember = (ack: { uploadId?: unknown; index?: unknown; digest?: unknown } | null | undefined) => {
+    if (!ack || typeof ack.uploadId !== 'string' || typeof ack.index !== 'number' || typeof ack.digest !== 'string') return;
+    let upload = acks.get(ack.uploadId);
+    if (!upload) acks.set(ack.uploadId, (upload = new Map()));
+    upload.set(ack.index, ack.digest);
+  };
+  const transport: Transport = async (url, init) => {
+    const res = await base(url, init);
+    const method = init.method ?? 'GET';
+    if (res.ok && (method === 'PUT' || method === 'POST')) {
+      // Only a response read to its end is an acknowledgement the client saw.
+      const body = (await res.clone().json().catch(() => null)) as Record<string, unknown> | null;
+      remember(method === 'PUT' ? body : (body?.firstChunk as typeof body));
+    }
+    return res;
+  };
+  return { acks, transport };
+}
