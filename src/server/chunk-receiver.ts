@@ -81,14 +81,20 @@ async function storeChunk(
     return answerStored(upload, existing, expected, upload.chunksReceived, base);
   }
 
-  const release = ctx.chunkLocks.tryAcquire(`${upload.id}/${index}`);
-  if (!release) {
+  const lock = await ctx.chunkLocks.acquire(`${upload.id}/${index}`, expected, () => req.destroy(), ctx.config.chunkTakeoverSeconds * 1000);
+  if (!lock) {
     throw new FerryError('chunk-in-progress', `Another request is writing chunk ${index}; retry shortly.`, { retryAfter: 1 });
   }
   let recorded: { chunksReceived: number };
   try {
+    // The request that held the lock may have stored the chunk before it let go.
+    const stored = await ctx.meta.getChunk(upload.id, index);
+    if (stored) return answerStored(upload, stored, expected, upload.chunksReceived, base);
     const hash = createHash('sha256');
-    const body = verifiedBody(req, length, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n));
+    const body = verifiedBody(req, length, hash, (n) => {
+      lock.touch();
+      ctx.metrics.inc('ferry_chunk_bytes_received_total', n);
+    });
     const place = { index, offset: index * upload.chunkSize, length };
     const receipt = await ctx.blobs.putChunk(upload.blobHandle, place, body).catch(async (error: unknown) => {
       // An abort or expiry that won the race has freed the upload's storage under this request.
@@ -106,7 +112,7 @@ async function storeChunk(
     if (result.outcome === 'exists') return answerStored(upload, result.existing, expected, upload.chunksReceived, base);
     recorded = result;
   } finally {
-    release();
+    lock.release();
   }
 
   let fileId: string | null = null;

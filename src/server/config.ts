@@ -26,6 +26,11 @@ export const ServerConfig = z
     requestTimeoutSeconds: z.number().positive().default(15 * 60),
     /** A connection with no bytes moving for this long is closed. */
     idleTimeoutSeconds: z.number().positive().default(60),
+    /**
+     * A chunk PUT whose body has not moved for this long gives way to a new PUT of the same chunk with
+     * the same digest (a client retrying over a connection that died without a reset).
+     */
+    chunkTakeoverSeconds: z.number().nonnegative().default(2),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((c) => c.minChunkSize <= c.defaultChunkSize && c.defaultChunkSize <= c.maxChunkSize, {

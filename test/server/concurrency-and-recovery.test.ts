@@ -56,6 +56,32 @@ describe('two PUTs of one chunk at once', () => {
     expect(sha256Hex((await download(done.body.fileUrl)).bytes)).toBe(sha256Hex(data));
   });
 
+  it('a PUT whose body stalled gives way to a retry of the same chunk, which stores it', async () => {
+    const s = await server({ chunkTakeoverSeconds: 0.2 });
+    const data = randomData(2 * cs);
+    const { uploadId } = (await create(s.url, { name: 'stalled', size: data.length, chunkSize: cs })).body;
+    const mine = chunkOf(data, cs, 0);
+    // A client sends half the chunk, then its connection goes silent without a reset.
+    const stalled = new Promise<string>((resolve) => {
+      const req = request(new URL(Paths.chunk(uploadId, 0), s.url), {
+        method: 'PUT',
+        headers: { [Headers.contentDigest]: sha256Field(mine), 'content-length': cs },
+        agent: false,
+      });
+      req.on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? 'error'));
+      req.on('response', (res) => resolve(`HTTP ${res.statusCode}`));
+      req.write(mine.subarray(0, cs / 2));
+    });
+    await expect.poll(() => s.ctx.chunkLocks.size).toBe(1);
+    // Its retry is told to wait while the first is fresh, then takes over once it has been idle.
+    await expect.poll(async () => (await putChunk(s.url, uploadId, 0, mine)).status, { interval: 50, timeout: 10_000 }).toBe(201);
+    expect(await stalled).toBe('ECONNRESET');
+    // A different body never takes over: that is a conflict, not a retry.
+    expect((await putChunk(s.url, uploadId, 0, randomData(cs))).status).toBe(409);
+    const done = await putChunk(s.url, uploadId, 1, chunkOf(data, cs, 1));
+    expect(sha256Hex((await download(done.body.fileUrl)).bytes)).toBe(sha256Hex(data));
+  });
+
   it('with the same body many times in parallel: exactly one write, the file is right', async () => {
     const s = await server();
     const data = randomData(cs);
