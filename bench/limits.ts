@@ -25,7 +25,11 @@ export function limitsTable(facts: Record<string, number>, size: number): Table 
   const ferry = f('upload.ferry-cli.seconds');
   const ferryCpu = f('upload.ferry-cli.cpu');
   add('Ferry CLI upload (defaults)', ferry, 's', `its CPU, client + server: ${ferryCpu === undefined ? '?' : seconds(ferryCpu)} s`);
-  add(`… its CPU floor on ${cores} cores`, ferryCpu && ferryCpu / cores, 's', 'CPU ÷ cores: client and server share this machine');
+  const engine = f('upload.ferry-cli.engine');
+  add('… of which starting and stopping the CLI process', ferry !== undefined && engine !== undefined ? ferry - engine : undefined, 's', 'wall time − the transfer time the CLI reports');
+  add('Ferry library upload (defaults), in-process', f('upload.ferry-lib.seconds'), 's', `its CPU, client + server: ${f('upload.ferry-lib.cpu') === undefined ? '?' : seconds(f('upload.ferry-lib.cpu')!)} s`);
+  const libCpu = f('upload.ferry-lib.cpu');
+  add(`… Ferry's CPU floor on ${cores} cores`, (libCpu ?? ferryCpu) && (libCpu ?? ferryCpu)! / cores, 's', `${libCpu ? 'library' : 'CLI'} CPU ÷ cores: client and server share this machine`);
   add('… the time the 0.85× target asks for', ref && ref / 0.85, 's', 'reference ÷ 0.85');
   const tus = f('upload.tus.seconds');
   add('tus-js-client → @tus/server (no fsync)', tus, 's', 'one PATCH of the whole file; the file store never fsyncs');

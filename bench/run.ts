@@ -1,7 +1,7 @@
 // npm run bench: one run, on this machine over loopback, of every benchmark in issue 7; prints the
 // tables and rewrites docs/benchmarks.md. `--help` lists the options.
 import { existsSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { allSections, type BenchContext, type BenchOptions, type SectionName } from './lib/context.js';
@@ -9,6 +9,7 @@ import { describeMachine, versions } from './lib/machine.js';
 import { prepareTools } from './lib/prereqs.js';
 import { targetsTable, textTable, type SectionReport } from './lib/report.js';
 import { formatBytes, GiB, MiB, parseSize } from './lib/stats.js';
+import { busyCores } from './lib/system-cpu.js';
 import { generateFile, WorkDir } from './lib/workdir.js';
 import { limitsTable } from './limits.js';
 import { renderMarkdown } from './markdown.js';
@@ -96,7 +97,8 @@ async function main(): Promise<void> {
     if (work.freeBytes() < needed) {
       throw new Error(`${formatBytes(work.freeBytes())} free under ${work.root}; this run needs about ${formatBytes(needed)} (use a smaller --size).`);
     }
-    if (loadavg()[0]! > cpus().length / 2) log(`  warning: the machine is busy (load ${loadavg()[0]!.toFixed(1)}): figures will be noisy; see "other load".`);
+    const busy = await busyCores(1000);
+    if (busy !== null && busy > 0.3) log(`  warning: other processes keep ${busy.toFixed(1)} cores busy: figures will be noisy; see "other load".`);
     const file = work.path(`source-${formatBytes(options.size).replace(/\s/g, '')}.bin`);
     log(`generating ${formatBytes(options.size)} of random data…`);
     await generateFile(file, options.size);

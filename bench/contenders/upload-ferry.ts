@@ -11,9 +11,10 @@ export function ferryCliUpload(env: Env, id: string, label: string, file: string
     label,
     run: async () => {
       const { m, run } = await measureClient(process.execPath, [cli, 'upload', file, '--server', server.url, '--json', ...args], server, env.clientEnv);
-      const done = lastJson<{ event: string; fileUrl?: string }>(run.stdout);
+      const done = lastJson<{ event: string; fileUrl?: string; durationMs?: number }>(run.stdout);
       if (done.event !== 'done' || !done.fileUrl) throw new Error(`upload did not finish: ${JSON.stringify(done).slice(0, 200)}`);
-      return m;
+      // The engine's own time, from creating the upload to the file: the rest is process start and exit.
+      return done.durationMs === undefined ? m : { ...m, extra: { engineSeconds: done.durationMs / 1000 } };
     },
     after: () => emptyFerry(server),
   };

@@ -1,7 +1,7 @@
 // A contender is one way of moving the file; the runner alternates them round by round so slow
 // drifts of the machine (page cache, other load, thermal) fall on all of them alike.
 import { summarize, type Summary } from './stats.js';
-import { machineBusySeconds } from './system-cpu.js';
+import { machineBusySeconds, waitForQuiet } from './system-cpu.js';
 import { settle } from './workdir.js';
 
 export interface Measurement {
@@ -13,6 +13,8 @@ export interface Measurement {
   /** CPU seconds of every process involved (client and server). */
   cpuSeconds?: number;
   peakRssBytes?: number | null;
+  /** Further figures a contender reports (e.g. the CLI's own transfer time). */
+  extra?: Record<string, number>;
 }
 
 export interface Contender {
@@ -39,7 +41,8 @@ export type Log = (line: string) => void;
 
 /**
  * Runs each contender `rounds` times, one after another within a round, starting each round one
- * further along (A B C, B C A, C A B, ...). Dirty pages are flushed before every run. A contender
+ * further along (A B C, B C A, C A B, ...). Dirty pages are flushed before every run, and a run waits
+ * (briefly) for other processes' bursts of work to pass. A contender
  * that fails twice is dropped with its errors kept for the report.
  */
 export async function alternate(section: string, contenders: Contender[], rounds: number, log: Log): Promise<ContenderResult[]> {
@@ -49,6 +52,9 @@ export async function alternate(section: string, contenders: Contender[], rounds
     const order = active.map((_, i) => active[(i + round) % active.length]!).filter((r) => r.errors.length < 2);
     for (const r of order) {
       await settle();
+      // Other processes on a shared machine: give a burst of theirs up to 15 s to pass.
+      const load = await waitForQuiet(15_000);
+      if (load !== null && load > 0.25) log(`  (the machine stays busy: ${load.toFixed(2)} cores used by others; measuring anyway)`);
       try {
         const busy = machineBusySeconds();
         const started = performance.now();

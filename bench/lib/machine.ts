@@ -1,7 +1,7 @@
 // What the figures were measured on: CPU, memory, disk, kernel, load, and every contender's version.
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { capture } from './procs.js';
 import type { Tools } from './prereqs.js';
 import { formatBytes } from './stats.js';
@@ -22,7 +22,7 @@ export async function describeMachine(dataDir: string): Promise<Machine> {
     cpu: `${list.length} × ${list[0]?.model.trim() ?? 'unknown'}${/\bsha_ni\b/.test(cpuFlags()) ? ' (SHA extensions)' : ''}`,
     memory: formatBytes(Math.round(totalmem() / 2 ** 30) * 2 ** 30),
     disk: df
-      ? `${device} (${df[1]}, ${df[2]}) mounted on ${df[6]}; every data directory, source and output file is under ${dataDir}`
+      ? `${device} (${df[1]}, ${df[2]}) mounted on ${df[6]}; every data directory, source and output file is in one scratch directory under ${dirname(dataDir)}`
       : dataDir,
     kernel: `Linux ${release()}`,
     load: loadavg()

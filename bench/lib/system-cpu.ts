@@ -14,3 +14,25 @@ export function machineBusySeconds(): number | null {
     return null;
   }
 }
+
+/** Cores kept busy (by anything) over the next `ms` milliseconds. */
+export async function busyCores(ms: number): Promise<number | null> {
+  const before = machineBusySeconds();
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = machineBusySeconds();
+  if (before === null || after === null) return null;
+  return (after - before) / ((performance.now() - started) / 1000);
+}
+
+/**
+ * Waits (at most `maxMs`) until the machine is nearly idle, so a measurement does not start in the
+ * middle of someone else's burst of work. Returns the load it last saw.
+ */
+export async function waitForQuiet(maxMs: number, threshold = 0.25): Promise<number | null> {
+  const deadline = performance.now() + maxMs;
+  for (;;) {
+    const load = await busyCores(250);
+    if (load === null || load <= threshold || performance.now() >= deadline) return load;
+  }
+}

@@ -31,12 +31,18 @@ export async function downloadSection(ctx: BenchContext): Promise<SectionReport>
     const { run } = await measureClient(process.execPath, [cli, 'upload', ctx.file, '--server', ferry.url, '--json'], null, env.clientEnv);
     const fileUrl = lastJson<{ fileUrl: string }>(run.stdout).fileUrl;
     const fileId = new URL(fileUrl).pathname.split('/').at(-1)!;
-    const nginx = tools.nginx ? await startNginx(tools.nginx, work.dir('nginx'), join(ferry.dataDir, 'files')) : null;
+    let noNginx = tools.nginx ? null : 'nginx is not installed';
+    const nginx = tools.nginx
+      ? await startNginx(tools.nginx, work.dir('nginx'), join(ferry.dataDir, 'files')).catch((e: Error) => {
+          noNginx = `nginx did not start: ${e.message.split('\n')[0]}`;
+          ctx.log(`  ${noNginx}`);
+          return null;
+        })
+      : null;
     if (nginx) servers.push(nginx);
     const out = join(work.dir('dl-out'), 'download.bin');
     const fromFerry = { url: fileUrl, out, size: options.size, server: ferry };
     const fromNginx = { url: `${nginx?.url}/${fileId}`, out, size: options.size, server: nginx };
-    const noNginx = nginx ? null : 'nginx is not installed';
     const missing = await ferryDownloadMissing(repo);
     if (missing) ctx.log(`  skipping Ferry download: ${missing}`);
     const contenders: Contender[] = [

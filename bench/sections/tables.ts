@@ -1,7 +1,7 @@
 // The throughput table and speed-ratio targets shared by the upload and download sections.
 import type { ContenderResult } from '../lib/contender.js';
 import type { Table, Target } from '../lib/report.js';
-import { mibPerSecond, ratio, seconds } from '../lib/stats.js';
+import { mibPerSecond, ratio, seconds, summarize } from '../lib/stats.js';
 
 export function throughputTable(title: string, bytes: number, results: ContenderResult[], reference: ContenderResult | undefined): Table {
   const ref = reference?.seconds?.median;
@@ -43,6 +43,8 @@ export function factsOf(section: string, results: ContenderResult[]): Record<str
     if (r.seconds) facts[`${section}.${r.contender.id}.seconds`] = r.seconds.median;
     if (r.cpuSeconds) facts[`${section}.${r.contender.id}.cpu`] = r.cpuSeconds.median;
     if (r.otherCores !== null) facts[`${section}.${r.contender.id}.other`] = r.otherCores;
+    const engine = summarize(r.runs.flatMap((m) => (m.extra?.engineSeconds === undefined ? [] : [m.extra.engineSeconds])));
+    if (engine) facts[`${section}.${r.contender.id}.engine`] = engine.median;
   }
   return facts;
 }

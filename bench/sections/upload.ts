@@ -28,10 +28,13 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionReport> {
     ];
     if (!options.smoke) {
       const ferryNoSync = await started(startFerry(repo, work.dir('up-ferry-nofsync'), ['--no-fsync']));
-      const tus = await started(startTus(repo, work.dir('up-tus')));
+      const tus = await started(startTus(repo, work.dir('up-tus'))).catch((e: Error) => {
+        ctx.log(`  @tus/server did not start (${e.message.split('\n')[0]}): tus is skipped`);
+        return null;
+      });
       const rawNoSync = tools.curl ? await started(startRawPut(repo, work.dir('up-raw-nosync'), false)) : null;
       contenders.push(
-        tusUpload(env, file, tus),
+        tusUpload(env, file, tus, tus ? null : '@tus/server did not start (is it installed? npm install)'),
         curlPut(tools.curl, 'raw-nosync', 'curl -T → Node PUT, no fdatasync', file, rawNoSync),
         ferryCliUpload(env, 'ferry-nofsync', 'Ferry CLI, server --no-fsync', file, ferryNoSync),
         ferryCliUpload(env, 'ferry-c1', 'Ferry CLI --concurrency 1', file, ferry, ['--concurrency', '1']),

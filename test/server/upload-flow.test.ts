@@ -152,6 +152,25 @@ describe('status', () => {
   });
 });
 
+describe('status of a badly fragmented upload', () => {
+  it('keeps a long missing list out of the headers (clients cap them) and in the body', async () => {
+    const total = 10_000;
+    const { uploadId } = (await create(server.url, { name: 'sparse', size: total * 1024, chunkSize: 1024 })).body;
+    const chunk = randomData(1024);
+    // Chunks 0, 2, 4, ... 2998: 1,500 gaps plus the tail, about 8 KiB of ranges.
+    const sent = Array.from({ length: 1500 }, (_, i) => 2 * i);
+    for (let i = 0; i < sent.length; i += 50) {
+      await Promise.all(sent.slice(i, i + 50).map((idx) => putChunk(server.url, uploadId, idx, chunk)));
+    }
+    const st = await status(server.url, uploadId);
+    expect(st.status).toBe(200);
+    expect(st.headers['ferry-chunks-missing']).toBeUndefined();
+    expect(st.body.missing.length).toBeGreaterThan(4096);
+    expect(st.body.missing.startsWith('1,3,5,')).toBe(true);
+    expect(st.body.missing.endsWith(',2999-9999')).toBe(true);
+  });
+});
+
 describe('abort', () => {
   it('frees the storage; later chunks get 410 and status says aborted', async () => {
     const data = randomData(2 * cs);

@@ -7,6 +7,9 @@ import { baseUrl, sendJson } from '../http.js';
 import { uploadStatus } from '../representation.js';
 import { loadUpload } from '../upload-lifecycle.js';
 
+/** Longest missing-ranges list sent as a header; longer lists are only in the JSON body. */
+export const maxMissingHeaderLength = 4096;
+
 export async function getUploadStatus(
   ctx: ServerContext,
   req: IncomingMessage,
@@ -21,12 +24,13 @@ export async function getUploadStatus(
   }
   const chunks = upload.state === 'uploading' ? await ctx.meta.listChunks(upload.id) : [];
   const status = uploadStatus(upload, chunks, baseUrl(req, ctx.config.publicUrl));
-  const headers = {
+  const headers: Record<string, string> = {
     [Headers.uploadState]: status.state,
     [Headers.chunksReceived]: String(status.chunksReceived),
-    [Headers.chunksMissing]: status.missing,
     [Headers.uploadExpires]: new Date(upload.expiresAt).toUTCString(),
   };
+  // HTTP clients cap header sizes (Node: 16 KiB in all); a badly fragmented upload's list stays in the body.
+  if (status.missing.length <= maxMissingHeaderLength) headers[Headers.chunksMissing] = status.missing;
   if (req.method === 'HEAD') {
     res.writeHead(200, { ...headers, 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end();
