@@ -1,7 +1,7 @@
 // Fetches the pieces not yet done, in parallel under the shared adaptive concurrency controller and
 // retry policy: each one a single Range with If-Range, checked (digest, Content-Range, ETag), written
 // at its offset, and only then counted and handed to the journal.
-import { FerryError, parseContentRange } from '../protocol/index.js';
+import { FerryError, MiB, parseContentRange } from '../protocol/index.js';
 import { problemFrom } from './api.js';
 import { emitProgress, type DownloadContext } from './download-context.js';
 import { DownloadError } from './download-errors.js';
@@ -11,6 +11,9 @@ import type { Session } from './download-session.js';
 import type { Hasher } from './io.js';
 import { withRetry } from './retry-loop.js';
 import { runPipeline } from './scheduler.js';
+
+/** Writes are batched to this size: one system call per network read would be ~16 per MiB. */
+const writeBatch = 1 * MiB;
 
 export async function fetchPieces(ctx: DownloadContext, s: Session): Promise<void> {
   const pending = s.plan.pieces.filter((p) => !s.journal.has(p.index));
@@ -39,17 +42,33 @@ async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal
     async () => {
       // Hashed as the parts arrive, so hashing overlaps the network instead of following it.
       const hash = piece.digest !== null ? partsHasher(hasher) : null;
+      // Written as they arrive too (batched), so a piece's bytes are not all held until it ends: that
+      // kept up to concurrency × chunk size alive and made the garbage collector do full collections.
+      // Unverified bytes on disk are harmless: the piece only counts (journal) once its digest checks,
+      // and any retry writes it again. The parts are kept only for whoever still needs them.
+      const keep = s.wholeHash !== null || (hash !== null && !hash.incremental);
+      const writer = new PieceWriter(s, piece.start);
       let parts: Uint8Array[] = [];
       // The empty chunk of a 0-byte file: no range can name it (416); its digest is still checked.
       if (length > 0) {
         ctx.progress.sending(length);
         emitProgress(ctx);
         try {
-          parts = await getRange(ctx, s, piece, signal, (part) => hash?.update(part));
+          await getRange(ctx, s, piece, signal, (part) => {
+            hash?.update(part);
+            if (keep) parts.push(part);
+            writer.add(part);
+          });
+        } catch (e) {
+          // No write of this attempt may land after the next attempt's (or after the `.part` closes).
+          await writer.settle();
+          throw e;
         } finally {
           ctx.progress.sent(length);
         }
       }
+      writer.flush();
+      await writer.done();
       if (piece.digest !== null) {
         const actual = await hash!.digest(parts);
         if (!sameDigest(actual, piece.digest)) {
@@ -60,8 +79,8 @@ async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal
           });
         }
       }
-      await s.part.write(piece.start, parts);
       s.wholeHash?.offer(piece.start, parts);
+      parts = [];
       s.journal.markDone(piece.index);
       const now = clock.now();
       ctx.controller.onSuccess(length, now);
@@ -81,8 +100,57 @@ async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal
   );
 }
 
+/** Bytes written at their offsets as they arrive, about `writeBatch` at a time, one write after another. */
+class PieceWriter {
+  private batch: Uint8Array[] = [];
+  private batched = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private error: unknown = null;
+  private failed = false;
+
+  constructor(
+    private readonly s: Session,
+    private offset: number,
+  ) {}
+
+  add(part: Uint8Array): void {
+    this.batch.push(part);
+    this.batched += part.byteLength;
+    if (this.batched >= writeBatch) this.flush();
+  }
+
+  flush(): void {
+    if (this.batched === 0) return;
+    const { batch, offset } = this;
+    this.offset += this.batched;
+    this.batch = [];
+    this.batched = 0;
+    this.tail = this.tail.then(async () => {
+      if (this.failed) return;
+      try {
+        await this.s.part.write(offset, batch);
+      } catch (e) {
+        this.failed = true;
+        this.error = e;
+      }
+    });
+  }
+
+  /** Resolves once every flushed batch is written or failed (errors ignored: the attempt failed anyway). */
+  async settle(): Promise<void> {
+    this.failed = true;
+    await this.tail;
+  }
+
+  /** Resolves once every flushed batch is written; throws the first write error. */
+  async done(): Promise<void> {
+    await this.tail;
+    if (this.failed) throw this.error;
+  }
+}
+
 /** GET one range; anything but the exact range of the same representation is an error. */
-async function getRange(ctx: DownloadContext, s: Session, piece: Piece, signal: AbortSignal, onPart: (part: Uint8Array) => void): Promise<Uint8Array[]> {
+async function getRange(ctx: DownloadContext, s: Session, piece: Piece, signal: AbortSignal, onPart: (part: Uint8Array) => void): Promise<void> {
   const { remote } = s;
   const headers: Record<string, string> = { range: `bytes=${piece.start}-${piece.end - 1}` };
   if (s.validator !== null) headers['if-range'] = s.validator;
@@ -98,10 +166,11 @@ async function getRange(ctx: DownloadContext, s: Session, piece: Piece, signal: 
       if (range.start !== piece.start || range.end !== piece.end) {
         throw new DownloadError('protocol', `${ex.what}: asked for bytes ${piece.start}-${piece.end - 1}, got ${range.start}-${range.end - 1}.`);
       }
-      return await ex.readExact(piece.end - piece.start, (part) => {
+      await ex.readExact(piece.end - piece.start, (part) => {
         ctx.stats.bytesFetched += part.byteLength;
         onPart(part);
       });
+      return;
     }
     // 200 to a range with If-Range: the validator no longer names the file. Never stitch two versions.
     if (res.status === 200) throw remoteChanged(s.validator ? 'the server answered a conditional range with the whole file' : 'the server stopped honouring ranges');
@@ -117,8 +186,8 @@ function remoteChanged(why: string): DownloadError {
 }
 
 /** An incremental SHA-256 where the platform has one; else one digest of the joined parts. */
-function partsHasher(hasher: Hasher): { update(part: Uint8Array): void; digest(parts: Uint8Array[]): Promise<string> } {
+function partsHasher(hasher: Hasher): { incremental: boolean; update(part: Uint8Array): void; digest(parts: Uint8Array[]): Promise<string> } {
   const incremental = hasher.createHash?.('sha-256');
-  if (incremental) return { update: (part) => incremental.update(part), digest: () => incremental.digest() };
-  return { update: () => {}, digest: (parts) => hasher.digest(concatParts(parts), 'sha-256') };
+  if (incremental) return { incremental: true, update: (part) => incremental.update(part), digest: () => incremental.digest() };
+  return { incremental: false, update: () => {}, digest: (parts) => hasher.digest(concatParts(parts), 'sha-256') };
 }

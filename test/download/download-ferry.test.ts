@@ -124,7 +124,8 @@ describe('download from a Ferry server', () => {
     // Past the response headers, inside the first body of a connection.
     const proxy = await startFaultProxy(server.url, { seed: 5, flipRate: 1, flipDirection: 'down', flipWindow: [2 * KiB, 400 * KiB], maxFlips: 3 });
     cleanups.push(() => proxy.close());
-    const handle = download(fileUrl.replace(server.url, proxy.url), dest, { retry: { baseDelayMs: 5, maxDelayMs: 50 } });
+    // Four chunks in flight from the start: at least four connections, whatever the transport reuses.
+    const handle = download(fileUrl.replace(server.url, proxy.url), dest, { concurrency: 4, retry: { baseDelayMs: 5, maxDelayMs: 50 } });
     const corrupt: number[] = [];
     handle.on('retry', (r) => {
       if (r.kind === 'corrupt') corrupt.push(r.index!);

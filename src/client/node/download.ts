@@ -5,6 +5,7 @@ import type { DownloadOptions } from '../download-options.js';
 import { probeUrl, type RemoteInfo } from '../download-probe.js';
 import { createHasher } from './hasher.js';
 import { createFileTarget } from './download-target.js';
+import { createNodeTransport } from './http-transport.js';
 
 export { startDownload, createFileTarget };
 export type { DownloadHandle } from '../download.js';
@@ -17,15 +18,18 @@ export { DownloadError, isDownloadError, type DownloadErrorReason } from '../dow
 export { DefaultDownloadChunkSize } from '../download-options.js';
 export { sanitizeFileName, suggestFileName, fileNameFromDisposition } from '../download-name.js';
 
+/** node:http with keep-alive for the range GETs (as uploads use): fewer copies and less GC than fetch. */
+const nodeTransport = createNodeTransport();
+
 /**
  * Downloads `url` to `destination` (a file path), via `<destination>.part` and the sidecar
  * `<destination>.part.ferry`; calling it again after an interruption continues where it stopped.
  */
 export function download(url: string | URL, destination: string, options: DownloadOptions = {}): DownloadHandle {
-  return startDownload(url, createFileTarget(destination), options, { hasher: createHasher() });
+  return startDownload(url, createFileTarget(destination), options, { hasher: createHasher(), fetch: nodeTransport });
 }
 
 /** What is at `url` (Ferry manifest or plain HTTP headers): size, ETag, the server's file name. */
 export function probe(url: string | URL, options: DownloadOptions = {}): Promise<RemoteInfo> {
-  return probeUrl(url, options, { hasher: createHasher() });
+  return probeUrl(url, options, { hasher: createHasher(), fetch: nodeTransport });
 }
