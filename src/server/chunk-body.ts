@@ -78,14 +78,18 @@ export async function* bodyPieces(req: IncomingMessage): AsyncGenerator<Buffer> 
     failure ??= e;
     notify();
   };
+  // A close before 'end' means the body will not arrive whole, even if the parser had it all.
   const onClose = () => {
-    if (!req.complete) failure ??= new Error('The client disconnected before sending the whole body.');
+    if (!ended) failure ??= new Error('The client disconnected before its whole body was read.');
     notify();
   };
   req.on('data', onData);
   req.once('end', onEnd);
   req.on('error', onError);
   req.once('close', onClose);
+  // The client may have gone while the route was still busy (loading the upload): its 'close' has
+  // been and will not come again, and without this the reader (and the chunk's lock) waited for ever.
+  if (req.destroyed) onClose();
   try {
     for (;;) {
       const piece = queue.shift();

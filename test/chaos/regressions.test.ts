@@ -196,3 +196,38 @@ describe('orphans after a crash (found by the server-crash scenario)', () => {
     expect((await status(second.url, expired)).body.state).toBe('expired');
   });
 });
+
+describe('a client gone before its body is read (found by the 1 GiB network scenario)', () => {
+  it('releases the chunk: the lock was held for ever, and every later PUT of that chunk got 409 chunk-in-progress', async () => {
+    const dataDir = await tempDir();
+    let reached!: () => void;
+    const atLookup = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let holding = true;
+    const s = await serverWith(dataDir, ({ meta }) => {
+      const getChunk = meta.getChunk.bind(meta);
+      meta.getChunk = async (...args) => {
+        if (holding) {
+          reached();
+          await gate;
+        }
+        return getChunk(...args);
+      };
+    });
+    const data = seededBytes(64 * KiB, 5);
+    const { uploadId } = (await create(s.url, { name: 'gone', size: data.length, chunkSize: data.length })).body;
+    const sock = net.connect({ port: s.port, host: '127.0.0.1' });
+    sock.on('error', () => {});
+    sock.write(`PUT /uploads/${uploadId}/chunks/0 HTTP/1.1\r\nhost: x\r\ncontent-digest: ${sha256Field(data)}\r\ncontent-length: ${data.length}\r\n\r\n`);
+    sock.write(data.subarray(0, 1000));
+    await atLookup; // the server is between reading the headers and reading the body
+    sock.destroy();
+    await expect.poll(() => new Promise((r) => s.server.getConnections((_e, n) => r(n)))).toBe(0);
+    holding = false;
+    release();
+    await expect.poll(() => s.ctx.metrics.get('ferry_chunks_failed_total', { code: 'client-disconnected' })).toBe(1);
+    expect(s.ctx.chunkLocks.size).toBe(0);
+    expect((await putChunk(s.url, uploadId, 0, data)).status).toBe(201);
+  });
+});

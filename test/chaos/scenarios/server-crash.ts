@@ -3,6 +3,7 @@
 // expiry sweep) and restarted over the same data directory, again and again during one upload.
 // Checked after every kill: each chunk the client saw acknowledged is still recorded with its digest.
 // At the end: the upload completed, the file is byte-identical, and no orphaned bytes or rows remain.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -102,8 +103,13 @@ export async function runServerCrashScenario(o: ServerCrashOptions): Promise<Sce
       countKill(kills, exit, notes);
       server = await startChaosServer({ dataDir, port, killAt: sweepSchedule[next], args: sweepArgs });
     }
-    // The last server is unharmed: wait until every decoy has expired and been swept.
+    // The last server is unharmed: wait until every decoy has expired and its bytes are freed (the
+    // state changes before the part file is unlinked, so killing on the state alone races the unlink).
     await allSwept();
+    await waitFor('every expired upload\'s bytes freed', () => decoyIds.every((id) => !existsSync(join(dataDir, 'uploads', `${id}.part`))), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    });
     await server.kill();
     const audit = await auditDataDir(dataDir);
     notes.push(...audit.problems.slice(0, 5));
