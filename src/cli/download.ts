@@ -7,12 +7,13 @@ import { download, isDownloadError, probe, suggestFileName, type DownloadResult 
 import { formatBytes, formatDuration, formatRate } from './format.js';
 import { parseSize } from './options.js';
 import { chooseViewMode, createProgressView, type TransferView } from './progress-view.js';
-import { concurrencyOption } from './server-option.js';
+import { concurrencyOption, timeoutOption } from './server-option.js';
 
 interface DownloadCommandOptions {
   output?: string;
   concurrency: 'auto' | number;
   chunkSize?: number;
+  timeout?: number;
   resume: boolean;
   json: boolean;
 }
@@ -24,6 +25,7 @@ export function registerDownload(program: Command): void {
     .argument('<url>', 'the file URL: a Ferry /files/{id} URL or any HTTP(S) URL')
     .option('-o, --output <path>', "file to write, or a directory to write into (default: the server's file name, else the URL's last segment)")
     .addOption(concurrencyOption())
+    .addOption(timeoutOption('seconds without a byte arriving before a range is fetched again (default 30)'))
     .addOption(new Option('--chunk-size <size>', 'range size for plain HTTP servers, e.g. 8MiB (a Ferry server sets its own)').argParser(parseSize))
     .option('--no-resume', 'start over even if an interrupted download of this file exists')
     .option('--json', 'machine-readable progress and results, one JSON object per line on stdout', false)
@@ -69,12 +71,18 @@ async function destination(url: string, o: DownloadCommandOptions, signal: Abort
     if (!isDir) return resolve(o.output);
     dir = resolve(o.output);
   }
-  const remote = await probe(url, { signal });
+  const remote = await probe(url, { signal, ...(o.timeout !== undefined && { idleTimeoutMs: o.timeout * 1000 }) });
   return join(dir, suggestFileName(remote.fileName, url));
 }
 
 async function run(url: string, dest: string, o: DownloadCommandOptions, bar: TransferView, signal: AbortSignal, interrupted: () => boolean): Promise<number> {
-  const handle = download(url, dest, { concurrency: o.concurrency, chunkSize: o.chunkSize, resume: o.resume, signal });
+  const handle = download(url, dest, {
+    concurrency: o.concurrency,
+    chunkSize: o.chunkSize,
+    resume: o.resume,
+    signal,
+    ...(o.timeout !== undefined && { idleTimeoutMs: o.timeout * 1000 }),
+  });
   handle.on('progress', (p) => bar.update(p));
   handle.on('started', (s) => {
     const fields = { path: s.path, mode: s.mode, size: s.size, etag: s.etag, resumed: s.resumed, chunksDone: s.chunksDone, totalChunks: s.totalChunks };

@@ -1,5 +1,6 @@
 // The --server option every client command shares: FERRY_SERVER or http://localhost:8080 by default.
 import { Option } from 'commander';
+import { parsePositiveNumber } from './options.js';
 
 export const DefaultServer = 'http://localhost:8080';
 
@@ -16,4 +17,9 @@ export function concurrencyOption(): Option {
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('expected "auto" or an integer from 1 to 64');
       return n;
     });
+}
+
+/** --timeout <seconds>: how long a request may go without progress before it is retried. */
+export function timeoutOption(description: string): Option {
+  return new Option('--timeout <seconds>', description).argParser(parsePositiveNumber);
 }

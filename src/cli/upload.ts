@@ -5,7 +5,7 @@ import { isUploadError, upload, type UploadResult } from '../client/node/index.j
 import { formatBytes, formatDuration, formatRate } from './format.js';
 import { parseSize } from './options.js';
 import { chooseViewMode, createProgressView } from './progress-view.js';
-import { concurrencyOption, serverOption } from './server-option.js';
+import { concurrencyOption, serverOption, timeoutOption } from './server-option.js';
 
 interface UploadCommandOptions {
   server: string;
@@ -15,6 +15,7 @@ interface UploadCommandOptions {
   fileDigest: boolean;
   resume: boolean;
   json: boolean;
+  timeout?: number;
 }
 
 export function registerUpload(program: Command): void {
@@ -25,6 +26,7 @@ export function registerUpload(program: Command): void {
     .addOption(serverOption())
     .addOption(new Option('--chunk-size <size>', 'requested chunk size, e.g. 8MiB (default: the server\'s)').argParser(parseSize))
     .addOption(concurrencyOption())
+    .addOption(timeoutOption('seconds one chunk request may take before it is retried (default: 30 plus 1 per 64 KiB of chunk)'))
     .addOption(new Option('--checksum <alg>', 'chunk checksum algorithm').choices(['sha-256']).default('sha-256'))
     .option('--file-digest', 'also have the server verify a whole-file SHA-256 (one extra read of the file)', false)
     .option('--no-resume', 'start a new upload even if an earlier one of this file is unfinished')
@@ -69,6 +71,7 @@ async function uploadOne(path: string, label: string, o: UploadCommandOptions, v
     concurrency: o.concurrency,
     checksum: o.checksum,
     resume: o.resume,
+    ...(o.timeout !== undefined && { requestTimeoutMs: o.timeout * 1000 }),
     ...(o.fileDigest && { fileDigest: 'compute' }),
   });
   handle.on('progress', (p) => bar.update(p));

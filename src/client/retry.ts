@@ -13,7 +13,11 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** How long the server may stay unreachable (no response, 502/503/504) before giving up. */
   outageMs: number;
-  /** Re-reads and re-hashes of one chunk after the server reported a digest mismatch. */
+  /**
+   * Digest mismatches of one chunk with the same wrong digest as the one before: the bytes are wrong
+   * at their source (a changing file, a damaged stored copy), so trying again soon is pointless.
+   * A mismatch with a new wrong digest each time is damage on the way and counts against maxAttempts.
+   */
   maxDigestRetries: number;
   /** The longest Retry-After honoured; longer values are cut to this. */
   maxRetryAfterMs: number;
@@ -48,6 +52,8 @@ export interface Failure {
   kind: FailureKind;
   /** The raw Retry-After header value, when the server sent one. */
   retryAfter: string | null;
+  /** For 'corrupt': the digest the damaged bytes had, when known. */
+  actual?: string;
 }
 
 const transientStatuses = new Set([408, 429, 500, 507]);
@@ -65,8 +71,10 @@ export function classifyError(error: unknown, signal?: AbortSignal): Failure {
   const hint = error.extensions.retryAfter;
   const retryAfter = typeof hint === 'string' ? hint : typeof hint === 'number' ? String(hint) : null;
   switch (error.code) {
-    case 'digest-mismatch':
-      return { kind: 'corrupt', retryAfter };
+    case 'digest-mismatch': {
+      const actual = error.extensions.actual;
+      return typeof actual === 'string' ? { kind: 'corrupt', retryAfter, actual } : { kind: 'corrupt', retryAfter };
+    }
     case 'chunk-in-progress':
       return { kind: 'busy', retryAfter };
     case 'upload-completed':
@@ -103,14 +111,16 @@ export interface RetryState {
   failures: number;
   /** Failures in a row that count against maxAttempts (transient, busy). */
   attempts: number;
-  /** Digest mismatches so far. */
+  /** Digest mismatches so far that repeated the wrong digest before them (see maxDigestRetries). */
   corrupt: number;
+  /** The wrong digest of the last mismatch, to tell damage at the source from damage on the way. */
+  lastActual: string | null;
   /** When the current stretch of "unreachable" began (epoch ms), or null. */
   outageSince: number | null;
 }
 
 export function initialRetryState(): RetryState {
-  return { failures: 0, attempts: 0, corrupt: 0, outageSince: null };
+  return { failures: 0, attempts: 0, corrupt: 0, lastActual: null, outageSince: null };
 }
 
 export type GiveUpReason = 'fatal' | 'retries-exhausted' | 'outage' | 'aborted' | 'completed';
@@ -137,8 +147,14 @@ export function decideRetry(
     next.outageSince = null;
   }
   if (kind === 'corrupt') {
-    next.corrupt = state.corrupt + 1;
-    if (next.corrupt > policy.maxDigestRetries) return { retry: false, reason: 'retries-exhausted', state: next };
+    // The same wrong bytes again (or no way to tell): the source is bad. New wrong bytes: the network.
+    const repeated = failure.actual === undefined || failure.actual === state.lastActual;
+    next.lastActual = failure.actual ?? null;
+    if (repeated) next.corrupt = state.corrupt + 1;
+    else next.attempts = state.attempts + 1;
+    if (next.corrupt > policy.maxDigestRetries || next.attempts >= policy.maxAttempts) {
+      return { retry: false, reason: 'retries-exhausted', state: next };
+    }
     return { retry: true, delayMs: 0, state: next };
   }
   if (kind === 'transient' || kind === 'busy') {

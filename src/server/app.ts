@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { FerryError, Headers, PROTOCOL_VERSION } from '../protocol/index.js';
 import { openEmbeddedStores } from '../stores/embedded.js';
 import type { BlobStore, MetaStore } from '../stores/types.js';
-import { recoverCompletions } from './completion.js';
+import { recoverCompletions, recoverFailedCompletions } from './completion.js';
 import { parseServerConfig, type ServerConfigInput } from './config.js';
 import { createContext, type ServerContext } from './context.js';
 import { isStorageFull, requestPath, sendClientError, sendProblem } from './http.js';
@@ -39,6 +39,7 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   const log = options.logger ?? createLogger(config.logLevel);
   const ctx = createContext(config, stores.meta, stores.blobs, log);
   await recoverCompletions(ctx);
+  await recoverFailedCompletions(ctx);
   await recoverStorage(ctx);
 
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000;

@@ -31,6 +31,8 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
     // Reading the file back costs one sequential pass; only uploads that declare a digest pay it.
     const actual = await digestOf(ctx, blobRef, upload.size);
     if (actual !== upload.fileDigest) {
+      // The state first: a crash after it leaves chunk rows behind, which recoverFailedCompletions
+      // takes as the sign that the file still has to be deleted.
       await ctx.meta.transition(upload.id, ['uploading'], 'failed');
       await ctx.blobs.deleteFile(blobRef);
       await ctx.meta.forgetChunks(upload.id);
@@ -96,4 +98,23 @@ export async function recoverCompletions(ctx: ServerContext): Promise<number> {
     }
   }
   return done;
+}
+
+/**
+ * Finishes the clean-up of uploads whose assembled file failed its digest check when a crash cut it
+ * short: state 'failed' but chunk rows still there. Completing again (idempotent once the rename is
+ * done) gives the file's reference to delete; when the file is already gone there is nothing to do.
+ */
+export async function recoverFailedCompletions(ctx: ServerContext): Promise<number> {
+  let freed = 0;
+  for (const upload of await ctx.meta.listDue('failed', Number.MAX_SAFE_INTEGER, 1000)) {
+    const chunks = await ctx.meta.listChunks(upload.id);
+    if (chunks.length === 0 || !upload.fileId) continue;
+    const blobRef = await ctx.blobs.complete(upload.blobHandle, upload.fileId, chunks.map((c) => c.receipt)).catch(() => null);
+    if (blobRef !== null) await ctx.blobs.deleteFile(blobRef);
+    await ctx.meta.forgetChunks(upload.id);
+    ctx.log.warn({ uploadId: upload.id, event: 'storage-recovered', state: 'failed' }, 'deleted the file of an upload that failed verification');
+    freed++;
+  }
+  return freed;
 }

@@ -197,6 +197,38 @@ describe('orphans after a crash (found by the server-crash scenario)', () => {
   });
 });
 
+describe('a file that failed its declared digest (a gap the server-crash scenario could not reach)', () => {
+  it('a crash after the upload was marked failed, before its assembled file was deleted: the restart deletes it', async () => {
+    const dataDir = await tempDir();
+    const first = await startTestServer({ dataDir });
+    const cs = 4 * KiB;
+    const data = seededBytes(2 * cs, 5);
+    const wrong = sha256Field(Buffer.from('not the file'));
+    const { uploadId } = (await create(first.url, { name: 'x', size: data.length, chunkSize: cs, fileDigest: wrong })).body;
+    expect((await putChunk(first.url, uploadId, 0, chunkOf(data, cs, 0))).status).toBe(201);
+    // The last chunk stored and recorded, then completion's steps up to the moment of the crash:
+    // the part file renamed into files/, the upload marked failed, the file not yet deleted.
+    const { ctx } = first;
+    const upload = (await ctx.meta.getUpload(uploadId))!;
+    const last = chunkOf(data, cs, 1);
+    const receipt = await ctx.blobs.putChunk(upload.blobHandle, { index: 1, offset: cs, length: cs }, [last]);
+    await ctx.meta.recordChunk(uploadId, { index: 1, size: cs, digest: sha256Field(last), receipt }, Date.now() + 60_000);
+    const chunks = await ctx.meta.listChunks(uploadId);
+    await ctx.blobs.complete(upload.blobHandle, upload.fileId!, chunks.map((c) => c.receipt));
+    await ctx.meta.transition(uploadId, ['uploading'], 'failed');
+    expect(await readdir(join(dataDir, 'files'))).toEqual([upload.fileId]);
+    await first.close();
+
+    const second = await server({ dataDir });
+    expect(await readdir(join(dataDir, 'files'))).toEqual([]);
+    expect(await readdir(join(dataDir, 'uploads'))).toEqual([]);
+    expect(await second.ctx.meta.listChunks(uploadId)).toEqual([]);
+    const r = await putChunk(second.url, uploadId, 1, last);
+    expect(r.status).toBe(410);
+    expect(r.body.type).toBe('urn:ferry:problem:upload-failed');
+  });
+});
+
 describe('a client gone before its body is read (found by the 1 GiB network scenario)', () => {
   it('releases the chunk: the lock was held for ever, and every later PUT of that chunk got 409 chunk-in-progress', async () => {
     const dataDir = await tempDir();

@@ -151,6 +151,19 @@ describe('ferry upload', () => {
     expect(await sha256Url(new URL(new URL(r.stdout.trim()).pathname, s.url).href)).toBe(src.sha);
   });
 
+  it('--timeout: a chunk whose connection goes silent is sent again after that many seconds (the default would wait 30 s or more)', async () => {
+    const s = await server();
+    const src = await sourceFile(4 * MiB);
+    // The first connection that carries more than the create request freezes for ten minutes.
+    const proxy = await startFaultProxy(s.url, { stallRate: 1, stallAfterBytes: [1.5 * MiB, 1.5 * MiB], stallDirection: 'up', stallMs: 600_000, maxFaults: 1 });
+    cleanups.push(() => proxy.close());
+    const r = await runCli(['upload', src.path, '--server', proxy.url, '--concurrency', '1', '--timeout', '1', '--json'], src.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(proxy.stats.faults.stall).toBe(1);
+    const done = jsonEvents(r.stdout.split('\n'), 'done')[0];
+    expect(await sha256Url(done.fileUrl.replace(proxy.url, s.url))).toBe(src.sha);
+  }, 20_000);
+
   it('--concurrency 1 sends chunks strictly one after another; auto has more than one in flight', async () => {
     const one = await server();
     const src = await sourceFile(24 * MiB);

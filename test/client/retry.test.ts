@@ -78,6 +78,7 @@ describe('classifyError', () => {
   });
   it('re-reads on digest mismatch, waits on chunk-in-progress, stops on upload-completed', () => {
     expect(kind(new FerryError('digest-mismatch'))).toBe('corrupt');
+    expect(classifyError(new FerryError('digest-mismatch', 'x', { actual: 'sha-256=:AA=:' }))).toMatchObject({ kind: 'corrupt', actual: 'sha-256=:AA=:' });
     const busy = classifyError(new FerryError('chunk-in-progress', undefined, { retryAfter: '2' }));
     expect(busy).toEqual({ kind: 'busy', retryAfter: '2' });
     expect(kind(new FerryError('upload-completed'))).toBe('completed');
@@ -146,6 +147,32 @@ describe('decideRetry', () => {
       state = d.state;
     }
     expect(decideRetry(state, f('corrupt'), policy, 0, half)).toMatchObject({ retry: false, reason: 'retries-exhausted' });
+  });
+
+  it('counts a new wrong digest each time as damage on the way, bounded by maxAttempts', () => {
+    let state = initialRetryState();
+    for (let i = 1; i < policy.maxAttempts; i++) {
+      const d = decideRetry(state, { kind: 'corrupt', retryAfter: null, actual: `wrong-${i}` }, policy, 0, half);
+      expect(d).toMatchObject({ retry: true, delayMs: 0 });
+      state = d.state;
+    }
+    expect(state.corrupt).toBe(0);
+    const last = decideRetry(state, { kind: 'corrupt', retryAfter: null, actual: 'wrong-last' }, policy, 0, half);
+    expect(last).toMatchObject({ retry: false, reason: 'retries-exhausted' });
+  });
+
+  it('gives up sooner when the same wrong digest repeats (the source is bad)', () => {
+    let state = initialRetryState();
+    const same = { kind: 'corrupt' as const, retryAfter: null, actual: 'always-this' };
+    let tries = 0;
+    for (;;) {
+      const d = decideRetry(state, same, policy, 0, half);
+      tries++;
+      if (!d.retry) break;
+      state = d.state;
+    }
+    // The first mismatch cannot be told apart from network damage; every repeat counts.
+    expect(tries).toBe(policy.maxDigestRetries + 2);
   });
 
   it('never retries fatal, aborted or completed', () => {

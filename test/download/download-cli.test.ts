@@ -135,6 +135,23 @@ describe('ferry download (CLI)', () => {
     expect(proxy.stats.bytesDown - size).toBeLessThanOrEqual(refetchBound);
   });
 
+  it('--timeout: a range whose connection goes silent is fetched again after that many seconds (the default waits 30 s)', async () => {
+    const server = await startTestServer();
+    cleanups.push(() => server.dispose());
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const data = randomBytes(4 * MiB);
+    const { fileUrl } = await storeFile(server.url, data, { chunkSize });
+    // The first connection that carries more than the manifest freezes for ten minutes.
+    const proxy = await startFaultProxy(server.url, { stallRate: 1, stallAfterBytes: [256 * KiB, 256 * KiB], stallDirection: 'down', stallMs: 600_000, maxFaults: 1 });
+    cleanups.push(() => proxy.close());
+    const dest = join(dir, 'out.bin');
+    const run = await runCli(['download', fileUrl.replace(server.url, proxy.url), '-o', dest, '--timeout', '1', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(proxy.stats.faults.stall).toBe(1);
+    expect((await readFile(dest)).equals(data)).toBe(true);
+  }, 20_000);
+
   it('exits non-zero with a clear message when the download cannot be done', async () => {
     const server = await startTestServer();
     cleanups.push(() => server.dispose());

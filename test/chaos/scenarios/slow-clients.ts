@@ -66,7 +66,17 @@ export async function runSlowClientScenario(o: SlowClientOptions): Promise<Scena
     const { uploadId } = (await create(server.url, { name: 'contended.bin', size: victim.length, chunkSize: cs })).body;
     const digest = (i: number) => sha256Field(chunkOf(victim, cs, i));
 
-    const silent = Array.from({ length: o.silent }, () => slowClient(server.port, '', null));
+    // Opened in batches the server has accepted: past the listen backlog (511) the kernel would hold
+    // connections the server never sees, which no server timeout can close.
+    let accepted = 0;
+    server.server.on('connection', () => accepted++);
+    const silent: Slow[] = [];
+    for (let opened = 0; opened < o.silent; ) {
+      const batch = Math.min(250, o.silent - opened);
+      for (let i = 0; i < batch; i++) silent.push(slowClient(server.port, '', null));
+      opened += batch;
+      await waitFor('the server to accept the silent connections', () => accepted >= opened, { timeoutMs: 10_000 });
+    }
     const bodies = Array.from({ length: o.slowBodies }, (_, i) =>
       slowClient(server.port, `PUT /uploads/${uploadId}/chunks/${i} HTTP/1.1\r\nhost: slow\r\ncontent-digest: ${digest(i)}\r\ncontent-length: ${cs}\r\n\r\n`, 'x'),
     );
