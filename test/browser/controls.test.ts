@@ -1,37 +1,25 @@
 // The page's controls and messages: pause and resume, several files with an overall bar, drag and
 // drop, cancel, a file over the server's limit, and the page at phone width driven by the keyboard.
 import { existsSync } from 'node:fs';
-import { copyFile, rm } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, tempDir } from '../helpers/server.js';
-import { launchChromium, skipBrowser } from './support/chromium.js';
+import { describe, expect, it } from 'vitest';
+import { MiB } from '../helpers/server.js';
+import { skipBrowser } from './support/chromium.js';
+import { pageFixture } from './support/fixture.js';
 import { makeFile } from './support/files.js';
-import { chooseFiles, closePages, openPage, percent, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
-import { startPageServer, type PageServer } from './support/page-server.js';
+import { chooseFiles, openPage, percent, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
+import { startPageServer } from './support/page-server.js';
 
 describe.skipIf(skipBrowser)('web page: controls and messages', () => {
-  let browser: Browser;
-  let srv: PageServer;
-  let dir: string;
+  const env = pageFixture();
 
-  beforeAll(async () => {
-    [browser, srv, dir] = await Promise.all([launchChromium(), startPageServer(), tempDir('ferry-web-files-')]);
-  });
-  afterEach(() => closePages());
-  afterAll(async () => {
-    await browser?.close();
-    await srv?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  const stored = () => srv.server.ctx.metrics.get('ferry_chunks_stored_total');
+  const stored = () => env.srv.server.ctx.metrics.get('ferry_chunks_stored_total');
 
   it('pause stops new chunks once those in flight finish; resume (by keyboard) completes', async () => {
-    const file = await makeFile(dir, 'pause-32.bin', 32 * MiB);
-    const { page, errors } = await openPage(browser, `${srv.url}?concurrency=2`);
-    srv.throttle(8 * MiB);
+    const file = await makeFile(env.dir, 'pause-32.bin', 32 * MiB);
+    const { page, errors } = await openPage(env.browser, `${env.srv.url}?concurrency=2`);
+    env.srv.throttle(8 * MiB);
     await chooseFiles(page, [file.path]);
     const row = uploadRow(page, file.name);
     await waitForPercent(page, file.name, 10);
@@ -49,7 +37,7 @@ describe.skipIf(skipBrowser)('web page: controls and messages', () => {
     expect(stored()).toBe(storedAtPause);
     expect(await percent(row)).toBe(percentAtPause);
 
-    srv.throttle(0);
+    env.srv.throttle(0);
     await page.keyboard.press('Enter');
     await waitForState(row, 'done');
     expect(errors).toEqual([]);
@@ -57,12 +45,12 @@ describe.skipIf(skipBrowser)('web page: controls and messages', () => {
 
   it('several files at once: each has its bar, and an overall bar sums them', async () => {
     const files = await Promise.all([
-      makeFile(dir, 'holiday-photos.zip', 6 * MiB),
-      makeFile(dir, 'dataset-2026.parquet', 24 * MiB),
-      makeFile(dir, 'screen-recording.mp4', 40 * MiB),
+      makeFile(env.dir, 'holiday-photos.zip', 6 * MiB),
+      makeFile(env.dir, 'dataset-2026.parquet', 24 * MiB),
+      makeFile(env.dir, 'screen-recording.mp4', 40 * MiB),
     ]);
-    const { page, errors } = await openPage(browser, srv.url);
-    srv.throttle(3 * MiB);
+    const { page, errors } = await openPage(env.browser, env.srv.url);
+    env.srv.throttle(3 * MiB);
     await chooseFiles(page, files.map((f) => f.path));
     const overall = page.locator('#overall');
     await overall.waitFor();
@@ -76,7 +64,7 @@ describe.skipIf(skipBrowser)('web page: controls and messages', () => {
     const readmeShot = resolve(import.meta.dirname, '../../docs/screenshot.png');
     if (process.env.UPDATE_SCREENSHOT === '1' || !existsSync(readmeShot)) await copyFile(shot, readmeShot);
 
-    srv.throttle(0);
+    env.srv.throttle(0);
     for (const f of files) await waitForState(uploadRow(page, f.name), 'done');
     await overall.locator('#overall-text', { hasText: /^3 of 3 files done · 70\.0 MiB of 70\.0 MiB \(100 %\)$/ }).waitFor();
     expect(await overall.locator('progress').evaluate((el) => (el as HTMLProgressElement).value)).toBe(100);
@@ -84,7 +72,7 @@ describe.skipIf(skipBrowser)('web page: controls and messages', () => {
   });
 
   it('files dropped on the page upload', async () => {
-    const { page, errors } = await openPage(browser, srv.url);
+    const { page, errors } = await openPage(env.browser, env.srv.url);
     // A drop as the browser delivers it: dragenter, dragover, drop, with files made in the page.
     await page.evaluate(() => {
       const files = new DataTransfer();
@@ -101,18 +89,18 @@ describe.skipIf(skipBrowser)('web page: controls and messages', () => {
   });
 
   it('cancel removes the upload from the server and from the resume list', async () => {
-    const file = await makeFile(dir, 'cancel-32.bin', 32 * MiB);
-    const { page, errors } = await openPage(browser, srv.url);
-    const aborted = srv.server.ctx.metrics.get('ferry_uploads_aborted_total');
-    srv.throttle(8 * MiB);
+    const file = await makeFile(env.dir, 'cancel-32.bin', 32 * MiB);
+    const { page, errors } = await openPage(env.browser, env.srv.url);
+    const aborted = env.srv.server.ctx.metrics.get('ferry_uploads_aborted_total');
+    env.srv.throttle(8 * MiB);
     await chooseFiles(page, [file.path]);
     const row = uploadRow(page, file.name);
     await waitForPercent(page, file.name, 10);
     await row.getByRole('button', { name: `Cancel ${file.name}` }).click();
     await waitForState(row, 'cancelled');
-    srv.throttle(0);
+    env.srv.throttle(0);
     await expect(row.locator('.message').textContent()).resolves.toMatch(/^Cancelled\. /);
-    expect(srv.server.ctx.metrics.get('ferry_uploads_aborted_total')).toBe(aborted + 1);
+    expect(env.srv.server.ctx.metrics.get('ferry_uploads_aborted_total')).toBe(aborted + 1);
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('ferry:upload:')))).toEqual([]);
     await row.getByRole('button', { name: `Dismiss ${file.name}` }).click();
     await row.waitFor({ state: 'detached' });
@@ -122,8 +110,8 @@ describe.skipIf(skipBrowser)('web page: controls and messages', () => {
   it("a file over the server's limit shows the server's reason", async () => {
     const small = await startPageServer({ maxFileSize: 2 * MiB });
     try {
-      const file = await makeFile(dir, 'too-big.bin', 3 * MiB);
-      const { page, errors } = await openPage(browser, small.url);
+      const file = await makeFile(env.dir, 'too-big.bin', 3 * MiB);
+      const { page, errors } = await openPage(env.browser, small.url);
       await chooseFiles(page, [file.path]);
       const row = uploadRow(page, file.name);
       await waitForState(row, 'failed');
@@ -141,8 +129,8 @@ describe.skipIf(skipBrowser)('web page: controls and messages', () => {
   });
 
   it('works at phone width with the keyboard alone', async () => {
-    const file = await makeFile(dir, 'phone-note.txt', 2 * MiB);
-    const { page, errors } = await openPage(browser, srv.url, { width: 360 });
+    const file = await makeFile(env.dir, 'phone-note.txt', 2 * MiB);
+    const { page, errors } = await openPage(env.browser, env.srv.url, { width: 360 });
     await page.bringToFront(); // a file dialog opens only from the focused tab
     // Listening first: Playwright starts intercepting file dialogs when a listener is added, and that
     // must be in place before the key press opens one (listening in parallel loses the dialog at times).

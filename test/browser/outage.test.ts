@@ -1,38 +1,24 @@
 // The server goes away midway (closed, then started again on the same port and data directory):
 // the page says it is retrying, then finishes by itself. With the server down, the file list says so.
-import { rm } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, tempDir } from '../helpers/server.js';
-import { launchChromium, skipBrowser } from './support/chromium.js';
+import { describe, expect, it } from 'vitest';
+import { MiB } from '../helpers/server.js';
+import { skipBrowser } from './support/chromium.js';
+import { pageFixture } from './support/fixture.js';
 import { fetchDigest, makeFile } from './support/files.js';
-import { chooseFiles, closePages, openPage, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
-import { startPageServer, type PageServer } from './support/page-server.js';
+import { chooseFiles, openPage, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
 
 describe.skipIf(skipBrowser)('web page: server outage', () => {
-  let browser: Browser;
-  let srv: PageServer;
-  let dir: string;
-
-  beforeAll(async () => {
-    [browser, srv, dir] = await Promise.all([launchChromium(), startPageServer(), tempDir('ferry-web-files-')]);
-  });
-  afterEach(() => closePages());
-  afterAll(async () => {
-    await browser?.close();
-    await srv?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const env = pageFixture();
 
   it('retries while the server is down, says so, and completes when it is back', async () => {
-    const file = await makeFile(dir, 'outage-64.bin', 64 * MiB);
-    const { page, errors } = await openPage(browser, `${srv.url}?concurrency=2`);
-    srv.throttle(8 * MiB);
+    const file = await makeFile(env.dir, 'outage-64.bin', 64 * MiB);
+    const { page, errors } = await openPage(env.browser, `${env.srv.url}?concurrency=2`);
+    env.srv.throttle(8 * MiB);
     await chooseFiles(page, [file.path]);
     const row = uploadRow(page, file.name);
     await waitForPercent(page, file.name, 20);
 
-    await srv.stop();
+    await env.srv.stop();
     const retrying = row.locator('.message', { hasText: /^Connection lost, retrying (in \d+ s|now)…$/ });
     await retrying.waitFor();
     expect(await row.locator('.message').getAttribute('data-kind')).toBe('warning');
@@ -42,8 +28,8 @@ describe.skipIf(skipBrowser)('web page: server outage', () => {
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.locator('#files-state', { hasText: /^Could not load the file list\. / }).waitFor();
 
-    srv.throttle(0);
-    await srv.start();
+    env.srv.throttle(0);
+    await env.srv.start();
     await waitForState(row, 'done', 90_000);
     const href = await row.locator('a.download').getAttribute('href');
     expect(await fetchDigest(href!)).toEqual({ sha256: file.sha256, size: file.size });

@@ -1,35 +1,22 @@
 // Reload the page midway: the page lists the unfinished upload, and choosing the same file again
 // finishes it by sending only the chunks the server does not have (or Discard drops it).
-import { rm } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, tempDir } from '../helpers/server.js';
-import { launchChromium, skipBrowser } from './support/chromium.js';
+import { describe, expect, it } from 'vitest';
+import { MiB } from '../helpers/server.js';
+import { skipBrowser } from './support/chromium.js';
+import { pageFixture } from './support/fixture.js';
 import { fetchDigest, makeFile } from './support/files.js';
-import { chooseFiles, closePages, gotoReady, openPage, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
-import { chunkSize, startPageServer, type PageServer } from './support/page-server.js';
+import { chooseFiles, gotoReady, openPage, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
+import { chunkSize } from './support/page-server.js';
 
 describe.skipIf(skipBrowser)('web page: resume after a reload', () => {
-  let browser: Browser;
-  let srv: PageServer;
-  let dir: string;
-
-  beforeAll(async () => {
-    [browser, srv, dir] = await Promise.all([launchChromium(), startPageServer(), tempDir('ferry-web-files-')]);
-  });
-  afterEach(() => closePages());
-  afterAll(async () => {
-    await browser?.close();
-    await srv?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const env = pageFixture();
 
   it('a 64 MiB upload interrupted by a reload completes without resending acknowledged chunks', async () => {
-    const file = await makeFile(dir, 'reload-64.bin', 64 * MiB);
+    const file = await makeFile(env.dir, 'reload-64.bin', 64 * MiB);
     // One chunk at a time, and a slow link, so "midway" is a long, well-defined stretch.
     const concurrency = 1;
-    const { page, errors } = await openPage(browser, `${srv.url}?concurrency=${concurrency}`);
-    srv.throttle(16 * MiB);
+    const { page, errors } = await openPage(env.browser, `${env.srv.url}?concurrency=${concurrency}`);
+    env.srv.throttle(16 * MiB);
 
     await chooseFiles(page, [file.path]);
     await waitForPercent(page, file.name, 30);
@@ -41,7 +28,7 @@ describe.skipIf(skipBrowser)('web page: resume after a reload', () => {
     expect(await page.locator('#uploads').isHidden()).toBe(true);
     await screenshot(page, 'resume-unfinished.png');
 
-    srv.throttle(0);
+    env.srv.throttle(0);
     await chooseFiles(page, [file.path]);
     const row = uploadRow(page, file.name);
     await row.getByText(/^Resuming: .* were already on the server/).or(row.locator('[data-state="done"]')).first().waitFor();
@@ -51,8 +38,8 @@ describe.skipIf(skipBrowser)('web page: resume after a reload', () => {
 
     // Acknowledged chunks were not sent again: the server read at most the file plus what was on
     // the wire when the page went away.
-    expect(srv.bytesReceived()).toBeGreaterThanOrEqual(file.size);
-    expect(srv.bytesReceived()).toBeLessThanOrEqual(file.size + concurrency * chunkSize);
+    expect(env.srv.bytesReceived()).toBeGreaterThanOrEqual(file.size);
+    expect(env.srv.bytesReceived()).toBeLessThanOrEqual(file.size + concurrency * chunkSize);
 
     const href = await row.locator('a.download').getAttribute('href');
     expect(await fetchDigest(href!)).toEqual({ sha256: file.sha256, size: file.size });
@@ -62,20 +49,20 @@ describe.skipIf(skipBrowser)('web page: resume after a reload', () => {
   });
 
   it('an unfinished upload can be discarded instead: the server drops it and the page forgets it', async () => {
-    const file = await makeFile(dir, 'discard-16.bin', 16 * MiB);
-    const { page, errors } = await openPage(browser, `${srv.url}?concurrency=1`);
-    const aborted = srv.server.ctx.metrics.get('ferry_uploads_aborted_total');
-    srv.throttle(8 * MiB);
+    const file = await makeFile(env.dir, 'discard-16.bin', 16 * MiB);
+    const { page, errors } = await openPage(env.browser, `${env.srv.url}?concurrency=1`);
+    const aborted = env.srv.server.ctx.metrics.get('ferry_uploads_aborted_total');
+    env.srv.throttle(8 * MiB);
     await chooseFiles(page, [file.path]);
     await waitForPercent(page, file.name, 10);
     await gotoReady(page);
-    srv.throttle(0);
+    env.srv.throttle(0);
 
     const unfinished = page.locator('#unfinished-list > li', { hasText: file.name });
     await unfinished.getByRole('button', { name: `Discard ${file.name}` }).click();
     await unfinished.waitFor({ state: 'detached' });
     expect(await page.locator('#unfinished').isHidden()).toBe(true);
-    expect(srv.server.ctx.metrics.get('ferry_uploads_aborted_total')).toBe(aborted + 1);
+    expect(env.srv.server.ctx.metrics.get('ferry_uploads_aborted_total')).toBe(aborted + 1);
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('ferry:upload:')))).toEqual([]);
     expect(errors).toEqual([]);
   });

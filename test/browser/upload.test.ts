@@ -1,33 +1,19 @@
 // The page, end to end in Chromium: a 64 MiB file chosen with the picker uploads with a moving progress
 // bar, the download link serves the same bytes, the file list and copy-link work.
-import { rm } from 'node:fs/promises';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, tempDir } from '../helpers/server.js';
-import { launchChromium, skipBrowser } from './support/chromium.js';
+import { describe, expect, it } from 'vitest';
+import { MiB } from '../helpers/server.js';
+import { skipBrowser } from './support/chromium.js';
+import { pageFixture } from './support/fixture.js';
 import { fetchDigest, makeFile } from './support/files.js';
-import { chooseFiles, closePages, openPage, percent, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
-import { startPageServer, type PageServer } from './support/page-server.js';
+import { chooseFiles, openPage, percent, screenshot, uploadRow, waitForPercent, waitForState } from './support/page.js';
 
 describe.skipIf(skipBrowser)('web page: upload with the file picker', () => {
-  let browser: Browser;
-  let srv: PageServer;
-  let dir: string;
-
-  beforeAll(async () => {
-    [browser, srv, dir] = await Promise.all([launchChromium(), startPageServer(), tempDir('ferry-web-files-')]);
-  });
-  afterEach(() => closePages());
-  afterAll(async () => {
-    await browser?.close();
-    await srv?.dispose();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const env = pageFixture();
 
   it('uploads 64 MiB; the bar advances; the download link serves identical bytes', async () => {
-    const file = await makeFile(dir, 'big-64.bin', 64 * MiB);
-    const { page, context, errors } = await openPage(browser, srv.url);
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(srv.url).origin });
+    const file = await makeFile(env.dir, 'big-64.bin', 64 * MiB);
+    const { page, context, errors } = await openPage(env.browser, env.srv.url);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(env.srv.url).origin });
     // Every value the bar takes, recorded by the page itself, so no intermediate state can be missed.
     await page.evaluate(() => {
       const seen: number[] = ((window as unknown as { barValues: number[] }).barValues = []);
@@ -37,7 +23,7 @@ describe.skipIf(skipBrowser)('web page: upload with the file picker', () => {
       }).observe(document.getElementById('uploads-list')!, { subtree: true, childList: true, attributes: true });
     });
     // Slow enough (each connection 12 MiB/s) that "mid-upload" is a state the test can see.
-    srv.throttle(12 * MiB);
+    env.srv.throttle(12 * MiB);
 
     await chooseFiles(page, [file.path]);
     const row = uploadRow(page, file.name);
@@ -45,9 +31,9 @@ describe.skipIf(skipBrowser)('web page: upload with the file picker', () => {
     await expect.poll(() => row.locator('.stats').textContent()).toMatch(/MiB\/s.*left.*in flight/);
     await screenshot(page, 'upload-mid.png');
     // Chunks are hashed in the page's worker, not on the page's thread.
-    expect(page.workers().map((w) => w.url())).toEqual([`${srv.url}worker.js`]);
+    expect(page.workers().map((w) => w.url())).toEqual([`${env.srv.url}worker.js`]);
 
-    srv.throttle(0);
+    env.srv.throttle(0);
     await waitForState(row, 'done');
     await expect(row.locator('.message').textContent()).resolves.toMatch(/^Uploaded/);
     expect(await percent(row)).toBe(100);

@@ -211,7 +211,9 @@ describe('a file that failed its declared digest (a gap the server-crash scenari
     const { ctx } = first;
     const upload = (await ctx.meta.getUpload(uploadId))!;
     const last = chunkOf(data, cs, 1);
-    const receipt = await ctx.blobs.putChunk(upload.blobHandle, { index: 1, offset: cs, length: cs }, [last]);
+    const receipt = await ctx.blobs.putChunk(upload.blobHandle, { index: 1, offset: cs, length: cs }, (async function* () {
+      yield last;
+    })());
     await ctx.meta.recordChunk(uploadId, { index: 1, size: cs, digest: sha256Field(last), receipt }, Date.now() + 60_000);
     const chunks = await ctx.meta.listChunks(uploadId);
     await ctx.blobs.complete(upload.blobHandle, upload.fileId!, chunks.map((c) => c.receipt));
