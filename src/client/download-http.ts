@@ -1,12 +1,16 @@
 // One download request: fetch with an idle watchdog (no bytes for idleTimeoutMs → NetworkError), the
 // body read as a stream (its parts kept as they arrived), every transport failure a NetworkError.
 // Downloads use an idle timeout rather than the upload's whole-request one: a slow body keeps going.
+// Range GETs go through the platform's RangeTransport when it has one: the same checks, no web stream.
 import { DownloadError } from './download-errors.js';
+import type { RangeBody, RangeTransport } from './download-io.js';
 import { NetworkError } from './errors.js';
 import type { Clock, Transport } from './io.js';
 
 export interface HttpDeps {
   fetch: Transport;
+  /** The platform's direct path for range GETs (see Exchange.open's `direct`); null: fetch only. */
+  ranges?: RangeTransport | null;
   clock: Clock;
   /** Sent with every request (e.g. authorization). */
   headers: Record<string, string>;
@@ -21,6 +25,8 @@ export class Exchange {
   private closed = false;
   private held = false;
   private res: Response | null = null;
+  /** The body when the request went through the RangeTransport. */
+  private direct: RangeBody | null = null;
 
   private constructor(
     private readonly deps: HttpDeps,
@@ -32,16 +38,30 @@ export class Exchange {
     void this.watch();
   }
 
-  /** Sends the request; resolves once the headers are in. Identity encoding: byte offsets must be the file's. */
-  static async open(deps: HttpDeps, method: string, url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Exchange> {
+  /**
+   * Sends the request; resolves once the headers are in. Identity encoding: byte offsets must be the
+   * file's. `direct`: a GET whose body is read with readExact, sent through deps.ranges when it
+   * handles the URL; readExact's parts are then lent (give them back with release()).
+   */
+  static async open(
+    deps: HttpDeps,
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    direct = false,
+  ): Promise<Exchange> {
     signal.throwIfAborted();
     const ex = new Exchange(deps, `${method} ${url}`, signal);
+    const all = { 'accept-encoding': 'identity', ...deps.headers, ...headers };
     try {
-      ex.res = await deps.fetch(url, {
-        method,
-        headers: { 'accept-encoding': 'identity', ...deps.headers, ...headers },
-        signal: ex.ctl.signal,
-      });
+      if (direct && method === 'GET' && deps.ranges?.handles(url)) {
+        const reply = await deps.ranges.get(url, all, ex.ctl.signal);
+        ex.res = reply.response;
+        ex.direct = reply.body;
+      } else {
+        ex.res = await deps.fetch(url, { method, headers: all, signal: ex.ctl.signal });
+      }
     } catch (e) {
       ex.close();
       throw ex.failure(e);
@@ -54,24 +74,53 @@ export class Exchange {
     return this.res!;
   }
 
-  /** Reads a body of exactly `length` bytes, as the parts it arrived in; `onPart` sees each one. */
-  async readExact(length: number, onPart?: (part: Uint8Array) => void): Promise<Uint8Array[]> {
+  /**
+   * Reads a body of exactly `length` bytes, as the parts it arrived in; `onPart` sees each one.
+   * `lentLimit`: see RangeBody.read (direct requests only).
+   */
+  async readExact(length: number, onPart?: (part: Uint8Array) => void, options: { lentLimit?: number } = {}): Promise<Uint8Array[]> {
     const parts: Uint8Array[] = [];
     let filled = 0;
-    for await (const part of this.chunks()) {
+    const take = (part: Uint8Array) => {
       if (filled + part.byteLength > length) {
+        this.release(part);
         throw new DownloadError('protocol', `${this.what}: the body is longer than the ${length} bytes asked for.`);
       }
       parts.push(part);
       filled += part.byteLength;
       onPart?.(part);
+    };
+    if (this.direct) {
+      try {
+        await this.direct.read((part) => {
+          this.touch();
+          take(part);
+        }, options);
+      } catch (e) {
+        throw this.failure(e);
+      }
+    } else {
+      for await (const part of this.chunks()) take(part);
     }
     if (filled !== length) throw new NetworkError(`${this.what}: the body ended after ${filled} of ${length} bytes.`);
     return parts;
   }
 
+  /** Gives back a part readExact lent (direct requests); a no-op for fetch's parts. */
+  release(part: Uint8Array): void {
+    if (!this.direct) return;
+    // Written: progress, even while reading waits for the disk (lentLimit).
+    this.touch();
+    this.direct.release(part);
+  }
+
   /** The body as it arrives; transport failures become NetworkError (or the caller's abort reason). */
   async *chunks(): AsyncGenerator<Uint8Array> {
+    if (this.direct) {
+      // Not streamed part by part (nothing needs that on the direct path): the parts, once all in.
+      for (const part of await this.directParts()) yield part;
+      return;
+    }
     const body = this.response.body;
     if (!body) return;
     const reader = body.getReader();
@@ -109,7 +158,27 @@ export class Exchange {
     this.closed = true;
     this.stopWatch.abort();
     this.signal.removeEventListener('abort', this.onAbort);
+    this.direct?.cancel();
     if (this.res?.body && !this.res.body.locked) this.res.body.cancel().catch(() => {});
+  }
+
+  /** A direct body (an error document), copied out of the lent parts; at most about `limit` bytes of it. */
+  private async directParts(limit = 4 * 1024 * 1024): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    let got = 0;
+    const enough = new Error('enough');
+    try {
+      await this.direct!.read((part) => {
+        this.touch();
+        out.push(part.slice());
+        this.direct!.release(part);
+        got += part.byteLength;
+        if (got >= limit) throw enough;
+      });
+    } catch (e) {
+      if (e !== enough) throw this.failure(e);
+    }
+    return out;
   }
 
   /** While the reader deliberately stops reading (paused), silence is not a dead connection. */

@@ -2,11 +2,18 @@
 import { MiB } from '../protocol/index.js';
 import { DefaultConcurrency, type ConcurrencyMode } from './concurrency.js';
 import { DownloadError } from './download-errors.js';
+import type { RangeTransport } from './download-io.js';
 import type { EngineIo } from './io.js';
 import { DefaultRetryPolicy, type RetryPolicy } from './retry.js';
 import { systemClock } from './system-clock.js';
 
-export type DownloadIo = Pick<EngineIo, 'hasher' | 'fetch' | 'clock' | 'random'>;
+export type DownloadIo = Pick<EngineIo, 'hasher' | 'fetch' | 'clock' | 'random'> & {
+  /**
+   * The direct path for range GETs (Node: http: URLs). Default: the platform's, unless `fetch` is
+   * given (then every request goes through that fetch); null: fetch only.
+   */
+  ranges: RangeTransport | null;
+};
 
 export interface DownloadOptions extends Partial<DownloadIo> {
   /** 'auto' (adaptive, the default) or a fixed number of ranges in flight; 1 is strictly sequential. */
@@ -47,6 +54,13 @@ export interface ResolvedDownloadOptions {
 
 export const DefaultDownloadChunkSize = 8 * MiB;
 
+/**
+ * Ranges in flight when an adaptive download starts (uploads start at 2). Range GETs cost the server
+ * only a read each, and a 1 GiB download on loopback is over before the controller's 1 s windows
+ * have grown 2 to 4: starting at 4 (as aria2c -x4 does) was ~10% faster there, at the same CPU.
+ */
+export const InitialDownloadConcurrency = 4;
+
 /** Fills in defaults (platform first, then the core's); throws DownloadError 'invalid'. */
 export function resolveDownloadOptions(url: string | URL, options: DownloadOptions, platform: Partial<DownloadIo>): ResolvedDownloadOptions {
   const invalid = (msg: string) => new DownloadError('invalid', msg);
@@ -61,6 +75,8 @@ export function resolveDownloadOptions(url: string | URL, options: DownloadOptio
   if (!hasher) throw invalid('No hasher: pass options.hasher or use the node entry.');
   const fetchFn = options.fetch ?? platform.fetch ?? globalThis.fetch?.bind(globalThis);
   if (!fetchFn) throw invalid('No fetch: pass options.fetch.');
+  // A caller's own fetch sees every request (it may add credentials, log, or shape traffic).
+  const ranges = options.ranges !== undefined ? options.ranges : options.fetch ? null : (platform.ranges ?? null);
   const positive = (name: string, v: number) => {
     if (!(Number.isSafeInteger(v) && v > 0)) throw invalid(`${name} must be a positive integer; got ${v}`);
     return v;
@@ -84,6 +100,7 @@ export function resolveDownloadOptions(url: string | URL, options: DownloadOptio
     io: {
       hasher,
       fetch: fetchFn,
+      ranges,
       clock: options.clock ?? platform.clock ?? systemClock,
       random: options.random ?? platform.random ?? Math.random,
     },

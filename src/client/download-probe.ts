@@ -149,7 +149,7 @@ export async function probeUrl(url: string | URL, options: DownloadOptions = {},
   const o = resolveDownloadOptions(url, options, platform);
   const { clock, random } = o.io;
   const c: ProbeContext = {
-    http: { fetch: o.io.fetch, clock, headers: o.headers, idleTimeoutMs: o.idleTimeoutMs },
+    http: { fetch: o.io.fetch, ranges: o.io.ranges, clock, headers: o.headers, idleTimeoutMs: o.idleTimeoutMs },
     retry: { policy: o.retry, clock, random },
     signal: options.signal ?? new AbortController().signal,
   };

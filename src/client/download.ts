@@ -4,7 +4,7 @@ import { ConcurrencyController } from './concurrency.js';
 import { emitProgress, type DownloadContext, type DownloadEvents, type DownloadResult } from './download-context.js';
 import { DownloadError, toDownloadError } from './download-errors.js';
 import type { DownloadTarget } from './download-io.js';
-import { resolveDownloadOptions, type DownloadIo, type DownloadOptions } from './download-options.js';
+import { InitialDownloadConcurrency, resolveDownloadOptions, type DownloadIo, type DownloadOptions } from './download-options.js';
 import { runDownload } from './download-run.js';
 import { Emitter, type Listener } from './emitter.js';
 import { PauseGate } from './pause-gate.js';
@@ -107,13 +107,14 @@ class Download implements DownloadHandle {
       target = await Promise.resolve(targetIn).catch((e: unknown) => {
         throw new DownloadError('invalid', `Cannot use the destination: ${(e as Error)?.message ?? e}`, { cause: e });
       });
-      const controller = new ConcurrencyController({ mode: o.concurrency, max: Math.max(o.maxConcurrency, 1) });
+      const max = Math.max(o.maxConcurrency, 1);
+      const controller = new ConcurrencyController({ mode: o.concurrency, max, initial: Math.min(InitialDownloadConcurrency, max) });
       this.tracker.setConcurrency(controller.limit, 0);
       const { clock, random } = o.io;
       this.ctx = {
         o,
         target,
-        http: { fetch: o.io.fetch, clock, headers: o.headers, idleTimeoutMs: o.idleTimeoutMs },
+        http: { fetch: o.io.fetch, ranges: o.io.ranges, clock, headers: o.headers, idleTimeoutMs: o.idleTimeoutMs },
         retry: { policy: o.retry, clock, random, onRetry: (e) => this.events.emit('retry', e) },
         controller,
         events: this.events,

@@ -5,6 +5,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { download, parseStateForTest } from './engine.js';
+import { createNodeTransport } from '../../src/client/node/http-transport.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { KiB, MiB, startTestServer, type TestServer } from '../helpers/server.js';
 import { bytesServed, storeFile, tempDir } from './support.js';
@@ -135,6 +136,18 @@ describe('download from a Ferry server', () => {
     expect(corrupt.length).toBe(3);
     expect(result.bytesFetched).toBe(data.length + corrupt.length * 512 * KiB);
     expect(Buffer.compare(await readFile(dest), data)).toBe(0);
+  });
+
+  it('a caller-supplied fetch carries every request (no direct range transport); the bytes are the same', async () => {
+    const { data, fileUrl, dest } = await fixture(2 * MiB + 5, 256 * KiB, true);
+    const transport = createNodeTransport();
+    const seen: string[] = [];
+    const fetchFn = (url: string, init: RequestInit) => (seen.push(`${init.method ?? 'GET'} ${new URL(url).pathname}`), transport(url, init));
+    const result = await download(fileUrl, dest, { fetch: fetchFn, concurrency: 3 }).result;
+    expect(Buffer.compare(await readFile(dest), data)).toBe(0);
+    expect(result.verified).toBe('chunks');
+    // The manifest, then all 9 ranges.
+    expect(seen.filter((s) => s.startsWith('GET /files/') && !s.endsWith('/manifest'))).toHaveLength(9);
   });
 
   it('fails clearly on a file that does not exist', async () => {

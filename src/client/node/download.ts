@@ -6,6 +6,7 @@ import { probeUrl, type RemoteInfo } from '../download-probe.js';
 import { createHasher } from './hasher.js';
 import { createFileTarget } from './download-target.js';
 import { createNodeTransport } from './http-transport.js';
+import { createRangeTransport } from './range-transport.js';
 
 export { startDownload, createFileTarget };
 export type { DownloadHandle } from '../download.js';
@@ -17,16 +18,20 @@ export type { FileTarget } from './download-target.js';
 export { DownloadError, isDownloadError, type DownloadErrorReason } from '../download-errors.js';
 export { DefaultDownloadChunkSize } from '../download-options.js';
 export { sanitizeFileName, suggestFileName, fileNameFromDisposition } from '../download-name.js';
+export { createRangeTransport, type RangeTransportOptions } from './range-transport.js';
+export type { RangeTransport, RangeReply, RangeBody } from '../download-io.js';
 
-/** node:http with keep-alive for the range GETs (as uploads use): fewer copies and less GC than fetch. */
+/** node:http with keep-alive for the other requests (manifest, HEAD, https:, servers without ranges). */
 const nodeTransport = createNodeTransport();
+/** The bulk of the bytes: range GETs on http: URLs, read into pooled buffers (see range-transport.ts). */
+const nodeRanges = createRangeTransport();
 
 /**
  * Downloads `url` to `destination` (a file path), via `<destination>.part` and the sidecar
  * `<destination>.part.ferry`; calling it again after an interruption continues where it stopped.
  */
 export function download(url: string | URL, destination: string, options: DownloadOptions = {}): DownloadHandle {
-  return startDownload(url, createFileTarget(destination), options, { hasher: createHasher(), fetch: nodeTransport });
+  return startDownload(url, createFileTarget(destination), options, { hasher: createHasher(), fetch: nodeTransport, ranges: nodeRanges });
 }
 
 /** What is at `url` (Ferry manifest or plain HTTP headers): size, ETag, the server's file name. */

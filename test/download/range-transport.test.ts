@@ -1,0 +1,376 @@
+// The Node RangeTransport (src/client/node/range-transport.ts) against real sockets: a node:http
+// server for well-formed answers and raw TCP servers that misbehave on purpose (cut, short, long,
+// malformed, chunked, interim responses, a keep-alive closed while idle); then the engine's
+// Exchange over it (lengths checked, idle watchdog, abort).
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Exchange } from '../../src/client/download-http.js';
+import type { RangeTransport } from '../../src/client/download-io.js';
+import { DownloadError } from '../../src/client/download-errors.js';
+import { NetworkError } from '../../src/client/errors.js';
+import { createRangeTransport, HttpWireError } from '../../src/client/node/range-transport.js';
+import { systemClock } from '../../src/client/system-clock.js';
+import { KiB } from '../helpers/server.js';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function transport(options: Parameters<typeof createRangeTransport>[0] = {}) {
+  const t = createRangeTransport(options);
+  cleanups.push(() => t.close());
+  return t;
+}
+
+interface Listening {
+  url: string;
+  /** TCP connections accepted so far. */
+  connections: number;
+  /** Request heads received, in order. */
+  requests: string[];
+  sockets: Set<Socket>;
+}
+
+async function listen(server: HttpServer | TcpServer): Promise<Listening> {
+  const state: Listening = { url: '', connections: 0, requests: [], sockets: new Set() };
+  server.on('connection', (s: Socket) => {
+    state.connections++;
+    state.sockets.add(s);
+    s.on('close', () => state.sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  state.url = `http://127.0.0.1:${port}`;
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of state.sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
+  return state;
+}
+
+/** A node:http server answering ranges of `data` (206 + Content-Length), keep-alive. */
+async function rangeServer(data: Buffer, options: { chunked?: boolean } = {}) {
+  const server = createHttpServer((req, res) => {
+    state.requests.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    const [start, end] = m ? [Number(m[1]), Number(m[2]) + 1] : [0, data.length];
+    const body = data.subarray(start, end);
+    const headers: Record<string, string> = { 'content-range': `bytes ${start}-${end - 1}/${data.length}`, etag: '"e"' };
+    if (options.chunked) {
+      res.writeHead(206, headers);
+      // Several chunks of odd sizes, then a trailer.
+      for (let at = 0; at < body.length; at += 7777) res.write(body.subarray(at, at + 7777));
+      res.addTrailers({ 'x-trailer': 'yes' });
+      res.end();
+    } else {
+      res.writeHead(206, { ...headers, 'content-length': String(body.length) });
+      res.end(body);
+    }
+  });
+  const state = await listen(server);
+  return state;
+}
+
+/** A raw TCP server: `answer` gets each connection and the request heads as they arrive. */
+async function rawServer(answer: (socket: Socket, request: string, index: number) => void) {
+  let index = 0;
+  const server = createTcpServer((socket) => {
+    let pending = '';
+    socket.on('data', (d) => {
+      pending += d.toString('latin1');
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        const head = pending.slice(0, end);
+        pending = pending.slice(end + 4);
+        state.requests.push(head);
+        answer(socket, head, index++);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  const state = await listen(server);
+  return state;
+}
+
+/** Reads a whole body; returns it joined, and the parts as they came (after giving them back). */
+async function readAll(t: RangeTransport, url: string, headers: Record<string, string> = {}, signal = new AbortController().signal) {
+  const reply = await t.get(url, headers, signal);
+  const parts: Uint8Array[] = [];
+  await reply.body.read((p) => parts.push(p));
+  const bytes = Buffer.concat(parts.map((p) => Buffer.from(p)));
+  for (const p of parts) reply.body.release(p);
+  return { reply, bytes, parts };
+}
+
+describe('RangeTransport (Node, http:)', () => {
+  it('answers ranges byte-exact over one keep-alive connection, with the headers asked for', async () => {
+    const data = randomBytes(300 * KiB);
+    const server = await rangeServer(data);
+    const t = transport();
+    for (const [start, end] of [
+      [0, 100 * KiB],
+      [100 * KiB, 300 * KiB],
+      [5, 6],
+    ] as const) {
+      const { reply, bytes } = await readAll(t, `${server.url}/f?x=1`, { range: `bytes=${start}-${end - 1}`, authorization: 'Bearer t' });
+      expect(reply.response.status).toBe(206);
+      expect(reply.response.headers.get('content-range')).toBe(`bytes ${start}-${end - 1}/${data.length}`);
+      expect(reply.response.headers.get('etag')).toBe('"e"');
+      expect(bytes.equals(data.subarray(start, end))).toBe(true);
+    }
+    const withUser = new URL(server.url);
+    withUser.username = 'us%20er';
+    withUser.password = 'p:w';
+    await readAll(t, `${withUser.href}f`, { range: 'bytes=0-0' });
+    expect(server.requests.at(-1)).toContain(`"authorization":"Basic ${Buffer.from('us er:p:w').toString('base64')}"`);
+    expect(server.connections).toBe(1);
+    expect(server.requests[0]).toContain('GET /f?x=1');
+    expect(server.requests[0]).toContain('"authorization":"Bearer t"');
+    expect(t.handles('https://example.com/f')).toBe(false);
+    expect(t.handles('http://example.com/f')).toBe(true);
+  });
+
+  it('hands parts over in pooled blocks that are reused once given back, and never while lent', async () => {
+    const data = randomBytes(64 * KiB);
+    const server = await rangeServer(data);
+    const t = transport({ readBufferSize: 3000, blockSize: 10_000, maxFreeBlocks: 4 });
+    const first = await readAll(t, `${server.url}/f`);
+    expect(first.bytes.equals(data)).toBe(true);
+    expect(first.parts.every((p) => p.byteLength <= 10_000)).toBe(true);
+    const firstBlocks = new Set(first.parts.map((p) => p.buffer));
+    // Given back: the next body lands in the same memory.
+    const second = await readAll(t, `${server.url}/f`);
+    expect(second.bytes.equals(data)).toBe(true);
+    expect(second.parts.some((p) => firstBlocks.has(p.buffer))).toBe(true);
+    // Kept: a later body never overwrites it.
+    const kept = await t.get(`${server.url}/f`, {}, new AbortController().signal);
+    const keptParts: Uint8Array[] = [];
+    await kept.body.read((p) => keptParts.push(p));
+    const copy = Buffer.concat(keptParts.map((p) => Buffer.from(p)));
+    await readAll(t, `${server.url}/f`, { range: `bytes=0-9999` });
+    expect(Buffer.concat(keptParts).equals(copy)).toBe(true);
+    kept.body.release(keptParts[0]!);
+    kept.body.release(keptParts[0]!); // idempotent
+  });
+
+  it('with a lent limit, stops reading while that much is lent, and goes on as parts come back', async () => {
+    const data = randomBytes(2048 * KiB);
+    const server = await rangeServer(data);
+    const t = transport({ readBufferSize: 16 * KiB, blockSize: 64 * KiB });
+    const reply = await t.get(`${server.url}/f`, {}, new AbortController().signal);
+    const held: Uint8Array[] = [];
+    let got = 0;
+    let done = false;
+    const reading = reply.body.read((p) => (held.push(p), (got += p.byteLength)), { lentLimit: 256 * KiB }).then(() => (done = true));
+    await expect.poll(() => got).toBeGreaterThan(256 * KiB);
+    await new Promise((r) => setTimeout(r, 100));
+    // Held back: at most one read beyond the limit, however long we wait.
+    expect(got).toBeLessThanOrEqual(256 * KiB + 16 * KiB);
+    expect(done).toBe(false);
+    const all: Buffer[] = [];
+    const drain = () => {
+      for (const p of held.splice(0)) {
+        all.push(Buffer.from(p));
+        reply.body.release(p);
+      }
+    };
+    while (!done) {
+      drain();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await reading;
+    drain();
+    expect(Buffer.concat(all).equals(data)).toBe(true);
+  });
+
+  it('decodes a chunked body (odd chunk sizes, extensions, trailers) and keeps the connection', async () => {
+    const data = randomBytes(50 * KiB);
+    const server = await rangeServer(data, { chunked: true });
+    const t = transport({ readBufferSize: 1000 });
+    expect((await readAll(t, `${server.url}/f`, { range: 'bytes=10-40009' })).bytes.equals(data.subarray(10, 40_010))).toBe(true);
+    expect((await readAll(t, `${server.url}/f`)).bytes.equals(data)).toBe(true);
+    expect(server.connections).toBe(1);
+
+    const raw = await rawServer((s) => s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\nA \r\n0123456789\r\n0\r\nx-t: 1\r\n\r\n'));
+    const { bytes } = await readAll(t, `${raw.url}/f`);
+    expect(bytes.toString()).toBe('abc0123456789');
+  });
+
+  it('a body delimited by the end of the connection is whole when it closes; the connection is not reused', async () => {
+    const server = await rawServer((s) => s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end'));
+    const t = transport();
+    expect((await readAll(t, `${server.url}/a`)).bytes.toString()).toBe('until the end');
+    expect((await readAll(t, `${server.url}/b`)).bytes.toString()).toBe('until the end');
+    expect(server.connections).toBe(2);
+  });
+
+  it('rejects the body when the connection is cut or closes before Content-Length bytes', async () => {
+    const server = await rawServer((s, _h, i) => {
+      s.write('HTTP/1.1 206 Partial Content\r\ncontent-length: 100000\r\n\r\n');
+      s.write(Buffer.alloc(40_000, 1));
+      if (i === 0) setTimeout(() => s.resetAndDestroy(), 20);
+      else setTimeout(() => s.end(), 20);
+    });
+    const t = transport();
+    for (const url of [`${server.url}/cut`, `${server.url}/short`]) {
+      const reply = await t.get(url, {}, new AbortController().signal);
+      let got = 0;
+      const err = await reply.body.read((p) => (got += p.byteLength)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HttpWireError);
+      expect((err as Error).message).toMatch(/before the body was complete/);
+      expect(got).toBe(40_000);
+    }
+  });
+
+  it('bytes beyond Content-Length are not taken as the next response: that connection is dropped', async () => {
+    const server = await rawServer((s) => s.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloEXTRA'));
+    const t = transport();
+    expect((await readAll(t, `${server.url}/1`)).bytes.toString()).toBe('hello');
+    expect((await readAll(t, `${server.url}/2`)).bytes.toString()).toBe('hello');
+    expect(server.connections).toBe(2);
+  });
+
+  it('skips interim 1xx responses; rejects malformed heads, oversized heads and bad Content-Length', async () => {
+    const answers: Record<string, string> = {
+      '/interim': 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+      '/garbage': 'SSH-2.0-OpenSSH\r\n\r\n',
+      '/big': `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(5000)}\r\n\r\n`,
+      '/length': 'HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\nhello',
+      '/header': 'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n',
+      '/switch': 'HTTP/1.1 101 Switching Protocols\r\n\r\n',
+    };
+    const server = await rawServer((s, head) => s.write(answers[head.split(' ')[1]!]!));
+    const t = transport({ maxHeadBytes: 4096 });
+    expect((await readAll(t, `${server.url}/interim`)).bytes.toString()).toBe('ok');
+    for (const [path, message] of [
+      ['/garbage', /Not an HTTP\/1.x status line/],
+      ['/big', /head is longer than 4096 bytes/],
+      ['/length', /Invalid Content-Length/],
+      ['/header', /Malformed response header line/],
+      ['/switch', /switched protocols/],
+    ] as const) {
+      await expect(t.get(`${server.url}${path}`, {}, new AbortController().signal), path).rejects.toThrow(message);
+    }
+  });
+
+  it('a keep-alive connection the server closed while idle is replaced without failing the request', async () => {
+    const server = await rawServer((s) => {
+      s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      // Like a server's keep-alive timeout, right after the answer.
+      setTimeout(() => s.end(), 10);
+    });
+    const t = transport();
+    expect((await readAll(t, `${server.url}/1`)).bytes.toString()).toBe('ok');
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await readAll(t, `${server.url}/2`)).bytes.toString()).toBe('ok');
+    expect(server.connections).toBe(2);
+  });
+
+  it('aborting drops the connection, before the head and during the body, and rejects with the reason', async () => {
+    const server = await rawServer((s, head) => {
+      if (head.includes('/body')) s.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nsome');
+    });
+    const t = transport();
+    const early = new AbortController();
+    const pending = t.get(`${server.url}/head`, {}, early.signal);
+    await expect.poll(() => server.requests.length).toBe(1);
+    early.abort(new Error('stop 1'));
+    await expect(pending).rejects.toThrow('stop 1');
+
+    const late = new AbortController();
+    const reply = await t.get(`${server.url}/body`, {}, late.signal);
+    const reading = reply.body.read(() => {});
+    late.abort(new Error('stop 2'));
+    await expect(reading).rejects.toThrow('stop 2');
+    await expect.poll(() => server.sockets.size).toBe(0);
+  });
+
+  it('a part callback that throws stops the body with that error; header injection is refused', async () => {
+    const data = randomBytes(10 * KiB);
+    const server = await rangeServer(data);
+    const t = transport({ readBufferSize: 1000 });
+    const reply = await t.get(`${server.url}/f`, {}, new AbortController().signal);
+    await expect(
+      reply.body.read(() => {
+        throw new Error('no more');
+      }),
+    ).rejects.toThrow('no more');
+    await expect(t.get(`${server.url}/f`, { 'x-a': 'b\r\nx-injected: 1' }, new AbortController().signal)).rejects.toThrow(TypeError);
+    await expect(t.get(`${server.url}/f`, { 'bad name': 'b' }, new AbortController().signal)).rejects.toThrow(TypeError);
+    expect((await readAll(t, `${server.url}/f`)).bytes.equals(data)).toBe(true);
+  });
+});
+
+describe('Exchange over the RangeTransport', () => {
+  const deps = (ranges: RangeTransport, idleTimeoutMs = 30_000) => ({
+    fetch: () => Promise.reject(new Error('fetch must not be used for direct GETs')),
+    ranges,
+    clock: systemClock,
+    headers: { 'x-common': '1' },
+    idleTimeoutMs,
+  });
+
+  it('reads an exact body as lent parts; a short or long body is an error of the right kind', async () => {
+    const server = await rawServer((s, head) => {
+      const path = head.split(' ')[1]!;
+      const length = path === '/short' ? 6 : path === '/long' ? 12 : 10;
+      s.write(`HTTP/1.1 206 Partial Content\r\ncontent-length: ${length}\r\n\r\n${'x'.repeat(length)}`);
+    });
+    const t = transport();
+    const signal = new AbortController().signal;
+    const ok = await Exchange.open(deps(t), 'GET', `${server.url}/ok`, { range: 'bytes=0-9' }, signal, true);
+    const parts = await ok.readExact(10);
+    expect(Buffer.concat(parts).toString()).toBe('x'.repeat(10));
+    for (const p of parts) ok.release(p);
+    ok.close();
+    expect(server.requests[0]).toMatch(/accept-encoding: identity/);
+    expect(server.requests[0]).toMatch(/x-common: 1/);
+
+    const short = await Exchange.open(deps(t), 'GET', `${server.url}/short`, {}, signal, true);
+    await expect(short.readExact(10)).rejects.toThrow(NetworkError);
+    short.close();
+    const long = await Exchange.open(deps(t), 'GET', `${server.url}/long`, {}, signal, true);
+    const err = await long.readExact(10).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err).toMatchObject({ reason: 'protocol' });
+    long.close();
+    // An error document is still readable as text.
+    const text = await Exchange.open(deps(t), 'GET', `${server.url}/ok`, {}, signal, true);
+    expect(await text.text()).toBe('x'.repeat(10));
+    text.close();
+  });
+
+  it('a connection that goes silent mid-body is dropped after idleTimeoutMs as a timeout', async () => {
+    const server = await rawServer((s) => s.write('HTTP/1.1 206 Partial Content\r\ncontent-length: 100\r\n\r\nfirst'));
+    const t = transport();
+    const ex = await Exchange.open(deps(t, 200), 'GET', `${server.url}/silent`, {}, new AbortController().signal, true);
+    const started = Date.now();
+    const err = await ex.readExact(100).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetworkError);
+    expect(err).toMatchObject({ timeout: true });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    ex.close();
+    await expect.poll(() => server.sockets.size).toBe(0);
+  });
+
+  it('is used only for direct GETs: the manifest and HEAD still go through fetch', async () => {
+    const data = randomBytes(1000);
+    const server = await rangeServer(data);
+    const t = transport();
+    const fetched: string[] = [];
+    const d = { ...deps(t), fetch: async (url: string, init: RequestInit) => (fetched.push(`${init.method} ${url}`), new Response('{}', { status: 200 })) };
+    const signal = new AbortController().signal;
+    (await Exchange.open(d, 'GET', `${server.url}/manifest`, {}, signal)).close();
+    (await Exchange.open(d, 'HEAD', `${server.url}/f`, {}, signal, true)).close();
+    const direct = await Exchange.open(d, 'GET', `${server.url}/f`, {}, signal, true);
+    expect(Buffer.concat(await direct.readExact(1000)).equals(data)).toBe(true);
+    direct.close();
+    expect(fetched).toEqual([`GET ${server.url}/manifest`, `HEAD ${server.url}/f`]);
+    expect(server.requests).toHaveLength(1);
+  });
+});
