@@ -61,7 +61,7 @@ async function completionLatency(ctx: BenchContext): Promise<{ table: Table; tar
       title: `Completion latency after the last chunk (${options.scalingRounds} rounds)`,
       intro:
         'Every chunk but the last (8 MiB each, 4 in flight), then the final 1-byte chunk alone: its PUT is acknowledged only after the ' +
-        'upload is complete (fsync, rename, metadata). "server" is the completion step alone, from the server\'s upload-complete log line.',
+        'upload is complete (flush, rename, metadata). "server" is the completion step alone, from the server\'s upload-complete log line.',
       columns: ['file size', 'last PUT → complete, ms', 'min–max ms', 'server completion ms'],
       rows,
     },

@@ -54,7 +54,7 @@ if (point) {
   after('write', 'chunk-write', (i) => i.flags === 'r+');
   after('writev', 'chunk-write', (i) => i.flags === 'r+');
   after('datasync', 'chunk-synced', (i) => i.flags === 'r+');
-  after('sync', 'complete-synced', (i) => i.flags === 'r');
+  after('datasync', 'complete-synced', (i) => i.flags === 'r');
 
   const realRename = fsp.rename;
   fsp.rename = async function (from, to) {
