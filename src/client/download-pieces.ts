@@ -2,6 +2,7 @@
 // retry policy: each one a single Range with If-Range, checked (digest, Content-Range, ETag), written
 // at its offset, and only then counted and handed to the journal. The ranges go through the
 // platform's RangeTransport when there is one; its parts are lent and given back once written.
+// A range cut by the network is continued from its first missing byte, not fetched again whole.
 import { FerryError, KiB, MiB, parseContentRange } from '../protocol/index.js';
 import { problemFrom } from './api.js';
 import { emitProgress, type DownloadContext } from './download-context.js';
@@ -10,6 +11,7 @@ import { concatParts, Exchange } from './download-http.js';
 import { sameDigest, type Piece } from './download-plan.js';
 import type { Session } from './download-session.js';
 import type { Hasher } from './io.js';
+import { classifyError } from './retry.js';
 import { withRetry } from './retry-loop.js';
 import { runPipeline } from './scheduler.js';
 
@@ -49,38 +51,56 @@ export async function fetchPieces(ctx: DownloadContext, s: Session): Promise<voi
 async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal: AbortSignal): Promise<void> {
   const { clock, hasher } = ctx.o.io;
   const length = piece.end - piece.start;
+  // What an attempt cut by the network leaves to the next one: its first `received` bytes are written
+  // at their offsets and fed to `hash`, so the next one asks for the rest only (under the chaos suite's
+  // cuts, fetching the whole piece again re-fetched 2/3 of the file). Null: start from the piece start.
+  let carried: { received: number; hash: PartsHasher } | null = null;
   await withRetry(
     async () => {
       // Hashed as the parts arrive, so hashing overlaps the network instead of following it.
-      const hash = piece.digest !== null ? partsHasher(hasher) : null;
+      const hash = carried?.hash ?? (piece.digest !== null ? partsHasher(hasher) : null);
+      const from = carried?.received ?? 0;
+      // Set again only by a failure this attempt can be continued after: any other (a digest mismatch,
+      // a wrong Content-Range, a failed write) makes the next attempt start over with a fresh hasher.
+      carried = null;
       // Written as they arrive too (batched), so a piece's bytes are not all held until it ends: that
       // kept up to concurrency × chunk size alive and made the garbage collector do full collections.
       // Unverified bytes on disk are harmless: the piece only counts (journal) once its digest checks,
       // and any retry writes it again. The parts are kept only for whoever still needs them.
       const keep = s.wholeHash !== null || (hash !== null && !hash.incremental);
+      // Continuing needs the hasher to carry the bytes already in; kept parts would need them too.
+      const resumable = !keep && hash !== null;
       // Lent parts go back once written, or, when kept, once this attempt is over.
       let release: (part: Uint8Array) => void = () => {};
-      const writer = new PieceWriter(s, piece.start, keep ? null : (part) => release(part));
+      const writer = new PieceWriter(s, piece.start + from, keep ? null : (part) => release(part));
       let parts: Uint8Array[] = [];
       try {
         // The empty chunk of a 0-byte file: no range can name it (416); its digest is still checked.
-        if (length > 0) {
-          ctx.progress.sending(length);
+        // Nor can the empty rest of a piece whose every byte came before its connection failed.
+        if (from < length) {
+          ctx.progress.sending(length - from);
           emitProgress(ctx);
           try {
             // Parts kept to the end cannot be given back before the body is in: no lent limit then.
             const lentLimit = keep ? undefined : maxUnwritten;
-            await getRange(ctx, s, piece, signal, lentLimit, (r) => (release = r), (part) => {
+            await getRange(ctx, s, piece, from, signal, lentLimit, (r) => (release = r), (part) => {
               hash?.update(part);
               if (keep) parts.push(part);
               writer.add(part);
             });
           } catch (e) {
-            // No write of this attempt may land after the next attempt's (or after the `.part` closes).
-            await writer.settle();
+            if (resumable && continuable(e, signal)) {
+              // Every byte the hasher saw must be on disk before the next attempt builds on it: write
+              // them all, and continue only if every write of the piece so far succeeded.
+              const end = await writer.drain();
+              if (end !== null) carried = { received: end - piece.start, hash };
+            } else {
+              // No write of this attempt may land after the next attempt's (or after the `.part` closes).
+              await writer.settle();
+            }
             throw e;
           } finally {
-            ctx.progress.sent(length);
+            ctx.progress.sent(length - from);
           }
         }
         writer.flush();
@@ -160,6 +180,16 @@ class PieceWriter {
     });
   }
 
+  /**
+   * Writes what is batched too and resolves once every write is over: where the written bytes end,
+   * or null if a write failed (then some byte handed to the writer may not be on disk).
+   */
+  async drain(): Promise<number | null> {
+    this.flush();
+    await this.tail;
+    return this.failed ? null : this.offset;
+  }
+
   /** Resolves once every flushed batch is written or failed (errors ignored: the attempt failed anyway). */
   async settle(): Promise<void> {
     this.failed = true;
@@ -177,20 +207,34 @@ class PieceWriter {
 }
 
 /**
- * GET one range; anything but the exact range of the same representation is an error. `onOpen` gets
- * the function that gives back the (lent) parts `onPart` sees, before the first one arrives.
+ * Whether an attempt that failed with `e` may be continued where its bytes stopped: a failure of the
+ * network (a cut, a short body, an idle timeout, no answer, a 5xx) that the retry policy retries.
+ * Not a malformed answer ('protocol', e.g. a wrong Content-Range) nor anything it gives up on.
+ */
+function continuable(e: unknown, signal: AbortSignal): boolean {
+  if (e instanceof DownloadError) return false;
+  const { kind } = classifyError(e, signal);
+  return kind === 'unreachable' || kind === 'transient';
+}
+
+/**
+ * GET the piece's bytes from `from` (its offset) on; anything but that exact range of the same
+ * representation is an error. `onOpen` gets the function that gives back the (lent) parts `onPart`
+ * sees, before the first one arrives.
  */
 async function getRange(
   ctx: DownloadContext,
   s: Session,
   piece: Piece,
+  from: number,
   signal: AbortSignal,
   lentLimit: number | undefined,
   onOpen: (release: (part: Uint8Array) => void) => void,
   onPart: (part: Uint8Array) => void,
 ): Promise<void> {
   const { remote } = s;
-  const headers: Record<string, string> = { range: `bytes=${piece.start}-${piece.end - 1}` };
+  const first = piece.start + from;
+  const headers: Record<string, string> = { range: `bytes=${first}-${piece.end - 1}` };
   if (s.validator !== null) headers['if-range'] = s.validator;
   const ex = await Exchange.open(ctx.http, 'GET', remote.url, headers, signal, true);
   onOpen((part) => ex.release(part));
@@ -202,11 +246,11 @@ async function getRange(
       const range = parseContentRange(res.headers.get('content-range'));
       if (!range || 'unsatisfied' in range) throw new DownloadError('protocol', `${ex.what}: 206 without a usable Content-Range.`);
       if (range.size !== undefined && range.size !== s.plan.size) throw remoteChanged(`it is now ${range.size} bytes`);
-      if (range.start !== piece.start || range.end !== piece.end) {
-        throw new DownloadError('protocol', `${ex.what}: asked for bytes ${piece.start}-${piece.end - 1}, got ${range.start}-${range.end - 1}.`);
+      if (range.start !== first || range.end !== piece.end) {
+        throw new DownloadError('protocol', `${ex.what}: asked for bytes ${first}-${piece.end - 1}, got ${range.start}-${range.end - 1}.`);
       }
       await ex.readExact(
-        piece.end - piece.start,
+        piece.end - first,
         (part) => {
           ctx.stats.bytesFetched += part.byteLength;
           onPart(part);
@@ -228,8 +272,14 @@ function remoteChanged(why: string): DownloadError {
   return new DownloadError('remote-changed', `The remote file changed during the download (${why}).`);
 }
 
+interface PartsHasher {
+  incremental: boolean;
+  update(part: Uint8Array): void;
+  digest(parts: Uint8Array[]): Promise<string>;
+}
+
 /** An incremental SHA-256 where the platform has one; else one digest of the joined parts. */
-function partsHasher(hasher: Hasher): { incremental: boolean; update(part: Uint8Array): void; digest(parts: Uint8Array[]): Promise<string> } {
+function partsHasher(hasher: Hasher): PartsHasher {
   const incremental = hasher.createHash?.('sha-256');
   if (incremental) return { incremental: true, update: (part) => incremental.update(part), digest: () => incremental.digest() };
   return { incremental: false, update: () => {}, digest: (parts) => hasher.digest(concatParts(parts), 'sha-256') };

@@ -135,7 +135,7 @@ describe('ferry download (CLI)', () => {
     expect(proxy.stats.bytesDown - size).toBeLessThanOrEqual(refetchBound);
   });
 
-  it('--timeout: a range whose connection goes silent is fetched again after that many seconds (the default waits 30 s)', async () => {
+  it('--timeout: a range whose connection goes silent is continued on a new connection after that many seconds (the default waits 30 s)', async () => {
     const server = await startTestServer();
     cleanups.push(() => server.dispose());
     const { dir, cleanup } = await tempDir();
