@@ -21,6 +21,11 @@ export interface RetryPolicy {
   maxDigestRetries: number;
   /** The longest Retry-After honoured; longer values are cut to this. */
   maxRetryAfterMs: number;
+  /**
+   * Dropped connections (no response, a timeout, 502/503/504 without Retry-After) retried at once
+   * before the backoff starts: one cut is usually that connection's bad luck, not the server's.
+   */
+  immediateRetries: number;
 }
 
 export const DefaultRetryPolicy: Readonly<RetryPolicy> = Object.freeze({
@@ -30,6 +35,7 @@ export const DefaultRetryPolicy: Readonly<RetryPolicy> = Object.freeze({
   outageMs: 5 * 60_000,
   maxDigestRetries: 3,
   maxRetryAfterMs: 5 * 60_000,
+  immediateRetries: 1,
 });
 
 export type FailureKind =
@@ -162,6 +168,10 @@ export function decideRetry(
     if (next.attempts >= policy.maxAttempts) return { retry: false, reason: 'retries-exhausted', state: next };
   }
   const hinted = parseRetryAfter(failure.retryAfter, now);
-  const delayMs = hinted !== undefined ? Math.min(hinted, policy.maxRetryAfterMs) : backoffDelay(next.failures, policy, random);
-  return { retry: true, delayMs, state: next };
+  if (hinted !== undefined) return { retry: true, delayMs: Math.min(hinted, policy.maxRetryAfterMs), state: next };
+  if (kind === 'unreachable') {
+    if (next.failures <= policy.immediateRetries) return { retry: true, delayMs: 0, state: next };
+    return { retry: true, delayMs: backoffDelay(next.failures - policy.immediateRetries, policy, random), state: next };
+  }
+  return { retry: true, delayMs: backoffDelay(next.failures, policy, random), state: next };
 }

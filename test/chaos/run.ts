@@ -1,7 +1,8 @@
 // `npm run chaos`: every fault-injection scenario at full size (1 GiB transfers, 20+ kills, long fuzz
 // runs), one after another; prints each result as it comes and writes the table into
 // docs/reliability.md. `--quick` uses the `npm test` sizes; `--only network,fuzz` picks groups;
-// `--no-write` leaves the document alone. Exits 1 if any scenario failed.
+// `--form cli` and `--level high` narrow the network group; `--no-write` leaves the document alone.
+// Exits 1 if any scenario failed.
 import { cpus } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -21,6 +22,8 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    form: { type: 'string' },
+    level: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -48,7 +51,9 @@ if (want('network')) {
     const source = await makeSource(dir, sizes.transfer, 21);
     const download = cliHasDownload();
     for (const form of ['library', 'cli'] as Form[]) {
+      if (values.form && values.form !== form) continue;
       for (const [i, level] of (['low', 'medium', 'high'] as FaultLevel[]).entries()) {
+        if (values.level && values.level !== level) continue;
         const seed = 21 + i + (form === 'cli' ? 10 : 0);
         const out = await runNetworkScenario({ source, form, level, chunkSize: 1 * MiB, seed, maxFaults: 100_000, download: form === 'library' || download });
         report(out);

@@ -132,6 +132,21 @@ describe('decideRetry', () => {
     expect(d).toMatchObject({ retry: false, reason: 'outage' });
   });
 
+  it('retries a dropped connection at once the first time, then backs off from the base delay', () => {
+    let state = initialRetryState();
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const d = decideRetry(state, f('unreachable'), policy, 0, half);
+      if (d.retry) delays.push(d.delayMs);
+      state = d.state;
+    }
+    expect(delays).toEqual([0, 50, 100, 200]);
+    const none = { ...policy, immediateRetries: 0 };
+    expect(decideRetry(initialRetryState(), f('unreachable'), none, 0, half)).toMatchObject({ retry: true, delayMs: 50 });
+    // Only dropped connections: an error answer from the server still waits.
+    expect(decideRetry(initialRetryState(), f('transient'), policy, 0, half)).toMatchObject({ retry: true, delayMs: 50 });
+  });
+
   it('honours Retry-After (capped) instead of the backoff', () => {
     const d = decideRetry(initialRetryState(), f('busy', '3'), policy, 0, half);
     expect(d).toMatchObject({ retry: true, delayMs: 3000 });
