@@ -74,7 +74,7 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
 
 async function digestOf(ctx: ServerContext, blobRef: string, size: number): Promise<string> {
   const hash = createHash('sha256');
-  for await (const part of ctx.blobs.read(blobRef, 0, size)) hash.update(part);
+  for await (const part of ctx.blobs.read(blobRef, 0, size, { reuseBuffers: true })) hash.update(part);
   return formatDigest({ algorithm: 'sha-256', base64: bytesToBase64(hash.digest()) });
 }
 

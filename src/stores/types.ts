@@ -103,6 +103,14 @@ export interface BlobStoreOptions {
   signal?: AbortSignal;
 }
 
+export interface ReadOptions extends BlobStoreOptions {
+  /**
+   * The caller is done with each piece (hashed it, or its socket has taken it) before it asks for the
+   * next, so the store may read every piece into the same memory instead of allocating one per read.
+   */
+  reuseBuffers?: boolean;
+}
+
 /** Chunk bytes and assembled files. The metadata store, not this, says which chunks are received. */
 export interface BlobStore {
   /** Prepares storage for a new upload of `size` bytes; returns an opaque handle. */
@@ -115,7 +123,7 @@ export interface BlobStore {
   /** Turns the received chunks into one file without copying bytes; returns the file's reference. */
   complete(handle: string, fileId: string, receipts: string[]): Promise<string>;
   /** Streams bytes [start, end) of a completed file. */
-  read(fileRef: string, start: number, end: number, options?: BlobStoreOptions): AsyncIterable<Uint8Array>;
+  read(fileRef: string, start: number, end: number, options?: ReadOptions): AsyncIterable<Uint8Array>;
   /**
    * Every incomplete upload whose storage exists, with the upload id it was begun for: what recovery
    * after a crash compares with the metadata to free what no upload is using any more.

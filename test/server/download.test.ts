@@ -1,4 +1,6 @@
 // GET /files/{id}: single ranges, 416, If-Range, If-None-Match, ETag, Repr-Digest, manifests.
+import { get as httpGet } from 'node:http';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Paths } from '../../src/protocol/index.js';
 import { randomData, sha256Field } from '../helpers/digest.js';
@@ -128,5 +130,71 @@ describe('manifest', () => {
     const r = await call(server.url, 'GET', Paths.manifest('nope'));
     expect(r.status).toBe(404);
     expect(r.body.type).toBe('urn:ferry:problem:file-not-found');
+  });
+});
+
+describe('bodies of several MiB', () => {
+  // The server reads each response into one reused buffer and reads the next piece only once the
+  // socket has taken the last: slow readers and readers that leave must still get exact bytes.
+  const big = randomData(6 * 1024 * KiB + 321);
+  const bigCs = 1024 * KiB;
+  let bigPath: string;
+  beforeAll(async () => {
+    const { uploadId } = (await create(server.url, { name: 'big.bin', size: big.length, chunkSize: bigCs })).body;
+    const order = Array.from({ length: Math.ceil(big.length / bigCs) }, (_, i) => i);
+    const replies = await sendChunks(server.url, uploadId, big, bigCs, order);
+    bigPath = new URL(replies.find((r) => r.body.complete)!.body.fileUrl).pathname;
+  });
+
+  /** GETs `range` and consumes the body slowly: every piece waits a few turns of the event loop. */
+  function slowGet(range: string | null, leaveAfter = Infinity): Promise<{ status: number; body: Buffer; left: boolean }> {
+    return new Promise((resolve, reject) => {
+      const req = httpGet(server.url + bigPath, { headers: range ? { range } : {} }, (res) => {
+        const parts: Buffer[] = [];
+        let got = 0;
+        const slow = new Writable({
+          highWaterMark: 1,
+          write(piece: Buffer, _enc, done) {
+            parts.push(piece);
+            got += piece.length;
+            if (got >= leaveAfter) {
+              req.destroy();
+              resolve({ status: res.statusCode!, body: Buffer.concat(parts), left: true });
+              return;
+            }
+            let turns = 3;
+            const turn = () => (--turns > 0 ? setImmediate(turn) : done());
+            setImmediate(turn);
+          },
+        });
+        res.pipe(slow);
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(parts), left: false }));
+        res.on('error', reject);
+      });
+      req.on('error', (e) => (leaveAfter < Infinity ? undefined : reject(e)));
+    });
+  }
+
+  it('slow readers of overlapping ranges, side by side, each get exactly their bytes', async () => {
+    const ranges: Array<[number, number]> = [
+      [0, big.length],
+      [bigCs - 5, 4 * bigCs + 17],
+      [3 * bigCs + 1, big.length],
+    ];
+    const answers = await Promise.all(ranges.map(([s, e]) => slowGet(s === 0 && e === big.length ? null : `bytes=${s}-${e - 1}`)));
+    answers.forEach((a, i) => {
+      const [s, e] = ranges[i]!;
+      expect(a.status).toBe(s === 0 && e === big.length ? 200 : 206);
+      expect(a.body.equals(big.subarray(s, e)), `range ${s}-${e}`).toBe(true);
+    });
+  });
+
+  it('a reader that leaves mid-body does not disturb the next one', async () => {
+    const left = await slowGet(null, 2 * bigCs);
+    expect(left.left).toBe(true);
+    expect(left.body.equals(big.subarray(0, left.body.length))).toBe(true);
+    const next = await slowGet('bytes=1-');
+    expect(next.body.equals(big.subarray(1))).toBe(true);
+    expect((await call(server.url, 'GET', '/healthz')).status).toBe(200);
   });
 });

@@ -94,6 +94,26 @@ export function describeBlobStoreContract(name: string, open: () => Promise<Blob
       expect((await collect(store.read(ref, 0, data.byteLength))).count).toBeGreaterThan(1);
     });
 
+    it('reads every range right with reuseBuffers when each piece is used before the next is asked for', async () => {
+      const data = randomBytes(2 * chunkSize + 999);
+      const { handle, receipts } = await upload(store, data);
+      const ref = await store.complete(handle, randomUUID(), receipts);
+      for (const [start, end] of [
+        [0, data.byteLength],
+        [chunkSize - 10, chunkSize + 3 * MiB + 7],
+        [5, 6],
+      ] as [number, number][]) {
+        const hash = createHash('sha256');
+        let count = 0;
+        for await (const piece of store.read(ref, start, end, { reuseBuffers: true })) {
+          hash.update(piece);
+          count++;
+        }
+        expect(hash.digest('hex'), `range [${start}, ${end})`).toBe(sha256(data.subarray(start, end)));
+        if (end - start > 2 * MiB) expect(count).toBeGreaterThan(1);
+      }
+    });
+
     it('rejects putChunk with the error a failing body throws, and accepts the chunk on retry', async () => {
       const data = randomBytes(chunkSize + 10);
       const uploadId = randomUUID();

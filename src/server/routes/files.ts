@@ -1,6 +1,4 @@
 // GET /files (recent files), GET/HEAD /files/{id} (bytes, with ranges) and GET /files/{id}/manifest.
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError, formatContentRange, Headers, MediaTypes, parseRange, type FileManifest } from '../../protocol/index.js';
 import type { FileRecord } from '../../stores/types.js';
@@ -70,22 +68,41 @@ export async function getFile(ctx: ServerContext, req: IncomingMessage, res: Ser
   await streamBytes(ctx, file, start, end, res);
 }
 
-/** Streams [start, end) of a file into the response with backpressure; stops reading if the client leaves. */
+/**
+ * Streams [start, end) of a file into the response, one piece at a time: the next piece is read only
+ * once the socket has taken the last, so the store can reuse one buffer for the whole response. Stops reading if the client
+ * leaves; a read error cuts the response short, so the client sees an incomplete body, never a wrong one.
+ */
 async function streamBytes(ctx: ServerContext, file: FileRecord, start: number, end: number, res: ServerResponse): Promise<void> {
   const abort = new AbortController();
-  res.once('close', () => abort.abort());
+  const onClose = () => abort.abort();
+  res.once('close', onClose);
   let sent = 0;
-  const counted = async function* () {
-    for await (const part of ctx.blobs.read(file.blobRef, start, end, { signal: abort.signal })) {
-      sent += part.length;
-      yield part;
-    }
-  };
   try {
-    await pipeline(Readable.from(counted()), res);
+    for await (const part of ctx.blobs.read(file.blobRef, start, end, { signal: abort.signal, reuseBuffers: true })) {
+      sent += part.length;
+      await written(res, part, abort.signal);
+    }
+    res.end();
   } catch (error) {
-    if (!abort.signal.aborted) throw error;
+    if (abort.signal.aborted) return;
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+    throw error;
   } finally {
+    res.off('close', onClose);
     ctx.metrics.inc('ferry_file_bytes_served_total', sent);
   }
+}
+
+/** Resolves once the socket has taken all of `part` (so its memory may be reused); rejects on abort. */
+function written(res: ServerResponse, part: Uint8Array, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    res.write(part, (error) => {
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    });
+  });
 }
