@@ -25,7 +25,12 @@ export interface ByteSource {
 
 /** An incremental hash (for a whole-file digest computed in one ordered pass). */
 export interface IncrementalHash {
-  update(bytes: Uint8Array): void;
+  /**
+   * Feeds `bytes`. Without `hashed` the caller may reuse them as soon as this returns. With it, a
+   * hash that works elsewhere (a worker thread) may read them later, and calls `hashed(bytes)` once it
+   * no longer needs them; a hash that works at once calls it before returning.
+   */
+  update(bytes: Uint8Array, hashed?: (bytes: Uint8Array) => void): void;
   /** The digest as the protocol's text form, "sha-256=:BASE64:". */
   digest(): Promise<string>;
 }

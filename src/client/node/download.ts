@@ -3,6 +3,7 @@
 import { startDownload, type DownloadHandle } from '../download.js';
 import type { DownloadOptions } from '../download-options.js';
 import { probeUrl, type RemoteInfo } from '../download-probe.js';
+import { createWorkerHasher } from './worker-hasher.js';
 import { createHasher } from './hasher.js';
 import { createFileTarget } from './download-target.js';
 import { createNodeTransport } from './http-transport.js';
@@ -31,7 +32,7 @@ const nodeRanges = createRangeTransport();
  * `<destination>.part.ferry`; calling it again after an interruption continues where it stopped.
  */
 export function download(url: string | URL, destination: string, options: DownloadOptions = {}): DownloadHandle {
-  return startDownload(url, createFileTarget(destination), options, { hasher: createHasher(), fetch: nodeTransport, ranges: nodeRanges });
+  return startDownload(url, createFileTarget(destination), options, { hasher: createWorkerHasher(), fetch: nodeTransport, ranges: nodeRanges });
 }
 
 /** What is at `url` (Ferry manifest or plain HTTP headers): size, ETag, the server's file name. */

@@ -14,7 +14,10 @@ export function createHasher(): Hasher {
     createHash(algorithm) {
       const hash = createHash(nodeNames[algorithm]);
       return {
-        update: (bytes) => void hash.update(bytes),
+        update: (bytes, hashed) => {
+          hash.update(bytes);
+          hashed?.(bytes);
+        },
         digest: async () => formatDigest({ algorithm, base64: hash.digest('base64') }),
       };
     },

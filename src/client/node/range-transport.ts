@@ -149,8 +149,9 @@ class BlockPool {
   ) {}
 
   take(): Block {
-    // Not from Buffer's shared slab: each block owns its memory, so reusing it touches nothing else.
-    return { bytes: this.free.pop() ?? Buffer.allocUnsafeSlow(this.blockSize), used: 0, refs: 1 };
+    // Not from Buffer's slab: each block owns its memory, so reusing it touches nothing else. Shared
+    // memory, so a hash on a worker thread reads the parts where they are (node/worker-hasher.ts).
+    return { bytes: this.free.pop() ?? Buffer.from(new SharedArrayBuffer(this.blockSize)), used: 0, refs: 1 };
   }
 
   /** A view of the block's next `n` bytes (already copied in), lent to the caller. */
