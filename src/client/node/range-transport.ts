@@ -1,6 +1,7 @@
 // The download engine's RangeTransport for http: URLs: HTTP/1.1 GETs on keep-alive TCP connections
-// of our own, read with `onread` into one buffer per connection and copied once into pooled blocks
-// that the engine hashes, writes and gives back. Through node:http and a web stream, every 64 KiB read
+// of our own, read with `onread` straight into pooled blocks that the engine hashes, writes and gives
+// back (a Content-Length body; the head, chunked and close-delimited bodies are read into one buffer
+// per connection, parsed and copied into the blocks). Through node:http and a web stream, every 64 KiB read
 // allocated a fresh buffer, went through the HTTP parser, a Readable, a ReadableStream and a promise,
 // and the garbage collector reclaimed a GiB of buffers per GiB downloaded; this costs about a third
 // of the CPU. Only what a range GET needs is spoken: no request body, no pipelining, no upgrades.
@@ -49,6 +50,8 @@ const tokenRe = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const badValueRe = /[\r\n\0]/;
 const statusLineRe = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+/** A block with less room than this left is not read into any more; the next read starts a new one. */
+const minDirectRead = 64 * 1024;
 
 class NodeRangeTransport implements RangeTransport {
   private readonly idle = new Map<string, Connection[]>();
@@ -207,7 +210,8 @@ class Connection {
       host,
       port: Number(target.port || 80),
       noDelay: true,
-      onread: { buffer: this.readBuffer, callback: (n: number) => this.onRead(n) },
+      // Asked again after every read: a body of known length is read straight into its block.
+      onread: { buffer: () => this.res?.directTarget() ?? this.readBuffer, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf) },
     });
     this.socket.on('error', (e) => (this.error ??= e));
     this.socket.on('close', () => this.onClose());
@@ -221,7 +225,7 @@ class Connection {
     this.t.dropIdle(this);
     this.socket.ref();
     return new Promise<RangeReply>((resolve, reject) => {
-      const res = new ResponseState(this, this.t.pool, this.t.o.maxHeadBytes, signal, resolve, reject);
+      const res = new ResponseState(this, this.t.pool, this.t.o.maxHeadBytes, this.t.o.readBufferSize, signal, resolve, reject);
       this.res = res;
       if (signal.aborted) {
         res.fail(signal.reason);
@@ -231,14 +235,15 @@ class Connection {
     });
   }
 
-  private onRead(n: number): boolean {
+  private onRead(n: number, buf: Uint8Array): boolean {
     const res = this.res;
     if (!res) {
       // Bytes nobody asked for (we never pipeline): the connection cannot be trusted any more.
       this.destroy();
       return false;
     }
-    res.feed(this.readBuffer, n);
+    if (buf === this.readBuffer) res.feed(this.readBuffer, n);
+    else res.feedDirect(buf, n);
     return !this.closed;
   }
 
@@ -287,6 +292,8 @@ class ResponseState implements RangeBody {
   private done = false;
   private failed: unknown = null;
   private block: Block | null = null;
+  /** The free end of `block` the socket reads into next (directTarget), until that read lands. */
+  private target: Uint8Array | null = null;
   /** Parts that arrived before read() was called. */
   private queued: Uint8Array[] = [];
   private consumer: ((part: Uint8Array) => void) | null = null;
@@ -305,6 +312,7 @@ class ResponseState implements RangeBody {
     private readonly conn: Connection,
     private readonly pool: BlockPool,
     private readonly maxHeadBytes: number,
+    private readonly maxRead: number,
     private readonly signal: AbortSignal,
     private readonly resolveHead: (reply: RangeReply) => void,
     private readonly rejectHead: (e: unknown) => void,
@@ -364,6 +372,48 @@ class ResponseState implements RangeBody {
   }
 
   // ---- the wire ----
+
+  /**
+   * Where the next read should land: the free end of this body's block, no longer than what is left
+   * of a Content-Length body (so no byte of a later response can land there), or null for the
+   * connection's read buffer (the head, chunked or close-delimited bodies: parsed, then copied).
+   */
+  directTarget(): Uint8Array | null {
+    const f = this.framing;
+    if (!this.headDone || this.done || this.failed !== null || f.kind !== 'length' || f.remaining === 0) return null;
+    const size = this.pool.blockSize;
+    if (this.block === null || size - this.block.used < Math.min(minDirectRead, this.maxRead)) {
+      if (this.block) this.pool.unref(this.block);
+      this.block = this.pool.take();
+    }
+    const block = this.block;
+    this.target = block.bytes.subarray(block.used, block.used + Math.min(size - block.used, f.remaining, this.maxRead));
+    return this.target;
+  }
+
+  /** `n` body bytes were read straight into the target directTarget() gave: lent as they are, no copy. */
+  feedDirect(buf: Uint8Array, n: number): void {
+    if (this.failed !== null || this.done) return;
+    const f = this.framing;
+    try {
+      if (buf !== this.target || this.block === null || f.kind !== 'length' || n > f.remaining) {
+        throw new Error('A read landed outside the block it was given.');
+      }
+      this.target = null;
+      const part = this.pool.lend(this.block, n, this);
+      this.lentBytes += n;
+      f.remaining -= n;
+      if (this.consumer) {
+        if (!this.give(part)) return;
+      } else this.queued.push(part);
+      if (f.remaining === 0) this.finish(true);
+      else if (this.consumer === null) {
+        if (this.queuedBytes() >= this.pool.blockSize) this.conn.pause();
+      } else this.holdBack();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
 
   feed(buf: Buffer, n: number): void {
     if (this.failed !== null || this.done) return;
