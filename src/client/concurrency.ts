@@ -1,6 +1,7 @@
 // Adaptive concurrency (AIMD on goodput): how many requests may be in flight. One more slot while
 // goodput per window keeps rising; half on an error, a timeout or falling goodput; a slot that
-// brought nothing is given back, and steady windows probe again. Pure: time is passed in.
+// brought nothing (or whose window saw goodput fall) is given back, and steady windows probe again.
+// Pure: time is passed in.
 // Generic over what is transferred, so uploads and downloads share it.
 
 export type ConcurrencyMode = 'auto' | number;
@@ -127,20 +128,29 @@ export class ConcurrencyController {
     } else if (goodput > base * (1 + this.opts.increaseThreshold)) {
       this.baseline = goodput;
       this.grow('increase');
+    } else if (goodput < base * (1 - this.opts.decreaseThreshold) && this.probing) {
+      // The window that tried one more slot went worse: give that slot back, and judge the next
+      // window against this one. Halving here turned one slow second (a busy disk, another
+      // process) into half the streams for the rest of a transfer.
+      this.undoProbe(goodput);
     } else if (goodput < base * (1 - this.opts.decreaseThreshold)) {
       this.decrease('decrease-goodput', now);
     } else if (this.probing) {
       // The extra slot did not pay: give it back (fewer buffers, same goodput).
-      this.probing = false;
-      this.steadyWindows = 0;
-      this.current = Math.max(this.opts.min, this.current - 1);
-      this.baseline = Math.max(base, goodput);
-      this.lastChange = 'undo';
+      this.undoProbe(Math.max(base, goodput));
     } else if (++this.steadyWindows >= this.opts.probeAfterWindows) {
       this.grow('probe');
     } else {
       this.lastChange = 'hold';
     }
+  }
+
+  private undoProbe(baseline: number): void {
+    this.probing = false;
+    this.steadyWindows = 0;
+    this.current = Math.max(this.opts.min, this.current - 1);
+    this.baseline = baseline;
+    this.lastChange = 'undo';
   }
 
   private grow(why: ConcurrencyChange): void {

@@ -70,6 +70,20 @@ describe('ConcurrencyController (auto)', () => {
     expect(d.limit).toBe(8);
   });
 
+  it('gives the probed slot back, without halving, when goodput falls in the window that probed it', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    let t = run(c, 1, () => 4000).t; // first window: baseline, probe a fifth slot
+    expect([c.limit, c.lastDecision]).toEqual([5, 'baseline']);
+    t = feedWindow(c, t, () => 2500); // -37% while probing: one slow second
+    expect([c.limit, c.lastDecision]).toEqual([4, 'undo']);
+    // Judged against that window from now on: the old goodput again reads as a rise.
+    feedWindow(c, t, () => 4000);
+    expect([c.limit, c.lastDecision]).toEqual([5, 'increase']);
+    // A fall outside a probe still halves (the previous test), and so does an error.
+    c.onFailure(t + 2000);
+    expect(c.limit).toBe(2);
+  });
+
   it('halves on an error, at most once per window, down to 1', () => {
     const c = new ConcurrencyController({ initial: 16 });
     c.onFailure(0);
