@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { formatDigest } from '../../src/protocol/index.js';
-import { createWorkerHasher } from '../../src/client/node/worker-hasher.js';
+import { createWorkerHasher, terminateHashWorker } from '../../src/client/node/worker-hasher.js';
 
 const expected = (bytes: Uint8Array) => formatDigest({ algorithm: 'sha-256', base64: createHash('sha256').update(bytes).digest('base64') });
 
@@ -77,5 +77,24 @@ describe('worker hasher', () => {
     const digests = await Promise.all(hashes.map((h) => h.digest()));
     expect(digests).toEqual(inputs.map(expected));
     expect(await hasher.createHash!('sha-256').digest()).toBe(expected(Buffer.alloc(0)));
+  });
+
+  it('a worker that dies fails the hashes it held, hands every part back, and the next hash gets a new one', async () => {
+    const hasher = createWorkerHasher();
+    const hash = hasher.createHash!('sha-256');
+    const data = randomBytes(3 * 1024 * 1024);
+    const parts = sharedParts(data, 5);
+    let back = 0;
+    parts.slice(0, parts.length / 2).forEach((p) => hash.update(p, () => back++));
+    // Another digest answered: the worker has taken in every update above. Then it dies, with this
+    // hash's state in it, and the rest goes to a new worker.
+    await hasher.createHash!('sha-256').digest();
+    await terminateHashWorker();
+    parts.slice(parts.length / 2).forEach((p) => hash.update(p, () => back++));
+    await expect(hash.digest()).rejects.toThrow(/restarted/);
+    expect(back).toBe(parts.length);
+    const next = hasher.createHash!('sha-256');
+    next.update(data);
+    expect(await next.digest()).toBe(expected(data));
   });
 });

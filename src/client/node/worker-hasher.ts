@@ -40,6 +40,8 @@ class HashWorker {
   private worker: Worker | null = null;
   private readonly waiting: Waiter[] = [];
   private nextId = 1;
+  /** Counts workers started: a hash begun on one worker cannot be finished on the next. */
+  generation = 0;
 
   newId(): number {
     return this.nextId++;
@@ -54,8 +56,20 @@ class HashWorker {
     worker.postMessage(message);
   }
 
-  private start(): Worker {
+  /** Stops the worker; what it owed fails, and the next hash starts a new one. */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  /** Tells a running worker to forget a hash; starts none for it. */
+  drop(id: number): void {
+    this.worker?.postMessage({ op: 'drop', id });
+  }
+
+  /** The running worker, started if there is none. */
+  start(): Worker {
     if (this.worker) return this.worker;
+    this.generation++;
     const worker = new Worker(workerSource, { eval: true });
     worker.unref();
     worker.on('message', (reply: Reply) => {
@@ -77,7 +91,12 @@ class HashWorker {
 
 const shared = new HashWorker();
 /** A hash dropped before its digest (a failed attempt) is forgotten by the worker too. */
-const dropped = new FinalizationRegistry<number>((id) => shared.send({ op: 'drop', id }, null));
+const dropped = new FinalizationRegistry<number>((id) => shared.drop(id));
+
+/** Stops the hashing worker (it does not keep a process alive anyway); hashes in progress fail. */
+export function terminateHashWorker(): Promise<void> {
+  return shared.terminate();
+}
 
 /** A Hasher whose incremental hashes run on a worker thread; one-shot digests stay on node:crypto. */
 export function createWorkerHasher(): Hasher {
@@ -100,6 +119,8 @@ class WorkerHash implements IncrementalHash {
   private staged = 0;
   private failure: Error | null = null;
   private digested = false;
+  /** The worker generation this hash's state lives in (null until its first message). */
+  private generation: number | null = null;
 
   constructor(
     private readonly w: HashWorker,
@@ -128,11 +149,19 @@ class WorkerHash implements IncrementalHash {
     this.digested = true;
     dropped.unregister(this);
     this.flush();
+    this.checkGeneration();
     const reply = await new Promise<Reply | Error>((resolve) => this.w.send({ op: 'digest', id: this.id }, resolve));
     if (reply instanceof Error) throw reply;
     if (this.failure) throw this.failure;
     if (reply.op !== 'digest') throw new Error('The hashing worker answered out of turn.');
     return formatDigest({ algorithm: this.algorithm, base64: reply.base64 });
+  }
+
+  /** A worker that died took this hash's state with it: whatever the next one computes is wrong. */
+  private checkGeneration(): void {
+    this.w.start();
+    this.generation ??= this.w.generation;
+    if (this.generation !== this.w.generation) this.failure ??= new Error('The hashing worker was restarted during this hash.');
   }
 
   /** Copies `bytes` into shared staging blocks (for parts the caller reuses as soon as update returns). */
@@ -163,6 +192,7 @@ class WorkerHash implements IncrementalHash {
     this.closeStaging();
     if (this.parts.length === 0) return;
     const callbacks = this.callbacks;
+    this.checkGeneration();
     this.w.send({ op: 'update', id: this.id, parts: this.parts }, (reply) => {
       if (reply instanceof Error) this.failure ??= reply;
       for (const done of callbacks) done();
