@@ -16,13 +16,13 @@ import { withRetry } from './retry-loop.js';
 import { runPipeline } from './scheduler.js';
 
 /**
- * Writes are batched to this size: one system call per network read would be ~16 per MiB, and each
- * pwritev costs the main thread some 20 µs before the thread pool takes it. With the hash on a worker
- * thread (node/worker-hasher.ts) 1 MiB batches made `ferry download` of 1 GiB about 8 % quicker than
- * 256 KiB ones on the 2-core benchmark VM (alternated runs; an earlier measurement, with hashing on the
- * main thread, had favoured 256 KiB).
+ * Writes are batched to this size: one system call per network read would be ~16 per MiB. Not 1 MiB:
+ * on the 2-core benchmark VM, 1 GiB written in 1 MiB pwritevs took 1–2 s of system time in some runs
+ * (the kernel finding room for 1 MiB page-cache folios) instead of the usual 0.35 s, which made whole
+ * downloads twice as slow; in 256 KiB writes it never did (`node bench/probes/page-cache-write.mjs
+ * /tmp 4 256` against `... 1024`).
  */
-const writeBatch = 1024 * KiB;
+const writeBatch = 256 * KiB;
 
 /**
  * A range stops reading while this much of it is received but not yet written (direct transport):

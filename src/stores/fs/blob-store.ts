@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError, MiB } from '../../protocol/index.js';
+import { FerryError, KiB, MiB } from '../../protocol/index.js';
 import type { BlobStore, BlobStoreOptions, ChunkPlace, ReadOptions } from '../types.js';
 
 export interface FsBlobStoreOptions {
@@ -14,8 +14,12 @@ export interface FsBlobStoreOptions {
 }
 
 const readBlockBytes = 1 * MiB;
-/** Bytes gathered before one writev (two batches at most per chunk in memory). */
-const writeBatchBytes = 1 * MiB;
+/**
+ * Bytes gathered before one writev (two batches at most per chunk in memory). Not 1 MiB: writes that
+ * large sometimes cost several times the system time on the benchmark VM (the kernel finding room for
+ * 1 MiB page-cache folios; `node bench/probes/page-cache-write.mjs /tmp 4 1024` against `... 256`).
+ */
+const writeBatchBytes = 256 * KiB;
 
 /** Handles are upload ids and refs are file ids: plain names, never paths. */
 export class FsBlobStore implements BlobStore {
