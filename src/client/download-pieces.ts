@@ -18,9 +18,8 @@ import { runPipeline } from './scheduler.js';
 /**
  * Writes are batched to this size: one system call per network read would be ~16 per MiB. Not 1 MiB:
  * on the 2-core benchmark VM, 1 GiB written in 1 MiB pwritevs took 1–2 s of system time in some runs
- * (the kernel finding room for 1 MiB page-cache folios) instead of the usual 0.35 s, which made whole
- * downloads twice as slow; in 256 KiB writes it never did (`node bench/probes/page-cache-write.mjs
- * /tmp 4 256` against `... 1024`).
+ * (the kernel finding room for 1 MiB page-cache folios) instead of the usual 0.35 s; in 256 KiB
+ * writes it never did (`node bench/probes/page-cache-write.mjs /tmp 4 256` against `... 1024`).
  */
 const writeBatch = 256 * KiB;
 
