@@ -106,7 +106,8 @@ export interface BlobStoreOptions {
 export interface ReadOptions extends BlobStoreOptions {
   /**
    * The caller is done with each piece (hashed it, or its socket has taken it) before it asks for the
-   * next, so the store may read every piece into the same memory instead of allocating one per read.
+   * next, and with the last one when it stops iterating (however it stops), so the store may read
+   * every piece into the same memory, and give that memory to a later read, instead of allocating.
    */
   reuseBuffers?: boolean;
 }

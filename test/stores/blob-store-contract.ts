@@ -114,6 +114,29 @@ export function describeBlobStoreContract(name: string, open: () => Promise<Blob
       }
     });
 
+    it('keeps concurrent reads with reuseBuffers apart, also after a read is abandoned', async () => {
+      // Stores may hand a finished read's memory to the next read: two reads in step must never share
+      // it, and a read stopped early must not leave its memory where a later read's bytes are still used.
+      const data = randomBytes(2 * chunkSize + 999);
+      const { handle, receipts } = await upload(store, data);
+      const ref = await store.complete(handle, randomUUID(), receipts);
+      for await (const _ of store.read(ref, 0, data.byteLength, { reuseBuffers: true })) break;
+      const a = store.read(ref, 0, 3 * MiB + 5, { reuseBuffers: true })[Symbol.asyncIterator]();
+      const b = store.read(ref, chunkSize + 1, chunkSize + 1 + 3 * MiB, { reuseBuffers: true })[Symbol.asyncIterator]();
+      const [ha, hb] = [createHash('sha256'), createHash('sha256')];
+      let [doneA, doneB] = [false, false];
+      while (!doneA || !doneB) {
+        // Both pieces are held at once before either is used.
+        const [pa, pb] = await Promise.all([doneA ? null : a.next(), doneB ? null : b.next()]);
+        if (pa?.done) doneA = true;
+        else if (pa) ha.update(pa.value);
+        if (pb?.done) doneB = true;
+        else if (pb) hb.update(pb.value);
+      }
+      expect(ha.digest('hex')).toBe(sha256(data.subarray(0, 3 * MiB + 5)));
+      expect(hb.digest('hex')).toBe(sha256(data.subarray(chunkSize + 1, chunkSize + 1 + 3 * MiB)));
+    });
+
     it('rejects putChunk with the error a failing body throws, and accepts the chunk on retry', async () => {
       const data = randomBytes(chunkSize + 10);
       const uploadId = randomUUID();

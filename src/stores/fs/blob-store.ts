@@ -15,6 +15,12 @@ export interface FsBlobStoreOptions {
 
 const readBlockBytes = 1 * MiB;
 /**
+ * Read blocks kept for the next response. A download client fetches one range per chunk, so a fresh
+ * block per response was 128 MiB of short-lived buffers per GiB served, enough to start V8's major
+ * garbage collections on the server; kept blocks make a busy download server allocate nothing.
+ */
+const keptReadBlocks = 8;
+/**
  * Bytes gathered before one writev (two batches at most per chunk in memory). Not 1 MiB: writes that
  * large sometimes cost several times the system time on the benchmark VM (the kernel finding room for
  * 1 MiB page-cache folios; `node bench/probes/page-cache-write.mjs /tmp 4 1024` against `... 256`).
@@ -26,6 +32,7 @@ export class FsBlobStore implements BlobStore {
   readonly #uploads: string;
   readonly #files: string;
   readonly #fsync: boolean;
+  readonly #readBlocks: Buffer[] = [];
 
   constructor(options: FsBlobStoreOptions) {
     this.#uploads = join(options.dir, 'uploads');
@@ -127,8 +134,8 @@ export class FsBlobStore implements BlobStore {
     // server those allocations (page faults, garbage collection) cost more than the reads themselves.
     let got = 0;
     const fh = await open(path, 'r');
+    const block = options.reuseBuffers ? (this.#readBlocks.pop() ?? Buffer.allocUnsafeSlow(readBlockBytes)) : null;
     try {
-      const block = options.reuseBuffers ? Buffer.allocUnsafeSlow(Math.min(readBlockBytes, end - start)) : null;
       while (got < end - start) {
         options.signal?.throwIfAborted();
         const want = Math.min(readBlockBytes, end - start - got);
@@ -139,6 +146,7 @@ export class FsBlobStore implements BlobStore {
         yield into.subarray(0, bytesRead);
       }
     } finally {
+      if (block && this.#readBlocks.length < keptReadBlocks) this.#readBlocks.push(block);
       await fh.close();
     }
     // A file shorter than its record must not turn into a silently truncated download.
