@@ -39,15 +39,34 @@ export interface ContenderResult {
 
 export type Log = (line: string) => void;
 
+export interface AlternateOptions {
+  /** One unmeasured run of every contender before the first round. */
+  warmUp?: boolean;
+}
+
 /**
  * Runs each contender `rounds` times, one after another within a round, starting each round one
  * further along (A B C, B C A, C A B, ...). Dirty pages are flushed before every run, and a run waits
- * (briefly) for other processes' bursts of work to pass. A contender
+ * (briefly) for other processes' bursts of work to pass; with `warmUp`, every contender first runs once
+ * unmeasured. A contender
  * that fails twice is dropped with its errors kept for the report.
  */
-export async function alternate(section: string, contenders: Contender[], rounds: number, log: Log): Promise<ContenderResult[]> {
+export async function alternate(section: string, contenders: Contender[], rounds: number, log: Log, o: AlternateOptions = {}): Promise<ContenderResult[]> {
   const results = contenders.map((contender) => ({ contender, runs: [] as Measurement[], errors: [] as string[] }));
   const active = results.filter((r) => !r.contender.skip);
+  if (o.warmUp) {
+    // The servers were just started: whichever contender ran first met cold code paths (JIT) and
+    // cold kernel state, 0.5-1.5 s per GiB more than its later runs. One unmeasured run of each.
+    for (const r of active) {
+      await settle();
+      const started = performance.now();
+      await r.contender.run().then(
+        () => log(`  [${section} warm-up] ${r.contender.label.padEnd(42)} ${((performance.now() - started) / 1000).toFixed(2)} s  (not counted)`),
+        (e: unknown) => log(`  [${section} warm-up] ${r.contender.label.padEnd(42)} FAILED: ${String(e).split('\n')[0]} (not counted)`),
+      );
+      await r.contender.after?.().catch(() => {});
+    }
+  }
   for (let round = 0; round < rounds; round++) {
     const order = active.map((_, i) => active[(i + round) % active.length]!).filter((r) => r.errors.length < 2);
     for (const r of order) {

@@ -58,12 +58,14 @@ export async function downloadSection(ctx: BenchContext): Promise<SectionReport>
     }
     work.assertSameFilesystem(join(work.root, 'dl-out'));
     ctx.log(`Download of ${formatBytes(options.size)}: ${contenders.filter((c) => !c.skip).length} contenders × ${options.rounds} rounds`);
-    const results = await alternate('download', pick(ctx, contenders), options.rounds, ctx.log);
+    const results = await alternate('download', pick(ctx, contenders), options.rounds, ctx.log, { warmUp: !options.smoke });
     const by = (id: string) => results.find((r) => r.contender.id === id);
     const table = throughputTable(`Download of ${formatBytes(options.size)} (${options.rounds} rounds, alternated)`, options.size, results, by('curl-nginx'));
     table.intro =
       'Wall-clock seconds per download into a file on the same disk (deleted between runs; dirty pages flushed before each run). ' +
-      'The stored file is in the page cache for every contender. CPU is client + server; "other load" as in the upload table.';
+      'The stored file is in the page cache for every contender. CPU is client + server; "other load" as in the upload table. ' +
+      'Ferry and aria2c make the file durable before they exit (fdatasync as they go and at the end; aria2c preallocates the file and fsyncs it at the end); ' +
+      'curl leaves it dirty in the page cache.';
     return {
       tables: [table],
       facts: factsOf('download', results),
