@@ -28,6 +28,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionReport> {
     ];
     if (!options.smoke) {
       const ferryNoSync = await started(startFerry(repo, work.dir('up-ferry-nofsync'), ['--no-fsync']));
+      const ferryNodeGc = await started(startFerry(repo, work.dir('up-ferry-node-gc'), [], []));
       const tus = await started(startTus(repo, work.dir('up-tus'))).catch((e: Error) => {
         ctx.log(`  @tus/server did not start (${e.message.split('\n')[0]}): tus is skipped`);
         return null;
@@ -37,6 +38,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionReport> {
         tusUpload(env, file, tus, tus ? null : '@tus/server did not start (is it installed? npm install)'),
         curlPut(tools.curl, 'raw-nosync', 'curl -T → Node PUT, no fdatasync', file, rawNoSync),
         ferryCliUpload(env, 'ferry-nofsync', 'Ferry CLI, server --no-fsync', file, ferryNoSync),
+        ferryCliUpload(env, 'ferry-node-gc', "Ferry CLI, server with Node's default GC", file, ferryNodeGc),
         ferryCliUpload(env, 'ferry-c1', 'Ferry CLI --concurrency 1', file, ferry, ['--concurrency', '1']),
       );
     }

@@ -12,8 +12,11 @@ export interface Server extends Service {
 
 const tsx = ['--import', 'tsx'];
 
-export async function startFerry(repo: string, dataDir: string, extra: string[] = []): Promise<Server> {
-  const args = [join(repo, 'dist/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extra];
+/** Node flags the Ferry server runs with: those of `npm start` (package.json), see docs/operations.md. */
+export const ferryServerNodeFlags = ['--single-threaded-gc'];
+
+export async function startFerry(repo: string, dataDir: string, extra: string[] = [], nodeFlags = ferryServerNodeFlags): Promise<Server> {
+  const args = [...nodeFlags, join(repo, 'dist/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extra];
   const service = await startService(process.execPath, args, { line: listening }, { what: 'ferry serve', cwd: repo });
   return { ...service, url: service.ready, dataDir };
 }

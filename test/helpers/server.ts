@@ -47,7 +47,8 @@ export interface ChildServer {
 
 /** Runs `ferry serve` (the built CLI) as a child process and waits until it listens. */
 export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, [cliPath, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], {
+  // With the Node flags of `npm start` (package.json), so the tests run the server as it is shipped.
+  const child = spawn(process.execPath, ['--single-threaded-gc', cliPath, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
