@@ -48,27 +48,19 @@ export interface AlternateOptions {
  * Runs each contender `rounds` times, one after another within a round, starting each round one
  * further along (A B C, B C A, C A B, ...). Dirty pages are flushed before every run, and a run waits
  * (briefly) for other processes' bursts of work to pass; with `warmUp`, every contender first runs once
- * unmeasured. A contender
- * that fails twice is dropped with its errors kept for the report.
+ * unmeasured. A contender that fails twice is dropped with its errors kept for the report.
  */
 export async function alternate(section: string, contenders: Contender[], rounds: number, log: Log, o: AlternateOptions = {}): Promise<ContenderResult[]> {
   const results = contenders.map((contender) => ({ contender, runs: [] as Measurement[], errors: [] as string[] }));
   const active = results.filter((r) => !r.contender.skip);
-  if (o.warmUp) {
-    // The servers were just started: whichever contender ran first met cold code paths (JIT) and
-    // cold kernel state, 0.5-1.5 s per GiB more than its later runs. One unmeasured run of each.
-    for (const r of active) {
-      await settle();
-      const started = performance.now();
-      await r.contender.run().then(
-        () => log(`  [${section} warm-up] ${r.contender.label.padEnd(42)} ${((performance.now() - started) / 1000).toFixed(2)} s  (not counted)`),
-        (e: unknown) => log(`  [${section} warm-up] ${r.contender.label.padEnd(42)} FAILED: ${String(e).split('\n')[0]} (not counted)`),
-      );
-      await r.contender.after?.().catch(() => {});
-    }
-  }
-  for (let round = 0; round < rounds; round++) {
-    const order = active.map((_, i) => active[(i + round) % active.length]!).filter((r) => r.errors.length < 2);
+  // With warmUp, round 0 runs every contender once, not counted: the servers were just started, and
+  // whichever contender ran first met cold code paths (JIT) and cold kernel state, 0.5-1.5 s per GiB
+  // more than in its later runs.
+  const first = o.warmUp ? 0 : 1;
+  for (let round = first; round <= rounds; round++) {
+    const counted = round > 0;
+    const tag = counted ? `${section} ${round}/${rounds}` : `${section} warm-up`;
+    const order = active.map((_, i) => active[(i + Math.max(round - 1, 0)) % active.length]!).filter((r) => r.errors.length < 2);
     for (const r of order) {
       await settle();
       // Other processes on a shared machine: give a burst of theirs up to 15 s to pass.
@@ -82,12 +74,12 @@ export async function alternate(section: string, contenders: Contender[], rounds
         const after = machineBusySeconds();
         const own = m.ownCpuSeconds ?? m.cpuSeconds;
         if (busy !== null && after !== null && own !== undefined) m.otherCores = Math.max(0, after - busy - own) / wall;
-        r.runs.push(m);
-        log(`  [${section} ${round + 1}/${rounds}] ${r.contender.label.padEnd(44)} ${m.seconds.toFixed(2)} s  (${r.contender.id})`);
+        if (counted) r.runs.push(m);
+        log(`  [${tag}] ${r.contender.label.padEnd(44)} ${m.seconds.toFixed(2)} s  (${r.contender.id}${counted ? '' : ', not counted'})`);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
-        r.errors.push(message);
-        log(`  [${section} ${round + 1}/${rounds}] ${r.contender.label.padEnd(44)} FAILED: ${message.split('\n')[0]}`);
+        if (counted) r.errors.push(message);
+        log(`  [${tag}] ${r.contender.label.padEnd(44)} FAILED: ${message.split('\n')[0]}${counted ? '' : ' (not counted)'}`);
       }
       await r.contender.after?.().catch((e: unknown) => log(`  clean-up after ${r.contender.label} failed: ${String(e)}`));
     }

@@ -23,13 +23,13 @@ const platform = { hasher: createWorkerHasher(), fetch: createNodeTransport(), r
 
 /** The shipped file target, but its `.part` never fdatasyncs. */
 function withoutSync(target) {
-  return Object.assign(Object.create(Object.getPrototypeOf(target)), target, {
-    async openPart(size, mode) {
-      const part = await target.openPart(size, mode);
-      if (part) part.sync = async () => {};
-      return part;
-    },
-  });
+  const openPart = target.openPart.bind(target);
+  target.openPart = async (size, mode) => {
+    const part = await openPart(size, mode);
+    if (part) part.sync = async () => {};
+    return part;
+  };
+  return target;
 }
 
 const variants = {

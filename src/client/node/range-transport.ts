@@ -400,16 +400,10 @@ class ResponseState implements RangeBody {
         throw new Error('A read landed outside the block it was given.');
       }
       this.target = null;
-      const part = this.pool.lend(this.block, n, this);
-      this.lentBytes += n;
       f.remaining -= n;
-      if (this.consumer) {
-        if (!this.give(part)) return;
-      } else this.queued.push(part);
+      if (!this.hand(this.block, n)) return;
       if (f.remaining === 0) this.finish(true);
-      else if (this.consumer === null) {
-        if (this.queuedBytes() >= this.pool.blockSize) this.conn.pause();
-      } else this.holdBack();
+      else this.pace();
     } catch (e) {
       this.fail(e);
     }
@@ -425,11 +419,7 @@ class ResponseState implements RangeBody {
         if (at < 0) return;
       }
       if (at < n && !this.done) this.body(buf, at, n);
-      if (!this.done && this.failed === null) {
-        if (this.consumer === null) {
-          if (this.queuedBytes() >= this.pool.blockSize) this.conn.pause();
-        } else this.holdBack();
-      }
+      if (!this.done && this.failed === null) this.pace();
     } catch (e) {
       this.fail(e);
     }
@@ -564,13 +554,28 @@ class ResponseState implements RangeBody {
       }
       const n = Math.min(end - start, size - this.block.used);
       buf.copy(this.block.bytes, this.block.used, start, start + n);
-      const part = this.pool.lend(this.block, n, this);
-      this.lentBytes += n;
       start += n;
-      if (this.consumer) {
-        if (!this.give(part)) return;
-      } else this.queued.push(part);
+      if (!this.hand(this.block, n)) return;
     }
+  }
+
+  /**
+   * Lends the `n` bytes just put into `block` as a part and hands it to the reader, or queues it
+   * until read(); false when the reader's callback threw (the body has then failed).
+   */
+  private hand(block: Block, n: number): boolean {
+    const part = this.pool.lend(block, n, this);
+    this.lentBytes += n;
+    if (this.consumer) return this.give(part);
+    this.queued.push(part);
+    return true;
+  }
+
+  /** After a read: stop reading while nobody takes the queued parts, or hold back for the reader. */
+  private pace(): void {
+    if (this.consumer === null) {
+      if (this.queuedBytes() >= this.pool.blockSize) this.conn.pause();
+    } else this.holdBack();
   }
 
   /** Hands one part to the reader; false when its callback threw (the read then rejected with that). */

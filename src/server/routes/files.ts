@@ -97,6 +97,10 @@ async function streamBytes(ctx: ServerContext, file: FileRecord, start: number, 
 /** Resolves once the socket has taken all of `part` (so its memory may be reused); rejects on abort. */
 function written(res: ServerResponse, part: Uint8Array, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     res.write(part, (error) => {

@@ -37,7 +37,7 @@ export interface ChaosServerOptions {
 
 /** Starts the server; resolves once it listens or has exited (whichever comes first). */
 export async function startChaosServer(o: ChaosServerOptions): Promise<ChaosServer> {
-  const args = ['--import', hookPath, cliPath, 'serve', '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--data-dir', o.dataDir, '--log-level', 'info', ...(o.args ?? [])];
+  const args = ['--single-threaded-gc', '--import', hookPath, cliPath, 'serve', '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--data-dir', o.dataDir, '--log-level', 'info', ...(o.args ?? [])];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, FERRY_CHAOS_KILL: o.killAt ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
