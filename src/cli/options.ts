@@ -24,3 +24,31 @@ export function parsePositiveNumber(text: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
   return n;
 }
+
+/** For repeatable options: each use adds one value. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** "kid:secret" (repeatable; from the environment, comma-separated) -> grant keys. */
+export function collectGrantSecrets(value: string, previous: Array<{ kid: string; secret: string }> | undefined): Array<{ kid: string; secret: string }> {
+  const keys = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const colon = part.indexOf(':');
+      if (colon < 1) throw new InvalidArgumentError('expected key-id:secret (e.g. k1:$(openssl rand -base64 32)).');
+      return { kid: part.slice(0, colon), secret: part.slice(colon + 1) };
+    });
+  return [...(previous ?? []), ...keys];
+}
+
+const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** "90", "15m", "12h", "30d", "2w" -> seconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$/i.exec(text);
+  if (!m || Number(m[1]) <= 0) throw new InvalidArgumentError(`"${text}" is not a duration (examples: 900, 15m, 12h, 7d).`);
+  return Number(m[1]) * durationUnits[(m[2] || 's').toLowerCase()]!;
+}

@@ -77,6 +77,8 @@ export const Capabilities = z.object({
   uploadTtlSeconds: z.number(),
   creationWithFirstChunk: z.boolean(),
   fsync: z.boolean(),
+  /** 'token': requests need an API key or a grant (Authorization: Bearer). Absent from older servers. */
+  auth: z.enum(['open', 'token']).optional(),
 });
 export type Capabilities = z.infer<typeof Capabilities>;
 
@@ -92,6 +94,8 @@ export const FileInfo = z.object({
   fileDigest: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),
   createdAt: z.string(),
+  /** The identity that uploaded it. */
+  owner: z.string().optional(),
 });
 export type FileInfo = z.infer<typeof FileInfo>;
 

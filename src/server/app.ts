@@ -6,14 +6,22 @@ import type { Logger } from 'pino';
 import { FerryError, Headers, PROTOCOL_VERSION } from '../protocol/index.js';
 import { openEmbeddedStores } from '../stores/embedded.js';
 import type { BlobStore, MetaStore } from '../stores/types.js';
+import { authenticate, wwwAuthenticate } from './auth/authenticate.js';
+import { openPrincipal } from './auth/principal.js';
+import { loadShareKey } from './auth/share-links.js';
 import { recoverCompletions, recoverFailedCompletions } from './completion.js';
-import { parseServerConfig, type ServerConfigInput } from './config.js';
+import { isLoopback, parseServerConfig, type ServerConfigInput } from './config.js';
 import { createContext, type ServerContext } from './context.js';
-import { isStorageFull, requestPath, sendClientError, sendProblem } from './http.js';
+import { handleCors } from './cors.js';
+import type { EventListener } from './events.js';
+import type { PreCreateHook } from './hooks.js';
+import { isStorageFull, loggablePath, requestTarget, sendClientError, sendProblem } from './http.js';
 import { createLogger } from './logger.js';
 import { route } from './router.js';
 import { startSweeper, sweep, type SweepResult } from './sweeper.js';
 import { recoverStorage } from './upload-lifecycle.js';
+import { startWebhookDispatcher } from './webhooks/dispatcher.js';
+import { httpPreCreateHook } from './webhooks/pre-create-http.js';
 
 export interface FerryServer {
   /** http://host:port of the listening socket. */
@@ -30,6 +38,10 @@ export interface StartOptions {
   meta?: MetaStore;
   blobs?: BlobStore;
   logger?: Logger;
+  /** Told of every upload and file event (created, completed, failed, expired, aborted, deleted). */
+  onEvent?: EventListener;
+  /** Asked before every upload is created: may refuse it or replace its metadata. */
+  preCreate?: PreCreateHook;
 }
 
 export async function startServer(input: ServerConfigInput = {}, options: StartOptions = {}): Promise<FerryServer> {
@@ -38,6 +50,11 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   const stores = options.meta && options.blobs ? { meta: options.meta, blobs: options.blobs } : await openEmbeddedStores(config);
   const log = options.logger ?? createLogger(config.logLevel);
   const ctx = createContext(config, stores.meta, stores.blobs, log);
+  ctx.shareKey = await loadShareKey(ctx.meta);
+  ctx.grantKeys.push(ctx.shareKey);
+  if (options.onEvent) ctx.listeners.push(options.onEvent);
+  if (options.preCreate) ctx.preCreate.push(options.preCreate);
+  if (config.preCreateHook) ctx.preCreate.push(httpPreCreateHook(config.preCreateHook, config.webhookSecret!, config.webhookTimeoutSeconds * 1000));
   await recoverCompletions(ctx);
   await recoverFailedCompletions(ctx);
   await recoverStorage(ctx);
@@ -65,9 +82,17 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (!config.publicUrl) ctx.baseUrl = url;
   const stopSweeper = startSweeper(ctx, config.sweepIntervalSeconds * 1000);
-  log.info({ event: 'listening', url, dataDir: config.dataDir, fsync: config.fsync }, `Ferry listening on ${url}`);
+  const stopWebhooks = startWebhookDispatcher(ctx);
+  log.info(
+    { event: 'listening', url, address: config.host, port, auth: config.auth, dataDir: config.dataDir, fsync: config.fsync },
+    `Ferry listening on ${url} (address ${config.host}, auth ${config.auth})`,
+  );
+  if (config.auth === 'open' && !isLoopback(config.host)) {
+    log.warn({ event: 'open-on-public-address', address: config.host }, 'auth is open on a non-loopback address: anyone who can reach it can read and fill this server');
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -79,6 +104,7 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
     close: () =>
       (closing ??= (async () => {
         await stopSweeper();
+        await stopWebhooks();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Close keep-alive connections as they go idle; after a grace period cut what is left
         // (unacknowledged chunks are simply re-sent by their clients).
@@ -106,23 +132,26 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
         supported: [PROTOCOL_VERSION],
       });
     }
-    const pathname = requestPath(req.url ?? '/');
-    const { handler, params } = route(req.method ?? 'GET', pathname);
-    await handler(ctx, req, res, params);
+    if (handleCors(ctx.config.corsOrigins, req, res)) return;
+    const { pathname, query } = requestTarget(req.url ?? '/');
+    const match = route(req.method ?? 'GET', pathname);
+    const who = match.public ? openPrincipal : await authenticate(ctx, req, query, ctx.grantKeys);
+    await match.handler(ctx, req, res, match.params, who);
   } catch (error) {
     if (error instanceof FerryError) {
       if (error.code === 'method-not-allowed' && typeof error.extensions.allow === 'string') res.setHeader('allow', error.extensions.allow);
+      if (error.status === 401 && !res.headersSent) res.setHeader('www-authenticate', wwwAuthenticate(error));
       sendProblem(req, res, error);
       return;
     }
     // The client went away: nothing to answer. (Not req.destroyed: a body read to its end is destroyed too.)
     if (req.socket.destroyed) return;
     if (isStorageFull(error)) {
-      ctx.log.warn({ err: error, method: req.method, url: req.url }, 'storage full');
+      ctx.log.warn({ err: error, method: req.method, url: loggablePath(req.url) }, 'storage full');
       sendProblem(req, res, new FerryError('insufficient-storage', 'The server is out of storage space; retry later.', { retryAfter: 10 }));
       return;
     }
-    ctx.log.error({ err: error, method: req.method, url: req.url }, 'request failed');
+    ctx.log.error({ err: error, method: req.method, url: loggablePath(req.url) }, 'request failed');
     sendProblem(req, res, new FerryError('internal-error', 'The server could not complete the request.'));
   }
 }

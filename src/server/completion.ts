@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { bytesToBase64, FerryError, formatDigest } from '../protocol/index.js';
 import type { FileRecord, UploadRecord } from '../stores/types.js';
 import type { ServerContext } from './context.js';
+import { announceEvent, eventData, prepareEvent } from './events.js';
 
 /**
  * Completes `upload` (every chunk must be recorded). Concurrent callers in this process share one
@@ -33,10 +34,13 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
     if (actual !== upload.fileDigest) {
       // The state first: a crash after it leaves chunk rows behind, which recoverFailedCompletions
       // takes as the sign that the file still has to be deleted.
-      await ctx.meta.transition(upload.id, ['uploading'], 'failed');
+      const failed = prepareEvent(ctx, 'upload.failed', eventData(ctx, upload, null));
+      const failedHere = await ctx.meta.transition(upload.id, ['uploading'], 'failed', {}, failed.deliveries);
       await ctx.blobs.deleteFile(blobRef);
       await ctx.meta.forgetChunks(upload.id);
+      if (failedHere && upload.grantId) await ctx.meta.releaseGrant(upload.grantId, upload.size);
       ctx.log.warn({ uploadId: upload.id, event: 'upload-failed', expected: upload.fileDigest, actual }, 'file digest mismatch');
+      if (failedHere) await announceEvent(ctx, failed);
       throw new FerryError('file-digest-mismatch', `The assembled file's digest is ${actual}, not the declared ${upload.fileDigest}.`, {
         expected: upload.fileDigest,
         actual,
@@ -59,16 +63,21 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
       metadata: upload.metadata,
       blobRef,
       createdAt: ctx.now(),
+      owner: upload.owner,
     };
     await ctx.meta.createFile(record);
     file = record;
   }
-  await ctx.meta.transition(upload.id, ['uploading'], 'complete', { fileId });
+  // Only the run that moves the upload to complete reports it (a crash-recovery rerun may find it done).
+  const completed = prepareEvent(ctx, 'upload.completed', eventData(ctx, upload, file));
+  const completedHere = await ctx.meta.transition(upload.id, ['uploading'], 'complete', { fileId }, completed.deliveries);
+  if (!completedHere) return file;
   ctx.metrics.inc('ferry_uploads_completed_total');
   ctx.log.info(
     { uploadId: upload.id, fileId, event: 'upload-complete', bytes: upload.size, durationMs: ctx.now() - started },
     'upload complete',
   );
+  await announceEvent(ctx, completed);
   return file;
 }
 

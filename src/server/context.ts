@@ -1,7 +1,10 @@
-// What every route needs: configuration, the two stores, the logger, locks and counters.
+// What every route needs: configuration, the two stores, the logger, locks, counters and hooks.
 import type { Logger } from 'pino';
+import type { GrantKey } from '../grants/index.js';
 import type { BlobStore, FileRecord, MetaStore } from '../stores/types.js';
 import type { ServerConfig } from './config.js';
+import type { EventListener } from './events.js';
+import type { PreCreateHook } from './hooks.js';
 import { KeyedLock } from './keyed-lock.js';
 import { Metrics } from './metrics.js';
 
@@ -16,6 +19,18 @@ export interface ServerContext {
   completions: Map<string, Promise<FileRecord>>;
   metrics: Metrics;
   now: () => number;
+  /** Absolute base URL for links made outside a request (events): --public-url, else the listening URL. */
+  baseUrl: string;
+  /** Library listeners of upload and file events (the embedding application's). */
+  listeners: EventListener[];
+  /** Hooks asked before an upload is created (the library's callback, the HTTP hook), in order. */
+  preCreate: PreCreateHook[];
+  /** Secrets that verify grants: the configured ones and the share-link key. */
+  grantKeys: GrantKey[];
+  /** The key share links are signed with. */
+  shareKey: GrantKey | null;
+  /** The webhook dispatcher, told when new deliveries are due (absent while none is running). */
+  webhooks?: { wake(): void };
 }
 
 export function createContext(config: ServerConfig, meta: MetaStore, blobs: BlobStore, log: Logger): ServerContext {
@@ -28,5 +43,10 @@ export function createContext(config: ServerConfig, meta: MetaStore, blobs: Blob
     completions: new Map(),
     metrics: new Metrics(),
     now: () => Date.now(),
+    baseUrl: config.publicUrl?.replace(/\/+$/, '') ?? '',
+    listeners: [],
+    preCreate: [],
+    grantKeys: [...config.grantSecrets],
+    shareKey: null,
   };
 }

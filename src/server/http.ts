@@ -23,7 +23,7 @@ export function sendProblem(req: IncomingMessage, res: ServerResponse, error: Fe
     res.destroy();
     return;
   }
-  const text = JSON.stringify(error.toProblem(req.url));
+  const text = JSON.stringify(error.toProblem(loggablePath(req.url)));
   const headers: Record<string, string | number> = {
     'content-type': MediaTypes.problem,
     'content-length': Buffer.byteLength(text),
@@ -74,11 +74,22 @@ export function sendClientError(error: NodeJS.ErrnoException, socket: Duplex): v
  * Not `new URL(target, base)`: that reads "//a/b" as a host and throws on "//".
  */
 export function requestPath(target: string): string {
+  return requestTarget(target).pathname;
+}
+
+/** The path and query of a request target (see requestPath). */
+export function requestTarget(target: string): { pathname: string; query: URLSearchParams } {
   try {
-    return new URL(target.startsWith('/') ? `http://localhost${target}` : target).pathname;
+    const url = new URL(target.startsWith('/') ? `http://localhost${target}` : target);
+    return { pathname: url.pathname, query: url.searchParams };
   } catch {
     throw new FerryError('malformed-request', 'The request target is not a valid path or URL.');
   }
+}
+
+/** The request target without its query (which may carry a grant): what logs and problems show. */
+export function loggablePath(target: string | undefined): string {
+  return (target ?? '/').split('?')[0]!;
 }
 
 /** A full disk or quota, from the filesystem or from SQLite: 507, not 500. */

@@ -11,6 +11,8 @@ const help = {
   ferry_uploads_aborted_total: 'Uploads aborted by clients',
   ferry_uploads_expired_total: 'Uploads expired by the sweeper',
   ferry_file_bytes_served_total: 'Bytes of files sent to clients',
+  ferry_files_deleted_total: 'Files deleted, by why (deleted by a caller, or retention)',
+  ferry_webhook_deliveries_total: 'Webhook delivery attempts, by outcome',
 } as const;
 
 export type MetricName = keyof typeof help;
@@ -18,13 +20,13 @@ export type MetricName = keyof typeof help;
 export class Metrics {
   private readonly values = new Map<string, number>();
 
-  inc(name: MetricName, by = 1, label?: { code: string }): void {
-    const key = label ? `${name}{code="${label.code}"}` : name;
+  inc(name: MetricName, by = 1, label?: Record<string, string>): void {
+    const key = keyOf(name, label);
     this.values.set(key, (this.values.get(key) ?? 0) + by);
   }
 
-  get(name: MetricName, label?: { code: string }): number {
-    return this.values.get(label ? `${name}{code="${label.code}"}` : name) ?? 0;
+  get(name: MetricName, label?: Record<string, string>): number {
+    return this.values.get(keyOf(name, label)) ?? 0;
   }
 
   render(): string {
@@ -42,4 +44,9 @@ export class Metrics {
     }
     return lines.join('\n') + '\n';
   }
+}
+
+function keyOf(name: string, label: Record<string, string> | undefined): string {
+  if (!label) return name;
+  return `${name}{${Object.entries(label).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
 }

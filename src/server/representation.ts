@@ -39,5 +39,6 @@ export function fileInfo(file: FileRecord, base: string): FileInfo {
     fileDigest: file.fileDigest,
     metadata: file.metadata,
     createdAt: new Date(file.createdAt).toISOString(),
+    owner: file.owner,
   };
 }

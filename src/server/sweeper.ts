@@ -1,5 +1,7 @@
-// Periodic housekeeping: expire idle uploads (freeing their bytes) and purge old tombstones.
+// Periodic housekeeping: expire idle uploads (freeing their bytes), purge old tombstones and spent
+// grant budgets, and delete finished files past their retention (--file-ttl).
 import type { ServerContext } from './context.js';
+import { removeFile } from './routes/file-admin.js';
 import { expireUpload } from './upload-lifecycle.js';
 
 const batch = 500;
@@ -7,6 +9,8 @@ const batch = 500;
 export interface SweepResult {
   expired: number;
   purged: number;
+  /** Files deleted for being older than the retention. */
+  retired: number;
 }
 
 export async function sweep(ctx: ServerContext): Promise<SweepResult> {
@@ -26,8 +30,16 @@ export async function sweep(ctx: ServerContext): Promise<SweepResult> {
       purged++;
     }
   }
-  if (expired || purged) ctx.log.info({ event: 'sweep', expired, purged }, 'sweep');
-  return { expired, purged };
+  await ctx.meta.purgeGrants(now);
+  let retired = 0;
+  const ttl = ctx.config.fileTtlSeconds;
+  if (ttl !== undefined) {
+    for (const file of await ctx.meta.listFiles({ limit: batch, createdBefore: now - ttl * 1000 })) {
+      if (await removeFile(ctx, file, 'retention')) retired++;
+    }
+  }
+  if (expired || purged || retired) ctx.log.info({ event: 'sweep', expired, purged, retired }, 'sweep');
+  return { expired, purged, retired };
 }
 
 /** Runs sweep() every `intervalMs` until the returned stop function is called. */

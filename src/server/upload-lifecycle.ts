@@ -1,12 +1,19 @@
 // Loading an upload (with lazy expiry) and the state changes that free storage: abort and expire.
 import { FerryError } from '../protocol/index.js';
 import type { UploadRecord } from '../stores/types.js';
+import { requireUpload } from './auth/policy.js';
+import type { Principal } from './auth/principal.js';
 import type { ServerContext } from './context.js';
+import { announceEvent, eventData, prepareEvent } from './events.js';
 
-/** The upload, or upload-not-found. An 'uploading' upload past its expiry is expired on the spot. */
-export async function loadUpload(ctx: ServerContext, uploadId: string): Promise<UploadRecord> {
+/**
+ * The upload, or upload-not-found (also when `who` may not see it). An 'uploading' upload past its
+ * expiry is expired on the spot.
+ */
+export async function loadUpload(ctx: ServerContext, uploadId: string, who: Principal): Promise<UploadRecord> {
   const upload = await ctx.meta.getUpload(uploadId);
   if (!upload) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
+  requireUpload(who, upload);
   if (upload.state === 'uploading' && upload.expiresAt <= ctx.now() && !ctx.completions.has(uploadId)) {
     await expireUpload(ctx, upload);
     return { ...upload, state: 'expired' };
@@ -19,11 +26,15 @@ export async function loadUpload(ctx: ServerContext, uploadId: string): Promise<
  * last, so a crash part-way always leaves them for recoverStorage() to find and finish the job.
  */
 async function closeUpload(ctx: ServerContext, upload: UploadRecord, to: 'aborted' | 'expired'): Promise<boolean> {
-  if (!(await ctx.meta.transition(upload.id, ['uploading'], to))) return false;
+  const ended = prepareEvent(ctx, to === 'aborted' ? 'upload.aborted' : 'upload.expired', eventData(ctx, upload, null));
+  if (!(await ctx.meta.transition(upload.id, ['uploading'], to, {}, ended.deliveries))) return false;
   await ctx.meta.forgetChunks(upload.id);
   await ctx.blobs.abort(upload.blobHandle);
+  // A grant's budget counts what is uploading or became a file: what ended here is given back.
+  if (upload.grantId) await ctx.meta.releaseGrant(upload.grantId, upload.size);
   ctx.metrics.inc(to === 'aborted' ? 'ferry_uploads_aborted_total' : 'ferry_uploads_expired_total');
   ctx.log.info({ uploadId: upload.id, event: `upload-${to}`, chunksReceived: upload.chunksReceived }, `upload ${to}`);
+  await announceEvent(ctx, ended);
   return true;
 }
 

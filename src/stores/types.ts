@@ -20,6 +20,10 @@ export interface UploadRecord {
   updatedAt: number;
   expiresAt: number;
   fileId: string | null;
+  /** The identity that created it ('anonymous' in open mode); only it (or an admin) may touch it. */
+  owner: string;
+  /** The signed grant (its jti) whose upload budget this upload counts against, or null. */
+  grantId: string | null;
 }
 
 export interface ChunkRecord {
@@ -46,6 +50,8 @@ export interface FileRecord {
   /** Opaque reference the blob store returned from complete(). */
   blobRef: string;
   createdAt: number;
+  /** The identity that uploaded it. */
+  owner: string;
 }
 
 export type RecordChunkResult =
@@ -56,8 +62,9 @@ export type RecordChunkResult =
   | { outcome: 'closed'; state: UploadState };
 
 /** Uploads, their received chunks, per-chunk write claims, and finished files. Times are epoch ms. */
-export interface MetaStore {
-  createUpload(upload: UploadRecord): Promise<void>;
+export interface UploadStore {
+  /** Stores a new upload; `events` go into the webhook outbox in the same transaction. */
+  createUpload(upload: UploadRecord, events?: WebhookDelivery[]): Promise<void>;
   getUpload(uploadId: string): Promise<UploadRecord | undefined>;
   /** Received chunks of an upload, ascending by index. */
   listChunks(uploadId: string): Promise<ChunkRecord[]>;
@@ -76,13 +83,21 @@ export interface MetaStore {
   /**
    * Moves an upload from one of `from` to `to` (with optional field changes); returns false when its
    * state was not in `from`. This is how exactly one request wins completion, abort or expiry.
+   * `events` (the webhook deliveries reporting the change) are written with it, only if it happens.
    */
-  transition(uploadId: string, from: UploadState[], to: UploadState, patch?: { fileId?: string }): Promise<boolean>;
+  transition(uploadId: string, from: UploadState[], to: UploadState, patch?: { fileId?: string }, events?: WebhookDelivery[]): Promise<boolean>;
   /** Drops the chunk rows and claims of a finished, aborted or expired upload (the upload row stays). */
   forgetChunks(uploadId: string): Promise<void>;
   createFile(file: FileRecord): Promise<void>;
   getFile(fileId: string): Promise<FileRecord | undefined>;
-  listFiles(limit: number): Promise<FileRecord[]>;
+  /** Newest first (createdAt, then id), after `after` when given; only `owner`'s when given. */
+  listFiles(query: FileQuery): Promise<FileRecord[]>;
+  /**
+   * Removes a file's record and its upload's row and chunk rows, atomically; returns the record that
+   * was removed (its blobRef is the caller's to delete), or undefined when it was already gone.
+   * `events` are written with the removal, only if it happens.
+   */
+  deleteFile(fileId: string, events?: WebhookDelivery[]): Promise<FileRecord | undefined>;
   /** Uploads in `state` whose expiresAt is before `now` (state 'uploading' = due for expiry). */
   listDue(state: UploadState, now: number, limit: number): Promise<UploadRecord[]>;
   /** Uploads with every chunk received still in state 'uploading' (a completion a crash interrupted). */
@@ -91,6 +106,94 @@ export interface MetaStore {
   deleteUpload(uploadId: string): Promise<void>;
   close(): Promise<void>;
 }
+
+export interface FileQuery {
+  limit: number;
+  owner?: string;
+  /** Only files strictly older than this position (the last row of the previous page). */
+  after?: { createdAt: number; id: string };
+  /** Only files created before this time (epoch ms): for retention sweeps. */
+  createdBefore?: number;
+}
+
+export type Role = 'user' | 'admin';
+
+export interface ApiKeyRecord {
+  /** Public part of the key (also in the key text); the row's primary key. */
+  id: string;
+  /** SHA-256 of the secret part, base64url: the key itself is never stored. */
+  secretHash: string;
+  identity: string;
+  role: Role;
+  label: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+/** API keys for servers and scripts. */
+export interface ApiKeyStore {
+  createApiKey(key: ApiKeyRecord): Promise<void>;
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Marks a key revoked (from `at`); false when no such key or already revoked. */
+  revokeApiKey(id: string, at: number): Promise<boolean>;
+}
+
+/** What a signed grant has used of its upload budget. */
+export interface GrantUsage {
+  bytes: number;
+  files: number;
+}
+
+/** Budgets of signed grants (declared bytes and files created under each grant id). */
+export interface GrantLedger {
+  /**
+   * Adds `bytes` and one file to grant `grantId`'s usage if the result stays within the limits
+   * (maxFiles null: no limit), atomically; returns the usage before, and whether it was taken.
+   * `expiresAt` is when the row may be forgotten (the grant's own expiry).
+   */
+  reserveGrant(grantId: string, bytes: number, limits: { maxBytes: number; maxFiles: number | null }, expiresAt: number): Promise<{ ok: boolean; used: GrantUsage }>;
+  /** Gives back what an upload that never became a file had reserved. */
+  releaseGrant(grantId: string, bytes: number): Promise<void>;
+  /** Forgets ledger rows of grants that expired before `now`. */
+  purgeGrants(now: number): Promise<number>;
+}
+
+/** A secret the servers sharing this store agree on (e.g. the key share links are signed with). */
+export interface SecretStore {
+  /** The secret named `name`, created from `create()` the first time (once, even with several nodes). */
+  sharedSecret(name: string, create: () => string): Promise<string>;
+}
+
+/** A webhook delivery: one event for one endpoint, kept until delivered or given up. */
+export interface WebhookDelivery {
+  /** The event's id (the webhook-id header): the same for every attempt and every endpoint. */
+  eventId: string;
+  endpoint: string;
+  type: string;
+  /** The JSON body, exactly as signed and sent. */
+  payload: string;
+  createdAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+}
+
+/** The webhook outbox: events written with the change they report, delivered at least once. */
+export interface WebhookOutbox {
+  enqueueDeliveries(deliveries: WebhookDelivery[]): Promise<void>;
+  /**
+   * Hands out up to `limit` deliveries due at `now` and leases them until `leaseUntil`: no other
+   * caller (another node, or this one after a restart) gets them again before the lease ends.
+   */
+  claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]>;
+  /** Delivered: removed from the outbox. */
+  deliveryDone(eventId: string, endpoint: string): Promise<void>;
+  /** Failed: tried again at `nextAttemptAt` (attempts counted), or dropped when `nextAttemptAt` is null. */
+  deliveryFailed(eventId: string, endpoint: string, nextAttemptAt: number | null, error: string): Promise<void>;
+}
+
+/** Everything the server keeps in its metadata store, the source of truth every node shares. */
+export interface MetaStore extends UploadStore, ApiKeyStore, GrantLedger, SecretStore, WebhookOutbox {}
 
 /** Where a chunk goes: its index and byte range in the final file. */
 export interface ChunkPlace {

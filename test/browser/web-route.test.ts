@@ -67,6 +67,6 @@ describe('web page route', () => {
 
   it('the protocol paths still belong to the protocol', async () => {
     expect((await call(server.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
-    expect((await call(server.url, 'GET', '/files')).body).toEqual({ files: [] });
+    expect((await call(server.url, 'GET', '/files')).body).toEqual({ files: [], nextCursor: null });
   });
 });

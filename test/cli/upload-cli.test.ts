@@ -52,7 +52,7 @@ describe('ferry upload', () => {
     const url = r.stdout.trim();
     expect(url).toMatch(/\/files\//);
     expect(await sha256Url(url)).toBe(src.sha);
-    const uploadId = s.ctx.metrics.get('ferry_uploads_completed_total') === 1 ? (await s.ctx.meta.listFiles(1))[0]!.uploadId : '';
+    const uploadId = s.ctx.metrics.get('ferry_uploads_completed_total') === 1 ? (await s.ctx.meta.listFiles({ limit: 1 }))[0]!.uploadId : '';
     const st = await runCli(['status', uploadId, '--server', s.url]);
     expect(st.code).toBe(0);
     expect(st.stdout).toMatch(/state\s+complete/);

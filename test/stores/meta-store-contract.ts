@@ -2,7 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/protocol/index.js';
-import type { ChunkRecord, FileRecord, MetaStore, UploadRecord } from '../../src/stores/types.js';
+import type { ChunkRecord, FileRecord, MetaStore, UploadRecord, WebhookDelivery } from '../../src/stores/types.js';
 
 const hour = 60 * 60 * 1000;
 const chunkSize = 8 * 1024 * 1024;
@@ -27,6 +27,8 @@ export function sampleUpload(overrides: Partial<UploadRecord> = {}): UploadRecor
     updatedAt: now,
     expiresAt: now + hour,
     fileId: null,
+    owner: 'ana',
+    grantId: null,
     ...overrides,
   };
 }
@@ -51,6 +53,7 @@ function sampleFile(overrides: Partial<FileRecord> = {}): FileRecord {
     metadata: { owner: 'ana', tags: ['q3', 'final'], nested: { pages: 12 } },
     blobRef: id,
     createdAt: Date.now(),
+    owner: 'ana',
     ...overrides,
   };
 }
@@ -340,8 +343,52 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         const t = Date.now();
         const files = [0, 1, 2].map((i) => sampleFile({ createdAt: t + i * 1000 }));
         for (const f of [files[1]!, files[0]!, files[2]!]) await store.createFile(f);
-        expect(await store.listFiles(10)).toEqual([files[2], files[1], files[0]]);
-        expect((await store.listFiles(2)).map((f) => f.id)).toEqual([files[2]!.id, files[1]!.id]);
+        expect(await store.listFiles({ limit: 10 })).toEqual([files[2], files[1], files[0]]);
+        expect((await store.listFiles({ limit: 2 })).map((f) => f.id)).toEqual([files[2]!.id, files[1]!.id]);
+      });
+
+      it('pages through files after a position, also among files of the same time, without skipping or repeating', async () => {
+        const t = Date.now();
+        const files = Array.from({ length: 7 }, (_, i) => sampleFile({ createdAt: t + Math.floor(i / 3) * 1000 }));
+        for (const f of files) await store.createFile(f);
+        const seen: string[] = [];
+        let after: { createdAt: number; id: string } | undefined;
+        for (;;) {
+          const page = await store.listFiles({ limit: 2, after });
+          if (page.length === 0) break;
+          seen.push(...page.map((f) => f.id));
+          const last = page[page.length - 1]!;
+          after = { createdAt: last.createdAt, id: last.id };
+        }
+        expect(seen).toHaveLength(7);
+        expect(new Set(seen)).toEqual(new Set(files.map((f) => f.id)));
+      });
+
+      it("lists one owner's files, or those created before a time", async () => {
+        const t = Date.now();
+        const ana = sampleFile({ createdAt: t, owner: 'ana' });
+        const bo = sampleFile({ createdAt: t + 1000, owner: 'bo' });
+        const old = sampleFile({ createdAt: t - 5000, owner: 'bo' });
+        for (const f of [ana, bo, old]) await store.createFile(f);
+        expect((await store.listFiles({ limit: 10, owner: 'bo' })).map((f) => f.id)).toEqual([bo.id, old.id]);
+        expect((await store.listFiles({ limit: 10, owner: 'cy' })).map((f) => f.id)).toEqual([]);
+        expect((await store.listFiles({ limit: 10, createdBefore: t })).map((f) => f.id)).toEqual([old.id]);
+      });
+
+      it('deletes a file with its upload and chunk rows, once, and writes its events only when it did', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt);
+        const file = sampleFile({ uploadId: upload.id });
+        await store.createFile(file);
+        await store.transition(upload.id, ['uploading'], 'complete', { fileId: file.id });
+        expect(await store.deleteFile(file.id, [delivery('evt-del-1')])).toEqual(file);
+        expect(await store.getFile(file.id)).toBeUndefined();
+        expect(await store.getUpload(upload.id)).toBeUndefined();
+        expect(await store.listChunks(upload.id)).toEqual([]);
+        expect(await store.deleteFile(file.id, [delivery('evt-del-2')])).toBeUndefined();
+        const due = await store.claimDeliveries(Date.now() + 1, Date.now() + hour, 10);
+        expect(due.map((d) => d.eventId)).toEqual(['evt-del-1']);
       });
 
       it('keeps a file after its upload row is deleted', async () => {
@@ -354,5 +401,114 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         expect(await store.getFile(file.id)).toEqual(file);
       });
     });
+
+    describe('API keys', () => {
+      const key = (id: string, identity = 'ana') => ({ id, secretHash: `hash-${id}`, identity, role: 'user' as const, label: 'ci', createdAt: Date.now(), revokedAt: null });
+
+      it('stores, finds, lists and revokes keys', async () => {
+        const k1 = key('k1');
+        await store.createApiKey(k1);
+        await store.createApiKey({ ...key('k2', 'root'), role: 'admin' });
+        expect(await store.getApiKey('k1')).toEqual(k1);
+        expect(await store.getApiKey('nope')).toBeUndefined();
+        expect((await store.listApiKeys()).map((k) => [k.id, k.role])).toEqual([
+          ['k1', 'user'],
+          ['k2', 'admin'],
+        ]);
+        expect(await store.revokeApiKey('k1', 1234)).toBe(true);
+        expect(await store.revokeApiKey('k1', 5678)).toBe(false);
+        expect(await store.revokeApiKey('nope', 1)).toBe(false);
+        expect((await store.getApiKey('k1'))!.revokedAt).toBe(1234);
+      });
+
+      it('refuses a second key with the same id', async () => {
+        await store.createApiKey(key('k1'));
+        await expect(store.createApiKey(key('k1', 'bo'))).rejects.toThrow();
+      });
+    });
+
+    describe('grant budgets', () => {
+      const limits = { maxBytes: 100, maxFiles: 3 };
+      it('takes bytes and files only while both stay within the limits', async () => {
+        const later = Date.now() + hour;
+        expect(await store.reserveGrant('g1', 60, limits, later)).toEqual({ ok: true, used: { bytes: 0, files: 0 } });
+        expect(await store.reserveGrant('g1', 50, limits, later)).toEqual({ ok: false, used: { bytes: 60, files: 1 } });
+        expect(await store.reserveGrant('g1', 40, limits, later)).toEqual({ ok: true, used: { bytes: 60, files: 1 } });
+        expect(await store.reserveGrant('g1', 0, limits, later)).toEqual({ ok: true, used: { bytes: 100, files: 2 } });
+        expect(await store.reserveGrant('g1', 0, limits, later)).toEqual({ ok: false, used: { bytes: 100, files: 3 } });
+        expect(await store.reserveGrant('g2', 101, { maxBytes: 100, maxFiles: null }, later)).toEqual({ ok: false, used: { bytes: 0, files: 0 } });
+      });
+
+      it('gives back what is released, and forgets expired grants', async () => {
+        const soon = Date.now() + 1000;
+        await store.reserveGrant('g1', 80, limits, soon);
+        await store.releaseGrant('g1', 80);
+        expect((await store.reserveGrant('g1', 100, limits, soon)).ok).toBe(true);
+        expect(await store.purgeGrants(soon + 1)).toBe(1);
+        expect(await store.reserveGrant('g1', 1, limits, soon)).toEqual({ ok: true, used: { bytes: 0, files: 0 } });
+      });
+
+      it('never lets concurrent reservations overspend', async () => {
+        const later = Date.now() + hour;
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.reserveGrant('g1', 10, { maxBytes: 55, maxFiles: null }, later)));
+        expect(results.filter((r) => r.ok)).toHaveLength(5);
+      });
+    });
+
+    describe('shared secrets', () => {
+      it('creates a secret once and returns it ever after', async () => {
+        const first = await store.sharedSecret('share', () => 'one');
+        expect(first).toBe('one');
+        expect(await store.sharedSecret('share', () => 'two')).toBe('one');
+        expect(await store.sharedSecret('other', () => 'three')).toBe('three');
+      });
+    });
+
+    describe('webhook outbox', () => {
+      it('hands out due deliveries once per lease, again after the lease, until done', async () => {
+        const now = Date.now();
+        await store.enqueueDeliveries([delivery('e1', now), delivery('e2', now + hour)]);
+        const first = await store.claimDeliveries(now, now + 1000, 10);
+        expect(first.map((d) => d.eventId)).toEqual(['e1']);
+        expect(first[0]).toMatchObject({ endpoint: 'http://127.0.0.1:9/hook', type: 'upload.created', payload: '{"id":"e1"}', attempts: 0 });
+        expect(await store.claimDeliveries(now + 500, now + 1500, 10)).toEqual([]);
+        const again = await store.claimDeliveries(now + 1000, now + 2000, 10);
+        expect(again.map((d) => d.eventId)).toEqual(['e1']);
+        await store.deliveryDone('e1', 'http://127.0.0.1:9/hook');
+        expect(await store.claimDeliveries(now + 5000, now + 6000, 10)).toEqual([]);
+      });
+
+      it('reschedules a failed delivery with its attempt counted, or drops it', async () => {
+        const now = Date.now();
+        await store.enqueueDeliveries([delivery('e1', now), delivery('e2', now)]);
+        await store.claimDeliveries(now, now + 1000, 10);
+        await store.deliveryFailed('e1', 'http://127.0.0.1:9/hook', now + 50, 'HTTP 500');
+        await store.deliveryFailed('e2', 'http://127.0.0.1:9/hook', null, 'gave up');
+        const due = await store.claimDeliveries(now + 50, now + 1000, 10);
+        expect(due.map((d) => [d.eventId, d.attempts])).toEqual([['e1', 1]]);
+      });
+
+      it('writes the events of a state change only when the change happens', async () => {
+        const now = Date.now();
+        const upload = sampleUpload();
+        await store.createUpload(upload, [delivery('created', now)]);
+        expect(await store.transition(upload.id, ['uploading'], 'aborted', {}, [delivery('aborted', now)])).toBe(true);
+        expect(await store.transition(upload.id, ['uploading'], 'expired', {}, [delivery('expired', now)])).toBe(false);
+        const due = await store.claimDeliveries(now, now + 1000, 10);
+        expect(due.map((d) => d.eventId).sort()).toEqual(['aborted', 'created']);
+      });
+
+      it('writes nothing when the upload it reports cannot be created', async () => {
+        const now = Date.now();
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await expect(store.createUpload(upload, [delivery('dup', now)])).rejects.toThrow();
+        expect(await store.claimDeliveries(now, now + 1000, 10)).toEqual([]);
+      });
+    });
   });
+}
+
+function delivery(eventId: string, at = Date.now()): WebhookDelivery {
+  return { eventId, endpoint: 'http://127.0.0.1:9/hook', type: 'upload.created', payload: JSON.stringify({ id: eventId }), createdAt: at, attempts: 0, nextAttemptAt: at };
 }

@@ -19,6 +19,7 @@ export function capabilities(ctx: ServerContext): Capabilities {
     uploadTtlSeconds: c.uploadTtlSeconds,
     creationWithFirstChunk: true,
     fsync: c.fsync,
+    auth: c.auth,
   };
 }
 

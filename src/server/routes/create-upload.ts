@@ -1,5 +1,6 @@
 // POST /uploads: create an upload from JSON, or from parameters in a header with chunk 0 as the body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import {
   chooseChunkSize,
   chunkCount,
@@ -11,26 +12,60 @@ import {
   isDigestAlgorithm,
   MediaTypes,
   parseDigest,
+  type DigestAlgorithm,
 } from '../../protocol/index.js';
 import type { UploadRecord } from '../../stores/types.js';
+import type { Principal } from '../auth/principal.js';
+import { requireCreate } from '../auth/policy.js';
 import { receiveChunk } from '../chunk-receiver.js';
 import type { ServerContext } from '../context.js';
+import { announceEvent, eventData, prepareEvent } from '../events.js';
+import { runPreCreate } from '../hooks.js';
 import { baseUrl, readJsonBody, sendJson } from '../http.js';
 import { newId } from '../ids.js';
 import { uploadStatus } from '../representation.js';
 
-export async function createUpload(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function createUpload(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const withChunk = type === MediaTypes.octets;
   const raw = withChunk ? decodeParams(req.headers[Headers.uploadParams]) : await readJsonBody(req, DefaultLimits.maxCreateBodyBytes);
-  const upload = await newUpload(ctx, raw, withChunk);
+  const params = validateParams(ctx, raw);
+  const allowance = requireCreate(who, params.name, params.metadata);
+  params.metadata = await runPreCreate(ctx, { owner: who.identity, role: who.role, name: params.name, size: params.size, metadata: params.metadata });
+  // The grant's budget is taken before anything is stored, and given back if the create fails.
+  const grantId = allowance ? who.grant!.id : null;
+  if (allowance) {
+    const taken = await ctx.meta.reserveGrant(grantId!, params.size, { maxBytes: allowance.maxBytes, maxFiles: allowance.maxFiles ?? null }, who.grant!.expiresAt);
+    if (!taken.ok) {
+      throw new FerryError('grant-budget-exceeded', `This grant allows ${allowance.maxBytes} bytes${allowance.maxFiles ? ` in ${allowance.maxFiles} files` : ''}; ${taken.used.bytes} bytes in ${taken.used.files} files are taken.`, {
+        maxBytes: allowance.maxBytes,
+        maxFiles: allowance.maxFiles ?? null,
+        usedBytes: taken.used.bytes,
+        usedFiles: taken.used.files,
+      });
+    }
+  }
+  const refund = () => (grantId ? ctx.meta.releaseGrant(grantId, params.size) : Promise.resolve());
+  let upload: UploadRecord;
+  try {
+    upload = await newUpload(ctx, params, withChunk, who.identity, grantId);
+  } catch (error) {
+    await refund();
+    throw error;
+  }
   const base = baseUrl(req, ctx.config.publicUrl);
-  await ctx.meta.createUpload(upload).catch(async (error: unknown) => {
+  const created = prepareEvent(ctx, 'upload.created', eventData(ctx, upload, null));
+  await ctx.meta.createUpload(upload, created.deliveries).catch(async (error: unknown) => {
     await ctx.blobs.abort(upload.blobHandle); // begun by newUpload(), and no row will ever name it
+    await refund();
     throw error;
   });
   ctx.metrics.inc('ferry_uploads_created_total');
-  ctx.log.info({ uploadId: upload.id, event: 'upload-created', size: upload.size, chunkSize: upload.chunkSize, totalChunks: upload.totalChunks }, 'upload created');
+  ctx.log.info(
+    { uploadId: upload.id, event: 'upload-created', owner: upload.owner, size: upload.size, chunkSize: upload.chunkSize, totalChunks: upload.totalChunks },
+    'upload created',
+  );
+  await announceEvent(ctx, created);
 
   let firstChunk = null;
   if (withChunk) {
@@ -39,13 +74,18 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
     } catch (error) {
       // Creation with a first chunk is all or nothing: a failed chunk leaves no upload behind.
       // Bytes after rows (as in closeUpload): a crash part-way leaves them for recoverStorage().
-      await ctx.meta.transition(upload.id, ['uploading'], 'aborted');
+      // Every upload.created is followed by exactly one of completed, failed, aborted or expired.
+      const aborted = prepareEvent(ctx, 'upload.aborted', eventData(ctx, upload, null));
+      const abortedHere = await ctx.meta.transition(upload.id, ['uploading'], 'aborted', {}, aborted.deliveries);
       await ctx.meta.forgetChunks(upload.id);
       await ctx.blobs.abort(upload.blobHandle);
       await ctx.meta.deleteUpload(upload.id);
+      await refund();
+      if (abortedHere) await announceEvent(ctx, aborted);
       throw error;
     }
   }
+
   const current = (await ctx.meta.getUpload(upload.id)) ?? upload;
   const chunks = current.state === 'uploading' ? await ctx.meta.listChunks(upload.id) : [];
   const body = { ...uploadStatus(current, chunks, base), firstChunk };
@@ -63,8 +103,10 @@ function decodeParams(header: string | string[] | undefined): unknown {
   }
 }
 
-/** Validates creation parameters against the server's limits and builds the upload record. */
-async function newUpload(ctx: ServerContext, raw: unknown, withChunk: boolean): Promise<UploadRecord> {
+type CreateParams = z.output<typeof CreateUploadRequest> & { checksum: DigestAlgorithm; metadata: Record<string, unknown> };
+
+/** Validates creation parameters against the server's limits (all but the chunk size). */
+function validateParams(ctx: ServerContext, raw: unknown): CreateParams {
   const parsed = CreateUploadRequest.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
@@ -79,11 +121,19 @@ async function newUpload(ctx: ServerContext, raw: unknown, withChunk: boolean): 
   if (p.size > c.maxFileSize) {
     throw new FerryError('file-too-large', `This server accepts files up to ${c.maxFileSize} bytes.`, { maxFileSize: c.maxFileSize });
   }
-  const fileDigest = p.fileDigest === undefined ? null : formatDigest(parseDigest(p.fileDigest, p.checksum));
+  if (p.fileDigest !== undefined) parseDigest(p.fileDigest, p.checksum);
   const metadata = p.metadata ?? {};
   if (Buffer.byteLength(JSON.stringify(metadata)) > DefaultLimits.maxMetadataBytes) {
     throw new FerryError('body-too-large', `Metadata is limited to ${DefaultLimits.maxMetadataBytes} bytes of JSON.`);
   }
+  return { ...p, checksum: p.checksum, metadata };
+}
+
+/** Builds the upload record (and begins its storage) for validated parameters. */
+async function newUpload(ctx: ServerContext, p: CreateParams, withChunk: boolean, owner: string, grantId: string | null): Promise<UploadRecord> {
+  const c = ctx.config;
+  const fileDigest = p.fileDigest === undefined ? null : formatDigest(parseDigest(p.fileDigest, p.checksum));
+  const metadata = p.metadata;
   const chunkSize = pickChunkSize(ctx, p.size, p.chunkSize, withChunk);
   const id = newId();
   const now = ctx.now();
@@ -105,6 +155,8 @@ async function newUpload(ctx: ServerContext, raw: unknown, withChunk: boolean): 
     updatedAt: now,
     expiresAt: now + c.uploadTtlSeconds * 1000,
     fileId: newId(),
+    owner,
+    grantId,
   };
 }
 

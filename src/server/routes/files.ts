@@ -1,27 +1,70 @@
-// GET /files (recent files), GET/HEAD /files/{id} (bytes, with ranges) and GET /files/{id}/manifest.
+// GET /files (the caller's files, a page at a time), GET/HEAD /files/{id} (bytes, with ranges) and
+// GET /files/{id}/manifest.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError, formatContentRange, Headers, MediaTypes, parseRange, type FileManifest } from '../../protocol/index.js';
 import type { FileRecord } from '../../stores/types.js';
+import { requireFileRead, requireList } from '../auth/policy.js';
+import type { Principal } from '../auth/principal.js';
 import { ifRangeHolds, notModified } from '../conditional.js';
 import { contentDisposition } from '../content-disposition.js';
 import type { ServerContext } from '../context.js';
-import { baseUrl, sendJson } from '../http.js';
+import { baseUrl, loggablePath, requestTarget, sendJson } from '../http.js';
 import { fileInfo } from '../representation.js';
 
-export async function listFiles(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export const DefaultPageSize = 50;
+export const MaxPageSize = 1000;
+
+/** ?limit=&cursor= (and ?owner= for admins): newest first; nextCursor is null on the last page. */
+export async function listFiles(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {
+  requireList(who);
+  const { query } = requestTarget(req.url ?? '/');
+  const limit = pageSize(query.get('limit'));
+  const after = query.has('cursor') ? decodeCursor(query.get('cursor')!) : undefined;
+  const ownerParam = query.get('owner') ?? undefined;
+  if (ownerParam !== undefined && ownerParam !== who.identity && who.role !== 'admin') {
+    throw new FerryError('forbidden', "Only an admin may list another identity's files.");
+  }
+  // Admins see everything unless they filter; everyone else sees their own.
+  const owner = who.role === 'admin' ? ownerParam : who.identity;
   const base = baseUrl(req, ctx.config.publicUrl);
-  const files = await ctx.meta.listFiles(100);
-  sendJson(res, 200, { files: files.map((f) => fileInfo(f, base)) });
+  const files = await ctx.meta.listFiles({ limit: limit + 1, owner, after });
+  const page = files.slice(0, limit);
+  const last = page[page.length - 1];
+  const nextCursor = files.length > limit && last ? encodeCursor(last) : null;
+  sendJson(res, 200, { files: page.map((f) => fileInfo(f, base)), nextCursor });
 }
 
-async function loadFile(ctx: ServerContext, fileId: string): Promise<FileRecord> {
+function pageSize(text: string | null): number {
+  if (text === null) return DefaultPageSize;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > MaxPageSize) throw new FerryError('malformed-request', `limit must be an integer from 1 to ${MaxPageSize}.`);
+  return n;
+}
+
+function encodeCursor(file: FileRecord): string {
+  return Buffer.from(JSON.stringify([file.createdAt, file.id])).toString('base64url');
+}
+
+function decodeCursor(text: string): { createdAt: number; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'number' && typeof id === 'string') return { createdAt, id };
+  } catch {
+    // fall through
+  }
+  throw new FerryError('malformed-request', 'The cursor is not one this server handed out.');
+}
+
+/** The file, when `who` may read it; file-not-found otherwise (whether or not it exists). */
+export async function loadFile(ctx: ServerContext, fileId: string, who: Principal): Promise<FileRecord> {
   const file = await ctx.meta.getFile(fileId);
   if (!file) throw new FerryError('file-not-found', `No file ${fileId}.`);
+  requireFileRead(who, file);
   return file;
 }
 
-export async function getManifest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: { fileId: string }): Promise<void> {
-  const file = await loadFile(ctx, params.fileId);
+export async function getManifest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: { fileId: string }, who: Principal): Promise<void> {
+  const file = await loadFile(ctx, params.fileId, who);
   const chunks = await ctx.meta.listChunks(file.uploadId);
   const manifest: FileManifest = {
     ...fileInfo(file, baseUrl(req, ctx.config.publicUrl)),
@@ -31,8 +74,8 @@ export async function getManifest(ctx: ServerContext, req: IncomingMessage, res:
   sendJson(res, 200, manifest, { etag: file.etag, 'cache-control': 'private, max-age=31536000, immutable' });
 }
 
-export async function getFile(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: { fileId: string }): Promise<void> {
-  const file = await loadFile(ctx, params.fileId);
+export async function getFile(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: { fileId: string }, who: Principal): Promise<void> {
+  const file = await loadFile(ctx, params.fileId, who);
   const validators = { etag: file.etag, lastModified: file.createdAt };
   const headers: Record<string, string> = {
     'accept-ranges': 'bytes',
@@ -53,7 +96,7 @@ export async function getFile(ctx: ServerContext, req: IncomingMessage, res: Ser
   const range = ifRangeHolds(req, validators) ? parseRange(req.headers.range, file.size) : { kind: 'none' as const };
   if (range.kind === 'unsatisfiable') {
     const problem = new FerryError('range-not-satisfiable', `The file is ${file.size} bytes.`, { size: file.size });
-    const body = JSON.stringify(problem.toProblem(req.url));
+    const body = JSON.stringify(problem.toProblem(loggablePath(req.url)));
     res.writeHead(416, { ...headers, 'content-range': `bytes */${file.size}`, 'content-type': MediaTypes.problem, 'content-length': String(Buffer.byteLength(body)) });
     res.end(body);
     return;

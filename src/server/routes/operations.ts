@@ -1,9 +1,14 @@
-// GET /metrics (Prometheus text) and GET /healthz: what operators watch.
+// GET /metrics (Prometheus text, admins), /healthz (the process answers), /readyz (its metadata store
+// answers) and /whoami (what the caller's credential stands for): what operators and clients check.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FerryError } from '../../protocol/index.js';
+import { requireAdmin } from '../auth/policy.js';
+import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
 import { sendJson } from '../http.js';
 
-export async function getMetrics(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function getMetrics(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {
+  requireAdmin(who);
   const text = ctx.metrics.render();
   res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
@@ -11,4 +16,24 @@ export async function getMetrics(ctx: ServerContext, _req: IncomingMessage, res:
 
 export async function getHealth(_ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   sendJson(res, 200, { status: 'ok' });
+}
+
+export async function getReady(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    await ctx.meta.getApiKey('readiness-probe');
+  } catch (err) {
+    ctx.log.error({ err }, 'readiness check failed');
+    throw new FerryError('service-unavailable', 'The metadata store does not answer.');
+  }
+  sendJson(res, 200, { status: 'ready' });
+}
+
+export async function getWhoami(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {
+  sendJson(res, 200, {
+    identity: who.identity,
+    role: who.role,
+    via: who.via,
+    auth: ctx.config.auth,
+    ...(who.grant && { scope: who.grant.scope, expiresAt: new Date(who.grant.expiresAt).toISOString() }),
+  });
 }

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '../../protocol/index.js';
 import { receiveChunk } from '../chunk-receiver.js';
+import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
 import { baseUrl, sendJson } from '../http.js';
 import { loadUpload } from '../upload-lifecycle.js';
@@ -11,11 +12,12 @@ export async function putChunk(
   req: IncomingMessage,
   res: ServerResponse,
   params: { uploadId: string; index: string },
+  who: Principal,
 ): Promise<void> {
   if (!/^\d{1,9}$/.test(params.index)) {
     throw new FerryError('invalid-chunk-index', `"${params.index.slice(0, 40)}" is not a chunk index (a non-negative integer).`);
   }
-  const upload = await loadUpload(ctx, params.uploadId);
+  const upload = await loadUpload(ctx, params.uploadId, who);
   const { status, ack } = await receiveChunk(ctx, req, upload, Number(params.index), baseUrl(req, ctx.config.publicUrl));
   sendJson(res, status, ack);
 }

@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Headers } from '../../protocol/index.js';
 import { completeUpload } from '../completion.js';
+import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
 import { baseUrl, sendJson } from '../http.js';
 import { uploadStatus } from '../representation.js';
@@ -15,12 +16,13 @@ export async function getUploadStatus(
   req: IncomingMessage,
   res: ServerResponse,
   params: { uploadId: string },
+  who: Principal,
 ): Promise<void> {
-  let upload = await loadUpload(ctx, params.uploadId);
+  let upload = await loadUpload(ctx, params.uploadId, who);
   if (upload.state === 'uploading' && upload.chunksReceived === upload.totalChunks) {
     // All chunks are in; finish (or wait for) the completion so the answer carries the file.
     await completeUpload(ctx, upload);
-    upload = await loadUpload(ctx, params.uploadId);
+    upload = await loadUpload(ctx, params.uploadId, who);
   }
   const chunks = upload.state === 'uploading' ? await ctx.meta.listChunks(upload.id) : [];
   const status = uploadStatus(upload, chunks, baseUrl(req, ctx.config.publicUrl));

@@ -1,7 +1,18 @@
 // Metadata on SQLite (better-sqlite3): one file, WAL, every acknowledged chunk durable at commit.
 import Database from 'better-sqlite3';
 import { FerryError, type DigestAlgorithm, type UploadState } from '../../protocol/index.js';
-import type { ChunkRecord, FileRecord, MetaStore, RecordChunkResult, UploadRecord } from '../types.js';
+import type {
+  ApiKeyRecord,
+  ChunkRecord,
+  FileQuery,
+  FileRecord,
+  GrantUsage,
+  MetaStore,
+  RecordChunkResult,
+  Role,
+  UploadRecord,
+  WebhookDelivery,
+} from '../types.js';
 import { migrate } from './schema.js';
 import { WalSync } from './wal-sync.js';
 
@@ -57,6 +68,8 @@ interface UploadRow {
   updated_at: number;
   expires_at: number;
   file_id: string | null;
+  owner: string;
+  grant_id: string | null;
 }
 
 interface ChunkRow {
@@ -79,17 +92,46 @@ interface FileRow {
   metadata: string;
   blob_ref: string;
   created_at: number;
+  owner: string;
+}
+
+interface ApiKeyRow {
+  id: string;
+  secret_hash: string;
+  identity: string;
+  role: Role;
+  label: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+interface DeliveryRow {
+  event_id: string;
+  endpoint: string;
+  type: string;
+  payload: string;
+  created_at: number;
+  attempts: number;
+  next_attempt_at: number;
 }
 
 type Key = [uploadId: string, index: number];
+
+interface TransitionParams {
+  id: string;
+  from: string;
+  to: UploadState;
+  fileId: string | null;
+  now: number;
+}
 
 function prepareAll(db: Database.Database) {
   return {
     insertUpload: db.prepare<[UploadRow]>(
       `INSERT INTO uploads (id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata,
-         blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id)
+         blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id)
        VALUES (@id, @state, @name, @size, @chunk_size, @total_chunks, @algorithm, @file_digest, @metadata,
-         @blob_handle, @chunks_received, @bytes_received, @created_at, @updated_at, @expires_at, @file_id)`,
+         @blob_handle, @chunks_received, @bytes_received, @created_at, @updated_at, @expires_at, @file_id, @owner, @grant_id)`,
     ),
     getUpload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE id = ?'),
     getState: db.prepare<[string], { state: UploadState }>('SELECT state FROM uploads WHERE id = ?'),
@@ -113,7 +155,7 @@ function prepareAll(db: Database.Database) {
     ),
     release: db.prepare<[...Key, string]>('DELETE FROM chunk_claims WHERE upload_id = ? AND idx = ? AND token = ?'),
     // `from` is a JSON array so one prepared statement serves any number of source states.
-    transition: db.prepare<[{ id: string; from: string; to: UploadState; fileId: string | null; now: number }]>(
+    transition: db.prepare<[TransitionParams]>(
       `UPDATE uploads SET state = @to, file_id = COALESCE(@fileId, file_id), updated_at = @now
        WHERE id = @id AND state IN (SELECT value FROM json_each(@from))`,
     ),
@@ -121,12 +163,53 @@ function prepareAll(db: Database.Database) {
     forgetClaims: db.prepare<[string]>('DELETE FROM chunk_claims WHERE upload_id = ?'),
     insertFile: db.prepare<[FileRow]>(
       `INSERT INTO files (id, upload_id, name, size, chunk_size, total_chunks, algorithm, file_digest, etag, metadata,
-         blob_ref, created_at)
+         blob_ref, created_at, owner)
        VALUES (@id, @upload_id, @name, @size, @chunk_size, @total_chunks, @algorithm, @file_digest, @etag, @metadata,
-         @blob_ref, @created_at)`,
+         @blob_ref, @created_at, @owner)`,
     ),
     getFile: db.prepare<[string], FileRow>('SELECT * FROM files WHERE id = ?'),
-    listFiles: db.prepare<[number], FileRow>('SELECT * FROM files ORDER BY created_at DESC, id LIMIT ?'),
+    deleteFileRow: db.prepare<[string]>('DELETE FROM files WHERE id = ?'),
+    // One statement for every filter: a NULL parameter switches its condition off.
+    listFiles: db.prepare<[{ owner: string | null; afterAt: number | null; afterId: string | null; before: number | null; limit: number }], FileRow>(
+      `SELECT * FROM files
+       WHERE (@owner IS NULL OR owner = @owner)
+         AND (@afterAt IS NULL OR created_at < @afterAt OR (created_at = @afterAt AND id < @afterId))
+         AND (@before IS NULL OR created_at < @before)
+       ORDER BY created_at DESC, id DESC LIMIT @limit`,
+    ),
+    insertKey: db.prepare<[ApiKeyRow]>(
+      `INSERT INTO api_keys (id, secret_hash, identity, role, label, created_at, revoked_at)
+       VALUES (@id, @secret_hash, @identity, @role, @label, @created_at, @revoked_at)`,
+    ),
+    getKey: db.prepare<[string], ApiKeyRow>('SELECT * FROM api_keys WHERE id = ?'),
+    listKeys: db.prepare<[], ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id'),
+    revokeKey: db.prepare<[number, string]>('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    // Takes the budget only when the result stays within the limits; no row changed = refused.
+    reserveGrant: db.prepare<[{ id: string; bytes: number; maxBytes: number; maxFiles: number | null; expiresAt: number }]>(
+      `INSERT INTO grant_usage (grant_id, bytes, files, expires_at)
+       SELECT @id, @bytes, 1, @expiresAt WHERE @bytes <= @maxBytes AND (@maxFiles IS NULL OR @maxFiles >= 1)
+       ON CONFLICT (grant_id) DO UPDATE SET bytes = bytes + excluded.bytes, files = files + 1
+       WHERE grant_usage.bytes + excluded.bytes <= @maxBytes AND (@maxFiles IS NULL OR grant_usage.files + 1 <= @maxFiles)`,
+    ),
+    grantUsage: db.prepare<[string], GrantUsage>('SELECT bytes, files FROM grant_usage WHERE grant_id = ?'),
+    releaseGrant: db.prepare<[number, string]>('UPDATE grant_usage SET bytes = MAX(0, bytes - ?), files = MAX(0, files - 1) WHERE grant_id = ?'),
+    purgeGrants: db.prepare<[number]>('DELETE FROM grant_usage WHERE expires_at < ?'),
+    insertSecret: db.prepare<[string, string]>('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+    getSecret: db.prepare<[string], { value: string }>('SELECT value FROM secrets WHERE name = ?'),
+    insertDelivery: db.prepare<[DeliveryRow]>(
+      `INSERT INTO webhook_outbox (event_id, endpoint, type, payload, created_at, attempts, next_attempt_at)
+       VALUES (@event_id, @endpoint, @type, @payload, @created_at, @attempts, @next_attempt_at)
+       ON CONFLICT (event_id, endpoint) DO NOTHING`,
+    ),
+    dueDeliveries: db.prepare<[number, number], DeliveryRow>(
+      `SELECT event_id, endpoint, type, payload, created_at, attempts, next_attempt_at FROM webhook_outbox
+       WHERE next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?`,
+    ),
+    leaseDelivery: db.prepare<[number, string, string]>('UPDATE webhook_outbox SET next_attempt_at = ? WHERE event_id = ? AND endpoint = ?'),
+    deleteDelivery: db.prepare<[string, string]>('DELETE FROM webhook_outbox WHERE event_id = ? AND endpoint = ?'),
+    failDelivery: db.prepare<[number, string, string, string]>(
+      'UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ? AND endpoint = ?',
+    ),
     listDue: db.prepare<[UploadState, number, number], UploadRow>(
       'SELECT * FROM uploads WHERE state = ? AND expires_at < ? ORDER BY expires_at, id LIMIT ?',
     ),
@@ -144,6 +227,10 @@ export class SqliteMetaStore implements MetaStore {
   readonly #sql: ReturnType<typeof prepareAll>;
   readonly #recordChunk: Database.Transaction<(uploadId: string, chunk: ChunkRecord, expiresAt: number) => RecordChunkResult>;
   readonly #forgetChunks: Database.Transaction<(uploadId: string) => void>;
+  readonly #deleteFile: Database.Transaction<(fileId: string, events: WebhookDelivery[]) => FileRow | undefined>;
+  readonly #transition: Database.Transaction<(params: TransitionParams, events: WebhookDelivery[]) => boolean>;
+  readonly #insertUpload: Database.Transaction<(row: UploadRow, events: WebhookDelivery[]) => void>;
+  readonly #claimDeliveries: Database.Transaction<(now: number, leaseUntil: number, limit: number) => DeliveryRow[]>;
   /** Makes commits durable after the fact ('async' durability); null when commits are durable (or not) as made. */
   readonly #wal: WalSync | null;
 
@@ -165,10 +252,37 @@ export class SqliteMetaStore implements MetaStore {
       sql.forgetChunks.run(uploadId);
       sql.forgetClaims.run(uploadId);
     });
+    const enqueue = (events: WebhookDelivery[]) => {
+      for (const d of events) sql.insertDelivery.run(toDeliveryRow(d));
+    };
+    this.#deleteFile = db.transaction((fileId: string, events: WebhookDelivery[]) => {
+      const row = sql.getFile.get(fileId);
+      if (!row) return undefined;
+      sql.deleteFileRow.run(fileId);
+      sql.forgetChunks.run(row.upload_id);
+      sql.forgetClaims.run(row.upload_id);
+      sql.deleteUpload.run(row.upload_id);
+      enqueue(events);
+      return row;
+    });
+    this.#transition = db.transaction((params: TransitionParams, events: WebhookDelivery[]) => {
+      const changed = sql.transition.run(params).changes > 0;
+      if (changed) enqueue(events);
+      return changed;
+    });
+    this.#insertUpload = db.transaction((row: UploadRow, events: WebhookDelivery[]) => {
+      sql.insertUpload.run(row);
+      enqueue(events);
+    });
+    this.#claimDeliveries = db.transaction((now: number, leaseUntil: number, limit: number) => {
+      const rows = sql.dueDeliveries.all(now, limit);
+      for (const r of rows) sql.leaseDelivery.run(leaseUntil, r.event_id, r.endpoint);
+      return rows;
+    });
   }
 
-  async createUpload(upload: UploadRecord): Promise<void> {
-    this.#sql.insertUpload.run(fromUpload(upload));
+  async createUpload(upload: UploadRecord, events: WebhookDelivery[] = []): Promise<void> {
+    this.#insertUpload.immediate(fromUpload(upload), events);
     await this.#wal?.sync();
   }
 
@@ -204,9 +318,9 @@ export class SqliteMetaStore implements MetaStore {
     return result;
   }
 
-  async transition(uploadId: string, from: UploadState[], to: UploadState, patch: { fileId?: string } = {}): Promise<boolean> {
+  async transition(uploadId: string, from: UploadState[], to: UploadState, patch: { fileId?: string } = {}, events: WebhookDelivery[] = []): Promise<boolean> {
     const params = { id: uploadId, from: JSON.stringify(from), to, fileId: patch.fileId ?? null, now: this.#now() };
-    const changed = this.#sql.transition.run(params).changes > 0;
+    const changed = events.length === 0 ? this.#sql.transition.run(params).changes > 0 : this.#transition.immediate(params, events);
     if (changed) await this.#wal?.sync();
     return changed;
   }
@@ -227,9 +341,120 @@ export class SqliteMetaStore implements MetaStore {
     return row && toFile(row);
   }
 
-  async listFiles(limit: number): Promise<FileRecord[]> {
+  async listFiles(query: FileQuery): Promise<FileRecord[]> {
     await this.#durable();
-    return this.#sql.listFiles.all(limit).map(toFile);
+    const rows = this.#sql.listFiles.all({
+      owner: query.owner ?? null,
+      afterAt: query.after?.createdAt ?? null,
+      afterId: query.after?.id ?? null,
+      before: query.createdBefore ?? null,
+      limit: query.limit,
+    });
+    return rows.map(toFile);
+  }
+
+  async deleteFile(fileId: string, events: WebhookDelivery[] = []): Promise<FileRecord | undefined> {
+    const row = this.#deleteFile.immediate(fileId, events);
+    if (row) await this.#wal?.sync();
+    return row && toFile(row);
+  }
+
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#sql.insertKey.run({
+      id: key.id,
+      secret_hash: key.secretHash,
+      identity: key.identity,
+      role: key.role,
+      label: key.label,
+      created_at: key.createdAt,
+      revoked_at: key.revokedAt,
+    });
+    await this.#wal?.sync();
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    await this.#durable();
+    const row = this.#sql.getKey.get(id);
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    await this.#durable();
+    return this.#sql.listKeys.all().map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, at: number): Promise<boolean> {
+    const changed = this.#sql.revokeKey.run(at, id).changes > 0;
+    if (changed) await this.#wal?.sync();
+    return changed;
+  }
+
+  async reserveGrant(
+    grantId: string,
+    bytes: number,
+    limits: { maxBytes: number; maxFiles: number | null },
+    expiresAt: number,
+  ): Promise<{ ok: boolean; used: GrantUsage }> {
+    const run = this.#db.transaction(() => {
+      const used = this.#sql.grantUsage.get(grantId) ?? { bytes: 0, files: 0 };
+      const ok = this.#sql.reserveGrant.run({ id: grantId, bytes, maxBytes: limits.maxBytes, maxFiles: limits.maxFiles, expiresAt }).changes > 0;
+      return { ok, used: { bytes: used.bytes, files: used.files } };
+    });
+    const result = run.immediate();
+    if (result.ok) await this.#wal?.sync();
+    return result;
+  }
+
+  async releaseGrant(grantId: string, bytes: number): Promise<void> {
+    this.#sql.releaseGrant.run(bytes, grantId);
+    await this.#wal?.sync();
+  }
+
+  async purgeGrants(now: number): Promise<number> {
+    const n = this.#sql.purgeGrants.run(now).changes;
+    if (n > 0) await this.#wal?.sync();
+    return n;
+  }
+
+  async sharedSecret(name: string, create: () => string): Promise<string> {
+    const existing = this.#sql.getSecret.get(name);
+    if (existing) return existing.value;
+    // Two nodes racing: the first insert wins and both read it back.
+    if (this.#sql.insertSecret.run(name, create()).changes > 0) await this.#wal?.sync();
+    return this.#sql.getSecret.get(name)!.value;
+  }
+
+  async enqueueDeliveries(deliveries: WebhookDelivery[]): Promise<void> {
+    const insert = this.#db.transaction((rows: WebhookDelivery[]) => {
+      for (const d of rows) this.#sql.insertDelivery.run(toDeliveryRow(d));
+    });
+    insert.immediate(deliveries);
+    await this.#wal?.sync();
+  }
+
+  async claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]> {
+    const rows = this.#claimDeliveries.immediate(now, leaseUntil, limit);
+    if (rows.length > 0) await this.#wal?.sync();
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      endpoint: r.endpoint,
+      type: r.type,
+      payload: r.payload,
+      createdAt: r.created_at,
+      attempts: r.attempts,
+      nextAttemptAt: r.next_attempt_at,
+    }));
+  }
+
+  async deliveryDone(eventId: string, endpoint: string): Promise<void> {
+    this.#sql.deleteDelivery.run(eventId, endpoint);
+    await this.#wal?.sync();
+  }
+
+  async deliveryFailed(eventId: string, endpoint: string, nextAttemptAt: number | null, error: string): Promise<void> {
+    if (nextAttemptAt === null) this.#sql.deleteDelivery.run(eventId, endpoint);
+    else this.#sql.failDelivery.run(nextAttemptAt, error.slice(0, 500), eventId, endpoint);
+    await this.#wal?.sync();
   }
 
   async listDue(state: UploadState, now: number, limit: number): Promise<UploadRecord[]> {
@@ -291,6 +516,8 @@ function fromUpload(u: UploadRecord): UploadRow {
     updated_at: u.updatedAt,
     expires_at: u.expiresAt,
     file_id: u.fileId,
+    owner: u.owner,
+    grant_id: u.grantId,
   };
 }
 
@@ -312,6 +539,8 @@ function toUpload(r: UploadRow): UploadRecord {
     updatedAt: r.updated_at,
     expiresAt: r.expires_at,
     fileId: r.file_id,
+    owner: r.owner,
+    grantId: r.grant_id,
   };
 }
 
@@ -333,6 +562,7 @@ function fromFile(f: FileRecord): FileRow {
     metadata: JSON.stringify(f.metadata),
     blob_ref: f.blobRef,
     created_at: f.createdAt,
+    owner: f.owner,
   };
 }
 
@@ -350,5 +580,30 @@ function toFile(r: FileRow): FileRecord {
     metadata: JSON.parse(r.metadata) as Record<string, unknown>,
     blobRef: r.blob_ref,
     createdAt: r.created_at,
+    owner: r.owner,
+  };
+}
+
+function toDeliveryRow(d: WebhookDelivery): DeliveryRow {
+  return {
+    event_id: d.eventId,
+    endpoint: d.endpoint,
+    type: d.type,
+    payload: d.payload,
+    created_at: d.createdAt,
+    attempts: d.attempts,
+    next_attempt_at: d.nextAttemptAt,
+  };
+}
+
+function toApiKey(r: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    secretHash: r.secret_hash,
+    identity: r.identity,
+    role: r.role,
+    label: r.label,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
   };
 }

@@ -62,6 +62,51 @@ export const migrations: readonly string[] = [
   ) STRICT;
   CREATE INDEX files_created ON files (created_at);
   `,
+  // 2: who owns what, API keys, grant budgets, shared secrets, the webhook outbox.
+  `
+  ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT 'anonymous';
+  ALTER TABLE uploads ADD COLUMN grant_id TEXT;
+  ALTER TABLE files ADD COLUMN owner TEXT NOT NULL DEFAULT 'anonymous';
+  -- Listing pages: newest first, per owner or for everyone.
+  CREATE INDEX files_owner_created ON files (owner, created_at DESC, id DESC);
+  DROP INDEX files_created;
+  CREATE INDEX files_created ON files (created_at DESC, id DESC);
+
+  CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    identity    TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+    label       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+  ) STRICT;
+
+  CREATE TABLE grant_usage (
+    grant_id   TEXT PRIMARY KEY,
+    bytes      INTEGER NOT NULL,
+    files      INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE webhook_outbox (
+    event_id        TEXT NOT NULL,
+    endpoint        TEXT NOT NULL,
+    type            TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    PRIMARY KEY (event_id, endpoint)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at);
+  `,
 ];
 
 export const schemaVersion = migrations.length;

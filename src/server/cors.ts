@@ -1,0 +1,44 @@
+// CORS: lets the pages of the configured origins call Ferry from the browser (an app's own page
+// uploading straight to Ferry with a grant). No cookies are involved, so credentials mode stays off.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Headers } from '../protocol/index.js';
+
+const allowedMethods = 'GET, HEAD, POST, PUT, DELETE';
+const allowedHeaders = ['authorization', 'content-type', Headers.contentDigest, Headers.version, Headers.uploadParams, 'range', 'if-range', 'if-none-match'].join(', ');
+const exposedHeaders = [
+  'location',
+  'etag',
+  'retry-after',
+  'content-range',
+  'content-disposition',
+  'www-authenticate',
+  Headers.reprDigest,
+  Headers.version,
+  Headers.uploadState,
+  Headers.chunksReceived,
+  Headers.chunksMissing,
+  Headers.uploadExpires,
+].join(', ');
+
+/**
+ * Adds the CORS headers for an allowed Origin; answers a preflight (OPTIONS with
+ * Access-Control-Request-Method) itself. Returns true when the request has been answered.
+ */
+export function handleCors(origins: readonly string[], req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  const allowed = origin !== undefined && origins.length > 0 && (origins.includes('*') || origins.includes(origin));
+  if (allowed) {
+    res.setHeader('access-control-allow-origin', origins.includes('*') ? '*' : origin);
+    res.setHeader('access-control-expose-headers', exposedHeaders);
+  }
+  if (origins.length > 0 && !origins.includes('*')) res.setHeader('vary', 'origin');
+  if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+  if (allowed) {
+    res.setHeader('access-control-allow-methods', allowedMethods);
+    res.setHeader('access-control-allow-headers', allowedHeaders);
+    res.setHeader('access-control-max-age', '600');
+  }
+  res.writeHead(204, { 'cache-control': 'no-store' });
+  res.end();
+  return true;
+}
