@@ -40,6 +40,8 @@ const cliPath = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 export interface ChildServer {
   url: string;
+  /** The server's "listening" log line (url, address, auth mode...). */
+  listening: Record<string, unknown>;
   process: ChildProcess;
   /** SIGKILL and wait for exit. */
   kill(): Promise<void>;
@@ -53,12 +55,12 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  const url = await new Promise<string>((resolveUrl, reject) => {
+  const listening = await new Promise<Record<string, unknown>>((resolveUrl, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       try {
         const entry = JSON.parse(line);
-        if (entry.event === 'listening') resolveUrl(entry.url);
+        if (entry.event === 'listening') resolveUrl(entry);
       } catch {
         // not a log line
       }
@@ -67,7 +69,8 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
   });
   child.stdout!.resume();
   return {
-    url,
+    url: String(listening.url),
+    listening,
     process: child,
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
