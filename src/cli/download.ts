@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { download, isDownloadError, probe, suggestFileName, type DownloadResult } from '../client/node/download.js';
+import { authHeaders, describeAuthFailure, hasLinkGrant, problemOf, tokenOption } from './credentials.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
 import { parseSize } from './options.js';
 import { chooseViewMode, createProgressView, type TransferView } from './progress-view.js';
@@ -11,6 +12,7 @@ import { concurrencyOption, timeoutOption } from './server-option.js';
 
 interface DownloadCommandOptions {
   output?: string;
+  token?: string;
   concurrency: 'auto' | number;
   chunkSize?: number;
   timeout?: number;
@@ -24,12 +26,15 @@ export function registerDownload(program: Command): void {
     .description('Download a file (verified chunk by chunk from a Ferry server); re-running the same command resumes')
     .argument('<url>', 'the file URL: a Ferry /files/{id} URL or any HTTP(S) URL')
     .option('-o, --output <path>', "file to write, or a directory to write into (default: the server's file name, else the URL's last segment)")
+    .addOption(tokenOption())
     .addOption(concurrencyOption())
     .addOption(timeoutOption('seconds without a byte arriving before a range is fetched again (default 30)'))
     .addOption(new Option('--chunk-size <size>', 'range size for plain HTTP servers, e.g. 8MiB (a Ferry server sets its own)').argParser(parseSize))
     .option('--no-resume', 'start over even if an interrupted download of this file exists')
     .option('--json', 'machine-readable progress and results, one JSON object per line on stdout', false)
     .action(async (url: string, o: DownloadCommandOptions) => {
+      // A share link (?grant=) is its own credential: a token (say, FERRY_TOKEN of another identity) would override it.
+      if (hasLinkGrant(url)) delete o.token;
       process.exitCode = await downloadCommand(url, o);
     });
 }
@@ -54,8 +59,8 @@ async function downloadCommand(url: string, o: DownloadCommandOptions): Promise<
   } catch (error) {
     // Before the transfer began: the URL could not be probed, or the destination is unusable.
     if (interrupted) return stopped(bar ?? view.add(url, 'download'));
-    const message = error instanceof Error ? error.message : String(error);
-    (bar ?? view.add(url, 'download')).finish(false, `failed: ${message}`, { error: message, reason: reasonOf(error) });
+    const message = describeAuthFailure(problemOf(error), url, Boolean(o.token)) ?? (error instanceof Error ? error.message : String(error));
+    (bar ?? view.add(url, 'download')).finish(false, `failed: ${message}`, { error: message, reason: reasonOf(error), problem: problemJson(error) });
     return 1;
   } finally {
     view.stop();
@@ -71,7 +76,7 @@ async function destination(url: string, o: DownloadCommandOptions, signal: Abort
     if (!isDir) return resolve(o.output);
     dir = resolve(o.output);
   }
-  const remote = await probe(url, { signal, ...(o.timeout !== undefined && { idleTimeoutMs: o.timeout * 1000 }) });
+  const remote = await probe(url, { signal, headers: authHeaders(o.token), ...(o.timeout !== undefined && { idleTimeoutMs: o.timeout * 1000 }) });
   return join(dir, suggestFileName(remote.fileName, url));
 }
 
@@ -80,11 +85,15 @@ async function run(url: string, dest: string, o: DownloadCommandOptions, bar: Tr
     concurrency: o.concurrency,
     chunkSize: o.chunkSize,
     resume: o.resume,
+    headers: authHeaders(o.token),
     signal,
     ...(o.timeout !== undefined && { idleTimeoutMs: o.timeout * 1000 }),
   });
-  handle.on('progress', (p) => bar.update(p));
+  // Progress from the start of the transfer: a download refused at the probe shows its reason alone.
+  let started = false;
+  handle.on('progress', (p) => started && bar.update(p));
   handle.on('started', (s) => {
+    started = true;
     const fields = { path: s.path, mode: s.mode, size: s.size, etag: s.etag, resumed: s.resumed, chunksDone: s.chunksDone, totalChunks: s.totalChunks };
     const size = s.size === null ? 'unknown size' : formatBytes(s.size);
     if (s.resumed) bar.note(`resuming ${s.path}: ${s.chunksDone}/${s.totalChunks} chunks already here`, fields);
@@ -104,14 +113,15 @@ async function run(url: string, dest: string, o: DownloadCommandOptions, bar: Tr
     return 0;
   } catch (error) {
     if (interrupted()) return stopped(bar);
-    const message = error instanceof Error ? error.message : String(error);
+    const auth = describeAuthFailure(problemOf(error), url, Boolean(o.token));
+    const message = auth ?? (error instanceof Error ? error.message : String(error));
     const reason = reasonOf(error);
     const resumable = !['verification', 'invalid', 'fatal'].includes(reason);
-    const hint = resumable ? ' Run the same command again to resume.' : '';
+    const hint = resumable && auth === null ? ' Run the same command again to resume.' : '';
     bar.finish(false, `failed: ${message}${hint}`, {
       error: message,
       reason,
-      problem: isDownloadError(error) && error.problem ? error.problem.toProblem() : null,
+      problem: problemJson(error),
       resumable,
     });
     return 1;
@@ -132,6 +142,10 @@ function summary(r: DownloadResult): string {
 function describeMode(mode: string): string {
   if (mode === 'manifest') return 'Ferry server, chunks verified';
   return mode === 'ranges' ? 'plain HTTP, parallel ranges' : 'plain HTTP, one stream: no resume';
+}
+
+function problemJson(error: unknown) {
+  return problemOf(error)?.toProblem() ?? null;
 }
 
 function reasonOf(error: unknown): string {

@@ -2,7 +2,10 @@
 // The `ferry` command: one subcommand per module, wired here.
 import { Command } from 'commander';
 import { registerDownload } from './download.js';
+import { registerGrant } from './grant.js';
+import { registerKeys } from './keys.js';
 import { registerServe } from './serve.js';
+import { registerShare } from './share.js';
 import { registerStatus } from './status.js';
 import { registerUpload } from './upload.js';
 
@@ -15,5 +18,8 @@ registerServe(program);
 registerUpload(program);
 registerDownload(program);
 registerStatus(program);
+registerShare(program);
+registerKeys(program);
+registerGrant(program);
 
 await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { isUploadError, upload, type UploadResult } from '../client/node/index.js';
+import { authHeaders, describeAuthFailure, tokenOption } from './credentials.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
 import { parseSize } from './options.js';
 import { chooseViewMode, createProgressView } from './progress-view.js';
@@ -9,6 +10,7 @@ import { concurrencyOption, serverOption, timeoutOption } from './server-option.
 
 interface UploadCommandOptions {
   server: string;
+  token?: string;
   chunkSize?: number;
   concurrency: 'auto' | number;
   checksum: 'sha-256';
@@ -24,6 +26,7 @@ export function registerUpload(program: Command): void {
     .description('Upload files; re-running the same command resumes an interrupted upload')
     .argument('<file...>', 'files to upload')
     .addOption(serverOption())
+    .addOption(tokenOption())
     .addOption(new Option('--chunk-size <size>', 'requested chunk size, e.g. 8MiB (default: the server\'s)').argParser(parseSize))
     .addOption(concurrencyOption())
     .addOption(timeoutOption('seconds one chunk request may take before it is retried (default: 30 plus 1 per 64 KiB of chunk)'))
@@ -52,8 +55,10 @@ async function uploadAll(files: string[], o: UploadCommandOptions): Promise<numb
   try {
     for (const file of files) {
       if (interrupted) break;
-      const ok = await uploadOne(resolve(file), file, o, view);
-      if (!ok) failures++;
+      const outcome = await uploadOne(resolve(file), file, o, view);
+      if (outcome !== 'ok') failures++;
+      // A missing or rejected credential fails every other file the same way: stop here.
+      if (outcome === 'unauthenticated') break;
     }
   } finally {
     view.stop();
@@ -63,7 +68,12 @@ async function uploadAll(files: string[], o: UploadCommandOptions): Promise<numb
   return failures ? 1 : 0;
 }
 
-async function uploadOne(path: string, label: string, o: UploadCommandOptions, view: ReturnType<typeof createProgressView>): Promise<boolean> {
+async function uploadOne(
+  path: string,
+  label: string,
+  o: UploadCommandOptions,
+  view: ReturnType<typeof createProgressView>,
+): Promise<'ok' | 'failed' | 'unauthenticated'> {
   const bar = view.add(label, 'upload');
   const handle = upload(path, {
     server: o.server,
@@ -71,6 +81,7 @@ async function uploadOne(path: string, label: string, o: UploadCommandOptions, v
     concurrency: o.concurrency,
     checksum: o.checksum,
     resume: o.resume,
+    headers: authHeaders(o.token),
     ...(o.timeout !== undefined && { requestTimeoutMs: o.timeout * 1000 }),
     ...(o.fileDigest && { fileDigest: 'compute' }),
   });
@@ -89,9 +100,11 @@ async function uploadOne(path: string, label: string, o: UploadCommandOptions, v
     const rate = result.durationMs > 0 ? (result.bytesSent / result.durationMs) * 1000 : null;
     bar.finish(true, `done: ${formatBytes(result.size)} in ${formatDuration(result.durationMs / 1000)} (${formatRate(rate)})${result.resumed ? ', resumed' : ''}`, { ...result });
     if (!o.json) process.stdout.write(`${result.fileUrl}\n`);
-    return true;
+    return 'ok';
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const problem = isUploadError(error) ? error.problem : null;
+    const auth = describeAuthFailure(problem, o.server, Boolean(o.token));
+    const message = auth ?? (error instanceof Error ? error.message : String(error));
     const resumable = !(isUploadError(error) && ['fatal', 'invalid'].includes(error.reason));
     const hint = resumable ? ' Run the same command again to resume.' : '';
     bar.finish(false, `failed: ${message.replace(/\.?$/, '.')}${hint}`, {
@@ -100,6 +113,6 @@ async function uploadOne(path: string, label: string, o: UploadCommandOptions, v
       problem: isUploadError(error) && error.problem ? error.problem.toProblem() : null,
       resumable,
     });
-    return false;
+    return problem?.status === 401 ? 'unauthenticated' : 'failed';
   }
 }

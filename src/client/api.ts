@@ -181,6 +181,8 @@ function parseBody<S extends z.ZodType>(schema: S, text: string, what: string): 
 
 const codeForStatus: Record<number, ProblemCode> = {
   400: 'malformed-request',
+  401: 'unauthenticated',
+  403: 'forbidden',
   404: 'not-found',
   405: 'method-not-allowed',
   408: 'request-timeout',

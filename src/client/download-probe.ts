@@ -1,7 +1,7 @@
 // Learns what is at a URL before downloading it: a Ferry file (its manifest: size, chunks, digests,
 // ETag) or any HTTP resource (HEAD, else a one-byte range: size, ETag, Last-Modified, Accept-Ranges,
 // Repr-Digest, Content-Disposition).
-import { FileManifest, formatDigest, MediaTypes, parseContentRange, parseDigestField } from '../protocol/index.js';
+import { FileManifest, formatDigest, MediaTypes, parseContentRange, parseDigestField, ProblemTypeBase } from '../protocol/index.js';
 import { problemFrom } from './api.js';
 import { toDownloadError } from './download-errors.js';
 import { Exchange, type HttpDeps } from './download-http.js';
@@ -60,15 +60,23 @@ export function manifestUrl(url: string): string {
   return u.href;
 }
 
-/** null: not a Ferry file (404 or any other final 4xx, not JSON, not a manifest) → plain HTTP. */
+/**
+ * null: not a Ferry file (404 or any other final 4xx, not JSON, not a manifest) → plain HTTP. A Ferry
+ * server's own answer that the credential is missing or refused (401/403) or that there is no such
+ * file is the answer, not a hint: it is thrown.
+ */
 async function fetchManifest(c: ProbeContext, url: string): Promise<FileManifest | null> {
   const ex = await Exchange.open(c.http, 'GET', manifestUrl(url), { accept: MediaTypes.json }, c.signal);
   try {
     const res = ex.response;
     if (!res.ok) {
       const text = await ex.text();
+      const problem = problemFrom(res, text);
+      // Other servers' 401/403 (an S3 or GCS signed URL refuses a path it was not signed for) fall through.
+      const final = res.status === 401 || res.status === 403 || problem.code === 'file-not-found';
+      if (final && isFerryProblem(res, text)) throw problem;
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) return null;
-      throw problemFrom(res, text);
+      throw problem;
     }
     if (!/json/i.test(res.headers.get('content-type') ?? '')) return null;
     let json: unknown;
@@ -81,6 +89,17 @@ async function fetchManifest(c: ProbeContext, url: string): Promise<FileManifest
     return parsed.success ? parsed.data : null;
   } finally {
     ex.close();
+  }
+}
+
+/** A problem+json body whose type is one of Ferry's own. */
+function isFerryProblem(res: Response, text: string): boolean {
+  if (!/problem\+json/i.test(res.headers.get('content-type') ?? '')) return false;
+  try {
+    const type = (JSON.parse(text) as { type?: unknown }).type;
+    return typeof type === 'string' && type.startsWith(ProblemTypeBase);
+  } catch {
+    return false;
   }
 }
 

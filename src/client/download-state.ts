@@ -32,7 +32,7 @@ export function parseState(text: string | null): DownloadState | null {
 export function initialState(remote: RemoteInfo, chunkSize: number): DownloadState {
   return {
     version: 1,
-    url: remote.url,
+    url: sidecarUrl(remote.url),
     mode: remote.mode,
     size: remote.size,
     chunkSize,
@@ -68,7 +68,7 @@ export interface ResumeRefusal {
 /** Why the `.part` described by `state` cannot be continued from `remote`; null when it can. */
 export function resumeRefusal(state: DownloadState, remote: RemoteInfo): ResumeRefusal | null {
   const cannot = (message: string): ResumeRefusal => ({ kind: 'cannot-resume', message });
-  if (state.url !== remote.url) return cannot(`the partial file came from ${state.url}; starting over`);
+  if (state.url !== sidecarUrl(remote.url)) return cannot(`the partial file came from ${state.url}; starting over`);
   if (remote.mode === 'stream' || state.mode === 'stream') return cannot('the server does not accept ranges, so resuming is impossible; starting over');
   if (state.mode !== remote.mode) return cannot(`the server now answers as ${describe(remote.mode)}; starting over`);
   if (remote.etag === null && remote.lastModified === null) {
@@ -77,6 +77,17 @@ export function resumeRefusal(state: DownloadState, remote: RemoteInfo): ResumeR
   const changed =
     state.size !== remote.size || (remote.etag !== null ? state.etag !== remote.etag : state.lastModified !== remote.lastModified);
   return changed ? { kind: 'remote-changed', message: 'remote changed, starting over' } : null;
+}
+
+/**
+ * The remote as the sidecar names it: without a share link's ?grant=, a credential that has no place
+ * on disk, and that a fresh link for the same file replaces (so the download resumes with it).
+ */
+export function sidecarUrl(url: string): string {
+  const u = new URL(url);
+  if (!u.searchParams.has('grant')) return url;
+  u.searchParams.delete('grant');
+  return u.href;
 }
 
 function describe(mode: DownloadMode): string {

@@ -230,6 +230,23 @@ describe('webhook delivery', () => {
     expect(expired.json.data).toMatchObject({ uploadId: idle.body.uploadId, name: 'idle.bin' });
   });
 
+  it('reports an upload whose assembled file fails its declared digest', async () => {
+    const receiver = await startReceiver();
+    const server = await start(hooked(receiver));
+    const data = randomData(2 * KiB);
+    const wrong = `sha-256=:${randomBytes(32).toString('base64')}:`;
+    const created = await create(server.url, { name: 'bad.bin', size: data.length, chunkSize: 2 * KiB, fileDigest: wrong });
+    const put = await putChunk(server.url, created.body.uploadId, 0, data);
+    expect(put.body.type).toBe('urn:ferry:problem:file-digest-mismatch');
+    const failed = await receiver.next(ofType('upload.failed'));
+    expectSigned(failed);
+    expect(failed.json.data).toMatchObject({ uploadId: created.body.uploadId, name: 'bad.bin', fileId: null, fileDigest: wrong });
+    // One event per outcome: no completed event for it, ever (checked once a later event has arrived).
+    await uploadSmall(server.url, 'later.bin');
+    await receiver.next((r) => r.json.type === 'upload.completed' && r.json.data.name === 'later.bin');
+    expect(receiver.received.filter((r) => r.json.data.uploadId === created.body.uploadId).map((r) => r.json.type).sort()).toEqual(['upload.created', 'upload.failed']);
+  });
+
   it('retries a failed delivery with the same webhook-id until it succeeds, and then never again', async () => {
     const receiver = await startReceiver((r, nth) => (nth === 1 && r.json.data.name === 'a.bin' ? { status: 500 } : { status: 204 }));
     const server = await start(hooked(receiver));

@@ -1,0 +1,68 @@
+// One JSON request to a Ferry server for the management commands (keys, share); any failure is one line.
+import { problemFrom } from '../client/api.js';
+import { authHeaders, describeAuthFailure, originOf } from './credentials.js';
+
+/** A failure to report as one line on stderr (no stack trace). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+const timeoutMs = 30_000;
+
+/** `method url` with the token and a JSON body; the parsed JSON answer (null for an empty one). */
+export async function callServer(method: string, url: string, token: string | undefined, body?: unknown): Promise<unknown> {
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { accept: 'application/json', ...authHeaders(token), ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await res.text();
+  } catch (e) {
+    const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
+    throw new CliError(`cannot reach ${originOf(url)}: ${cause}`);
+  }
+  if (!res.ok) {
+    const problem = problemFrom(res, text);
+    throw new CliError(describeAuthFailure(problem, url, Boolean(token)) ?? `${originOf(url)} answered ${res.status}: ${problem.message}`);
+  }
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new CliError(`${originOf(url)} answered ${res.status} with something that is not JSON; is it a Ferry server?`);
+  }
+}
+
+/** Runs a command's action; a CliError (or any other error) becomes `ferry <command>: message`. */
+export function action<A extends unknown[]>(command: string, run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await run(...args);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`ferry ${command}: ${message}\n`);
+      process.exitCode = error instanceof CliError ? error.exitCode : 1;
+    }
+  };
+}
+
+/** The base URL of a server (a path prefix kept, the trailing slash dropped). */
+export function serverBase(server: string): string {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new CliError(`"${server}" is not a URL (example: http://localhost:8080).`);
+  }
+  return url.href.replace(/[?#].*$/, '').replace(/\/+$/, '');
+}
