@@ -25,6 +25,7 @@ export const Problems = {
   'not-found': { status: 404, title: 'No such resource' },
   'upload-not-found': { status: 404, title: 'No such upload' },
   'file-not-found': { status: 404, title: 'No such file' },
+  'key-not-found': { status: 404, title: 'No such API key' },
   'method-not-allowed': { status: 405, title: 'Method not allowed on this resource' },
   'range-not-satisfiable': { status: 416, title: 'The range is outside the file' },
   'request-timeout': { status: 408, title: 'The request body did not arrive in time' },

@@ -26,7 +26,7 @@ describe('docs/protocol.md', () => {
     for (const [, methods, path] of rows) {
       for (const method of methods!.replace(/`/g, '').split(/,\s*/)) {
         it(`${method} ${path}`, async () => {
-          const concrete = path!.replace('{uploadId}', 'A'.repeat(24)).replace('{fileId}', 'B'.repeat(24)).replace('{index}', '0');
+          const concrete = path!.replace('{uploadId}', 'A'.repeat(24)).replace('{fileId}', 'B'.repeat(24)).replace('{index}', '0').replace('{keyId}', 'c'.repeat(16));
           const r = await call(server.url, method, concrete, method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{}' } : {});
           // Unknown ids may be 404 upload-not-found/file-not-found, but never "no such endpoint" or 405.
           expect(r.status).not.toBe(405);

@@ -132,7 +132,7 @@ describe('API keys', () => {
     expectProblem(await as(alice, 'GET', '/keys'), 403, 'forbidden');
     expectProblem(await as(alice, 'POST', '/keys', { identity: 'alice', role: 'admin' }), 403, 'forbidden');
     expectProblem(await as(alice, 'DELETE', `/keys/${made.body.id}`), 403, 'forbidden');
-    expectProblem(await as(admin, 'DELETE', '/keys/ffffffffffffffff'), 404, 'not-found');
+    expectProblem(await as(admin, 'DELETE', '/keys/ffffffffffffffff'), 404, 'key-not-found');
     expectProblem(await as(admin, 'POST', '/keys', { identity: '' }), 400, 'malformed-request');
   });
 

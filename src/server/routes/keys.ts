@@ -40,7 +40,7 @@ export async function revokeKey(ctx: ServerContext, _req: IncomingMessage, res: 
   requireAdmin(who);
   if (!(await ctx.meta.revokeApiKey(params.keyId, ctx.now()))) {
     const key = await ctx.meta.getApiKey(params.keyId);
-    if (!key) throw new FerryError('not-found', `No API key ${params.keyId}.`);
+    if (!key) throw new FerryError('key-not-found', `No API key ${params.keyId}.`);
   }
   ctx.log.info({ event: 'key-revoked', keyId: params.keyId, by: who.identity }, 'API key revoked');
   res.writeHead(204, { 'cache-control': 'no-store' });
