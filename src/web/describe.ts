@@ -11,7 +11,49 @@ function problemOf(error: unknown): FerryError | null {
 }
 
 /** Problems that the same file on the same server will meet again: no point offering "Try again". */
-const finalCodes = new Set(['file-too-large', 'invalid-file-name', 'body-too-large', 'malformed-request', 'unsupported-algorithm', 'unsupported-version', 'invalid-chunk-size']);
+const finalCodes = new Set([
+  'file-too-large',
+  'invalid-file-name',
+  'body-too-large',
+  'malformed-request',
+  'unsupported-algorithm',
+  'unsupported-version',
+  'invalid-chunk-size',
+  'forbidden',
+  'grant-budget-exceeded',
+]);
+
+/** Answers meaning the credential itself is missing, wrong or expired: the page asks for one again. */
+export const signInCodes: ReadonlySet<string> = new Set(['unauthenticated', 'invalid-credential', 'credential-expired']);
+
+/** Whether `error` is (or wraps) a 401: the person has to sign in (again). */
+export function needsSignIn(error: unknown): boolean {
+  const problem = problemOf(error);
+  return problem !== null && (problem.status === 401 || signInCodes.has(problem.code));
+}
+
+/**
+ * What the sign-in form says when the server refused the credential; "" when none was given yet
+ * (the form itself explains what is needed).
+ */
+export function describeSignIn(error: unknown): string {
+  const problem = problemOf(error);
+  if (!problem || problem.code === 'unauthenticated') return '';
+  if (problem.code === 'credential-expired') {
+    return 'Your access has expired. Open a new link from the application that sent you here, or enter an API key.';
+  }
+  return `That key or grant was not accepted (${problem.message}). Check it and try again.`;
+}
+
+/** Why deleting, sharing or listing files was refused, in a sentence. */
+export function describeFileProblem(error: unknown, action: string): string {
+  const problem = problemOf(error);
+  if (problem?.code === 'forbidden') return `Your access does not allow you to ${action}. (${problem.message})`;
+  if (problem?.code === 'file-not-found') return 'This file is no longer on the server.';
+  if (problem && needsSignIn(problem)) return `Could not ${action}: you need to sign in again.`;
+  if (problem) return `Could not ${action}: ${problem.message}`;
+  return `Could not ${action}. ${describeFailure(error)}`;
+}
 
 /** Whether starting the upload again could succeed (it resumes what the server kept, if anything). */
 export function canRetry(error: unknown): boolean {
@@ -63,6 +105,16 @@ function describeProblem(problem: FerryError): string {
       return `The file changed while it was uploading: the server holds different bytes for part of it. (${detail})`;
     case 'insufficient-storage':
       return `The server is out of storage space. (${detail})`;
+    case 'unauthenticated':
+    case 'invalid-credential':
+    case 'credential-expired':
+      return `The server asks you to sign in again (${detail}). Sign in, then choose "Try again".`;
+    case 'forbidden':
+      return `Your access does not allow this upload. (${detail})`;
+    case 'grant-budget-exceeded':
+      return `Your upload allowance is used up. (${detail})`;
+    case 'upload-refused':
+      return `The application refused this upload. (${detail})`;
     default:
       return `The server refused the upload: ${detail}`;
   }

@@ -1,22 +1,32 @@
-// The files on the server (GET /files): name, size, date, download and copy-link. Failures to load
-// are shown in place with a way to try again, never swallowed.
-import { copyLinkButton } from './copy-link.js';
-import { describeFailure } from './describe.js';
-import { byId, h } from './dom.js';
+// The files on the server (GET /files: the signed-in identity's own, a page at a time with "Show
+// more"): name (the download link), size, date, copy link or share link, delete. Failures to load are
+// shown in place with a way to try again, never swallowed.
+import type { Access } from './access.js';
+import { describeFileProblem } from './describe.js';
+import { announce, byId, h } from './dom.js';
+import type { FileActions } from './file-actions.js';
 import { formatBytes, formatDate } from './format.js';
 import type { FileInfo, PageApi } from './server-api.js';
 
 export class FilesList {
   private readonly list = byId('files-list');
   private readonly state = byId('files-state');
+  private readonly more = byId<HTMLButtonElement>('files-more');
+  private readonly refreshButton = byId<HTMLButtonElement>('files-refresh');
   private loading: Promise<void> | null = null;
   private again = false;
+  private cursor: string | null = null;
 
-  constructor(private readonly api: PageApi) {
-    byId('files-refresh').addEventListener('click', () => void this.refresh());
+  constructor(
+    private readonly api: PageApi,
+    private readonly actions: FileActions,
+    private readonly access: () => Access,
+  ) {
+    this.refreshButton.addEventListener('click', () => void this.refresh());
+    this.more.addEventListener('click', () => void this.showMore());
   }
 
-  /** Reloads the list; calls during a load cause one more load after it (so a new file shows). */
+  /** Reloads the first page; calls during a load cause one more load after it (so a new file shows). */
   refresh(): Promise<void> {
     if (this.loading) {
       this.again = true;
@@ -33,25 +43,84 @@ export class FilesList {
   }
 
   private async load(): Promise<void> {
+    const access = this.access();
+    byId('files-title').textContent = access.admin ? 'Files on this server' : 'Your files';
+    this.refreshButton.hidden = !access.listFiles;
+    if (!access.listFiles) {
+      this.list.replaceChildren();
+      this.more.hidden = true;
+      this.setState('Your access lets you upload files, but not list them.');
+      return;
+    }
     this.state.dataset.kind = 'info';
     try {
-      const files = await this.api.listFiles();
-      this.list.replaceChildren(...files.map((f) => this.renderFile(f)));
-      this.state.textContent = files.length === 0 ? 'No files yet.' : '';
+      const page = await this.api.listFiles();
+      this.list.replaceChildren(...page.files.map((f) => this.renderFile(f)));
+      this.setCursor(page.nextCursor);
+      this.setState(page.files.length === 0 ? 'No files yet.' : '');
     } catch (e) {
-      this.state.dataset.kind = 'error';
-      this.state.textContent = `Could not load the file list. ${describeFailure(e)}`;
+      this.setState(describeFileProblem(e, 'load the file list'), 'error');
     }
   }
 
+  /** The next page, appended; focus moves to its first file when no further page is left. */
+  private async showMore(): Promise<void> {
+    if (this.cursor === null || this.more.getAttribute('aria-busy') === 'true') return;
+    this.more.setAttribute('aria-busy', 'true');
+    try {
+      const page = await this.api.listFiles(this.cursor);
+      const known = new Set([...this.list.children].map((li) => (li as HTMLElement).dataset.fileId));
+      const rows = page.files.filter((f) => !known.has(f.fileId)).map((f) => this.renderFile(f));
+      this.list.append(...rows);
+      this.setCursor(page.nextCursor);
+      this.setState('');
+      announce(`${rows.length} more ${rows.length === 1 ? 'file' : 'files'} shown`);
+      if (this.more.hidden) rows[0]?.querySelector<HTMLElement>('a, button')?.focus();
+    } catch (e) {
+      this.setState(describeFileProblem(e, 'load more files'), 'error');
+    } finally {
+      this.more.removeAttribute('aria-busy');
+    }
+  }
+
+  private setCursor(cursor: string | null): void {
+    this.cursor = cursor;
+    this.more.hidden = cursor === null;
+  }
+
+  private setState(text: string, kind: 'info' | 'error' = 'info'): void {
+    this.state.dataset.kind = kind;
+    this.state.textContent = text;
+  }
+
   private renderFile(f: FileInfo): HTMLLIElement {
-    return h(
-      'li',
-      { class: 'file', 'data-file-id': f.fileId },
-      h('a', { href: f.fileUrl, class: 'name', download: f.name }, f.name),
+    const note = h('p', { class: 'message', role: 'status' });
+    const row = h('li', { class: 'file', 'data-file-id': f.fileId });
+    const name = this.actions.downloadLink(f, f.name, 'name') ?? h('span', { class: 'name' }, f.name);
+    const remove = this.actions.deleteButton(
+      f,
+      () => this.removeRow(row),
+      (text) => {
+        note.dataset.kind = 'error';
+        note.textContent = text;
+      },
+    );
+    row.append(
+      name,
       h('span', { class: 'size' }, formatBytes(f.size)),
       h('time', { datetime: f.createdAt, class: 'date' }, formatDate(f.createdAt)),
-      copyLinkButton(f.fileUrl),
+      h('div', { class: 'file-actions' }, this.actions.copyButton(f), remove),
+      note,
     );
+    return row;
+  }
+
+  /** Takes a deleted file's row away; focus goes to the next file (or the one before, or Refresh). */
+  private removeRow(row: HTMLLIElement): void {
+    const hadFocus = row.contains(document.activeElement) || document.activeElement === document.body;
+    const neighbour = (row.nextElementSibling ?? row.previousElementSibling) as HTMLElement | null;
+    row.remove();
+    if (this.list.childElementCount === 0 && this.more.hidden) this.setState('No files yet.');
+    if (hadFocus) (neighbour?.querySelector<HTMLElement>('a, button') ?? (this.more.hidden ? this.refreshButton : this.more)).focus();
   }
 }

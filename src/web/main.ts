@@ -1,20 +1,33 @@
-// The page: choose or drop files, watch them upload, resume unfinished ones, list the server's files.
+// The page: sign in when the server wants it, choose or drop files, watch them upload, resume
+// unfinished ones, list (and delete or share) the signed-in identity's files.
 import './zod-jitless.js';
+import type { Access } from './access.js';
+import { adoptFragmentGrant, CredentialStore } from './credential.js';
 import { announce, byId } from './dom.js';
+import { FileActions } from './file-actions.js';
 import { FilesList } from './files-list.js';
 import { OverallProgress } from './overall.js';
 import { onFilesChosen } from './picker.js';
 import { PageApi } from './server-api.js';
 import { readSettings } from './settings.js';
+import { SignIn } from './sign-in.js';
 import { UnfinishedList } from './unfinished.js';
 import { UploadTask, type TaskHooks } from './upload-task.js';
 import { createWorkerHasher } from './worker-hasher.js';
 
 const settings = readSettings(window.location);
-const api = new PageApi(settings.server);
+const credential = new CredentialStore(sessionStorageOrNull());
+// An application hands its page a grant as https://ferry.example/#grant=<JWT>: taken, then removed
+// from the address bar (a fragment is never sent to a server, so it is in no log either).
+adoptFragmentGrant(credential, window.location, window.history);
+
+const api = new PageApi(settings.server, { credential: () => credential.get(), onUnauthorized: (e, used) => signIn.lost(e, used) });
+const signIn: SignIn = new SignIn(api, credential, { signedIn: (access) => void showWorkspace(access) });
+const access = () => signIn.access();
+const actions = new FileActions(api, access);
 const hasher = createWorkerHasher(new URL('worker.js', settings.server));
 const uploads = byId('uploads-list');
-const files = new FilesList(api);
+const files = new FilesList(api, actions, access);
 const unfinished = new UnfinishedList(api, settings.server);
 const overall = new OverallProgress();
 
@@ -27,6 +40,13 @@ const hooks: TaskHooks = {
     overall.remove(task);
     byId('uploads').hidden = uploads.childElementCount === 0;
   },
+  headers: () => api.authHeaders(),
+  links: (file) => {
+    const download = actions.downloadLink(file, 'Download', 'download');
+    const copy = actions.copyButton(file);
+    return [download, copy].filter((n): n is HTMLElement => n !== null);
+  },
+  unauthorized: (error, sent) => signIn.lost(error, sent.authorization?.replace(/^Bearer /, '') ?? null),
 };
 
 onFilesChosen((chosen) => {
@@ -49,7 +69,25 @@ window.addEventListener('online', showOnline);
 window.addEventListener('offline', showOnline);
 showOnline();
 
-void Promise.allSettled([files.refresh(), unfinished.load()]).then(() => {
-  // For tests and scripts: the page has finished its first look at the server.
-  document.body.dataset.ready = 'true';
-});
+/** Signed in (or an open server): what this credential may do is shown, and the server asked for it. */
+function showWorkspace(can: Access): Promise<unknown> {
+  byId('drop-zone').hidden = !can.upload;
+  return Promise.allSettled([files.refresh(), unfinished.load()]);
+}
+
+void signIn
+  .start()
+  .then((ok) => (ok ? showWorkspace(access()) : undefined))
+  .finally(() => {
+    // For tests and scripts: the page has finished its first look at the server.
+    document.body.dataset.ready = 'true';
+  });
+
+/** Session storage, unless the browser refuses it (then the credential lives only as long as the page). */
+function sessionStorageOrNull(): Storage | null {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+}

@@ -3,8 +3,9 @@
 import type { Hasher, Progress, RetryEvent, UploadHandle, UploadResult } from '../client/index.js';
 import { isUploadError } from '../client/index.js';
 import { upload } from '../client/browser/index.js';
-import { canRetry, describeFailure, describeRetry } from './describe.js';
+import { canRetry, describeFailure, describeRetry, needsSignIn } from './describe.js';
 import { announce } from './dom.js';
+import type { FileRef } from './file-actions.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
 import type { PageSettings } from './settings.js';
 import { UploadView } from './upload-view.js';
@@ -16,6 +17,12 @@ export interface TaskHooks {
   changed(task: UploadTask): void;
   finished(task: UploadTask, result: UploadResult): void;
   dismissed(task: UploadTask): void;
+  /** The request headers that carry the page's credential now (read at each start, so "Try again" after signing in again uses the new one). */
+  headers(): Record<string, string>;
+  /** The finished file's links and buttons (FileActions). */
+  links(file: FileRef): Node[];
+  /** The server answered 401 to a request carrying `sent` (headers()' answer at start): the page asks for a credential again. */
+  unauthorized(error: unknown, sent: Record<string, string>): void;
 }
 
 /** How often the retry countdown ticks. */
@@ -27,6 +34,8 @@ export class UploadTask {
   private latest: Progress | null = null;
   private retrying: { event: RetryEvent; until: number; acked: number } | null = null;
   private ticker: ReturnType<typeof setInterval> | null = null;
+  /** The headers the current attempt sends (its credential). */
+  private sent: Record<string, string> = {};
 
   constructor(
     readonly file: File,
@@ -60,7 +69,14 @@ export class UploadTask {
     this.stopCountdown();
     this.view.setState('starting');
     this.view.setMessage('Connecting to the server…');
-    const handle = upload(this.file, { server: this.settings.server, hasher: this.hasher, ...this.settings.options });
+    const handle = upload(this.file, {
+      server: this.settings.server,
+      hasher: this.hasher,
+      ...this.settings.options,
+      headers: (this.sent = this.hooks.headers()),
+      // The browser's media type: a grant may allow only some types ("image/*"), checked against this.
+      ...(this.file.type ? { metadata: { type: this.file.type } } : {}),
+    });
     this.handle = handle;
     handle.on('started', (s) => {
       this.stopCountdown(); // the server answered: any retry before this (capabilities, status) is over
@@ -131,7 +147,7 @@ export class UploadTask {
     this.stopCountdown();
     this.view.setState('done');
     this.view.showProgress(handle.progress());
-    this.view.showDone(result.fileUrl);
+    this.view.showDone(this.hooks.links({ fileId: result.fileId, fileUrl: result.fileUrl, name: this.file.name }));
     const seconds = result.durationMs / 1000;
     const how = result.resumed
       ? `resumed, ${formatBytes(result.bytesSent)} sent this time`
@@ -154,6 +170,7 @@ export class UploadTask {
       const text = describeFailure(error);
       this.view.setMessage(text, 'error');
       announce(`${this.file.name}: ${text}`);
+      if (needsSignIn(error)) this.hooks.unauthorized(error, this.sent);
     }
     this.hooks.changed(this);
   }

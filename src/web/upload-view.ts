@@ -1,7 +1,6 @@
 // One upload on the page: name, size, progress bar, numbers, a status line and its buttons. Only
 // draws; UploadTask decides what to show.
 import type { Progress } from '../client/index.js';
-import { copyLinkButton } from './copy-link.js';
 import { h } from './dom.js';
 import { formatBytes, formatDuration, formatRate, percentOf } from './format.js';
 
@@ -103,12 +102,10 @@ export class UploadView {
     else this.message.setAttribute('role', 'status');
   }
 
-  showDone(fileUrl: string): void {
+  /** `links`: the file's Download link and copy button, as the credential allows (FileActions). */
+  showDone(links: Node[]): void {
     this.bar.value = 100;
     this.percent.textContent = '100 %';
-    this.result.replaceChildren(
-      h('a', { href: fileUrl, class: 'download', download: this.name }, 'Download'),
-      copyLinkButton(fileUrl),
-    );
+    this.result.replaceChildren(...links);
   }
 }

@@ -2,9 +2,13 @@
 // (pure modules of src/web, run in Node).
 import { describe, expect, it } from 'vitest';
 import { FerryError, NetworkError, UploadError } from '../../src/client/index.js';
-import { canRetry, describeFailure, describeRetry } from '../../src/web/describe.js';
+import { accessOf, mayDownload } from '../../src/web/access.js';
+import { credentialKind, CredentialStore, fragmentWithoutGrant, grantFromFragment } from '../../src/web/credential.js';
+import { canRetry, describeFailure, describeFileProblem, describeRetry, describeSignIn, needsSignIn } from '../../src/web/describe.js';
 import { formatBytes, formatDuration, formatRate, percentOf } from '../../src/web/format.js';
+import type { Whoami } from '../../src/web/server-api.js';
 import { readSettings } from '../../src/web/settings.js';
+import { describeAccount } from '../../src/web/sign-in.js';
 
 describe('format', () => {
   it('sizes in binary units', () => {
@@ -83,5 +87,78 @@ describe('readSettings', () => {
       options: { maxConcurrency: 6, concurrency: 1, chunkSize: 1048576 },
     });
     expect(readSettings({ href: 'http://h/?concurrency=-1&chunkSize=1e9' }).options).toEqual({ maxConcurrency: 6 });
+  });
+});
+
+describe('credentials', () => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
+  it('a grant is taken from the fragment, which keeps anything else it had', () => {
+    expect(grantFromFragment(`#grant=${jwt}`)).toBe(jwt);
+    expect(grantFromFragment(`#view=list&grant=${jwt}`)).toBe(jwt);
+    expect(grantFromFragment('#grant=')).toBeNull();
+    expect(grantFromFragment('')).toBeNull();
+    expect(fragmentWithoutGrant(`#grant=${jwt}`)).toBe('');
+    expect(fragmentWithoutGrant(`#view=list&grant=${jwt}`)).toBe('#view=list');
+  });
+  it('grants are JWTs; anything else is an API key', () => {
+    expect(credentialKind(jwt)).toBe('grant');
+    expect(credentialKind(`fk_0123456789abcdef_${'a'.repeat(43)}`)).toBe('key');
+  });
+  it('kept in the storage given, and in memory when that storage refuses', () => {
+    const map = new Map<string, string>();
+    const storage = { getItem: (k: string) => map.get(k) ?? null, setItem: (k: string, v: string) => void map.set(k, v), removeItem: (k: string) => void map.delete(k) };
+    const store = new CredentialStore(storage as Storage);
+    store.set('fk_x');
+    expect(map.get('ferry:credential')).toBe('fk_x');
+    store.clear();
+    expect(store.get()).toBeNull();
+    const refusing = new CredentialStore({ getItem: () => null, setItem: () => { throw new Error('QuotaExceededError'); }, removeItem: () => {} } as unknown as Storage);
+    refusing.set('fk_y');
+    expect(refusing.get()).toBe('fk_y');
+  });
+});
+
+describe('access', () => {
+  const who = (extra: Partial<Whoami> & Pick<Whoami, 'via'>): Whoami => ({ identity: 'alice', role: 'user', auth: 'token', ...extra });
+  it('open servers and API keys are offered everything (the server decides)', () => {
+    expect(accessOf(who({ via: 'open' }), null)).toMatchObject({ via: 'open', listFiles: true, changeFiles: true, upload: true });
+    expect(accessOf(who({ via: 'key' }), 'fk_x')).toMatchObject({ via: 'key', grant: null, changeFiles: true });
+    expect(accessOf(null, null).via).toBe('open');
+    expect([accessOf(who({ via: 'key', role: 'admin' }), 'fk_x').admin, accessOf(who({ via: 'key' }), 'fk_x').admin]).toEqual([true, false]);
+  });
+  it("a grant's scope decides which buttons show", () => {
+    const reader = accessOf(who({ via: 'grant', scope: { files: 'read' } }), 'g.r.t');
+    expect(reader).toMatchObject({ listFiles: true, changeFiles: false, upload: false });
+    const uploader = accessOf(who({ via: 'grant', scope: { upload: { maxBytes: 1 }, read: ['f2'] } }), 'g.r.t');
+    expect(uploader).toMatchObject({ listFiles: false, changeFiles: false, upload: true });
+    expect([mayDownload(uploader, 'f1'), mayDownload(uploader, 'f2')]).toEqual([false, true]);
+    expect(accessOf(who({ via: 'grant', scope: { files: 'write' } }), 'g.r.t').changeFiles).toBe(true);
+  });
+  it('who is signed in, and until when', () => {
+    expect(describeAccount({ ...who({ via: 'key' }), role: 'admin' })).toBe('Signed in as alice (admin) with an API key');
+    expect(describeAccount(who({ via: 'grant', expiresAt: '2026-12-03T15:10:00.000Z' }), 'en-GB')).toMatch(/^Signed in as alice · access until 3 Dec 2026, \d\d:\d0$/);
+  });
+});
+
+describe('sign-in and permission messages', () => {
+  it('no credential: the form explains; a bad or expired one: said plainly', () => {
+    expect(describeSignIn(new FerryError('unauthenticated', 'x'))).toBe('');
+    expect(describeSignIn(new FerryError('credential-expired', 'The grant has expired.'))).toMatch(/^Your access has expired\./);
+    expect(describeSignIn(new FerryError('invalid-credential', 'The API key is unknown or revoked.'))).toBe(
+      'That key or grant was not accepted (The API key is unknown or revoked.). Check it and try again.',
+    );
+    expect(needsSignIn(new UploadError('fatal', 'x', { cause: new FerryError('credential-expired') }))).toBe(true);
+    expect(needsSignIn(new FerryError('forbidden'))).toBe(false);
+  });
+  it('a scope that does not allow it is named, and not retried', () => {
+    expect(describeFileProblem(new FerryError('forbidden', 'This credential may read file f but not change it.'), 'delete a.txt')).toBe(
+      'Your access does not allow you to delete a.txt. (This credential may read file f but not change it.)',
+    );
+    expect(describeFileProblem(new FerryError('file-not-found', 'No file f.'), 'delete a.txt')).toBe('This file is no longer on the server.');
+    expect(describeFailure(new UploadError('fatal', 'x', { cause: new FerryError('grant-budget-exceeded', 'Used 10 of 10 bytes.') }))).toBe(
+      'Your upload allowance is used up. (Used 10 of 10 bytes.)',
+    );
+    expect(canRetry(new UploadError('fatal', 'x', { cause: new FerryError('grant-budget-exceeded') }))).toBe(false);
+    expect(canRetry(new UploadError('fatal', 'x', { cause: new FerryError('credential-expired') }))).toBe(true);
   });
 });

@@ -25,12 +25,16 @@ export function requireFileRead(p: Principal, file: FileRecord): void {
   throw new FerryError('file-not-found', `No file ${file.id}.`);
 }
 
-/** Deleting a file or making a share link for it: its owner (key, or a grant with files: 'write'). */
+/** Whether `p` may delete the file or share it for long: an admin, or its owner with a key or a files: 'write' grant. */
+export function mayChangeFile(p: Principal, file: FileRecord): boolean {
+  if (p.role === 'admin') return true;
+  return isOwner(p, file) && (p.via === 'key' || p.grant?.scope.files === 'write');
+}
+
+/** Deleting a file: file-not-found when `p` may not read it, forbidden when it may read but not change it. */
 export function requireFileWrite(p: Principal, file: FileRecord): void {
   requireFileRead(p, file);
-  if (p.role === 'admin') return;
-  const writes = p.via === 'key' || p.grant?.scope.files === 'write';
-  if (!isOwner(p, file) || !writes) throw new FerryError('forbidden', `This credential may read file ${file.id} but not change it.`);
+  if (!mayChangeFile(p, file)) throw new FerryError('forbidden', `This credential may read file ${file.id} but not change it.`);
 }
 
 /** Listing files: an API key, or a grant with a files scope. */

@@ -2,6 +2,7 @@
 // directory for the files it picks; pages are closed after each test, everything else after the file.
 import { rm } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
+import type { ServerConfigInput } from '../../../src/server/index.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { tempDir } from '../../helpers/server.js';
 import { launchChromium } from './chromium.js';
@@ -15,10 +16,10 @@ export interface PageFixture {
 }
 
 /** Registers the hooks in the calling describe block; the fields are set once its beforeAll ran. */
-export function pageFixture(): PageFixture {
+export function pageFixture(config: ServerConfigInput = {}): PageFixture {
   const f = {} as PageFixture;
   beforeAll(async () => {
-    [f.browser, f.srv, f.dir] = await Promise.all([launchChromium(), startPageServer(), tempDir('ferry-web-files-')]);
+    [f.browser, f.srv, f.dir] = await Promise.all([launchChromium(), startPageServer(config), tempDir('ferry-web-files-')]);
   });
   afterEach(() => closePages());
   afterAll(async () => {
