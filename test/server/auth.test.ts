@@ -109,7 +109,8 @@ describe('API keys', () => {
   it('stores no key in plain text', async () => {
     const keys = await server.ctx.meta.listApiKeys();
     for (const key of [alice, bob, admin]) {
-      const secretPart = key.split('_')[2]!;
+      const secretPart = key.slice('fk_'.length + 16 + 1);
+      expect(secretPart).toHaveLength(43);
       expect(JSON.stringify(keys)).not.toContain(secretPart);
     }
   });
@@ -177,6 +178,7 @@ describe('ownership', () => {
     expectProblem(await as(bob, 'GET', Paths.manifest(aliceFile)), 404, 'file-not-found');
     expectProblem(await as(bob, 'DELETE', Paths.file(aliceFile)), 404, 'file-not-found');
     expectProblem(await as(bob, 'POST', `${Paths.file(aliceFile)}/share`), 404, 'file-not-found');
+    expectProblem(await as(await grant('bob', { files: 'write' }), 'POST', `${Paths.file(aliceFile)}/share`), 404, 'file-not-found');
     const listed = await as(bob, 'GET', '/files');
     expect(listed.body.files.map((f: { fileId: string }) => f.fileId)).not.toContain(aliceFile);
     expectProblem(await as(bob, 'GET', '/files?owner=alice'), 403, 'forbidden');
@@ -260,9 +262,14 @@ describe('signed grants', () => {
     expectProblem(await as(uploadOnly, 'GET', '/files'), 403, 'forbidden');
     const id = await uploadAs(alice, 'kept.txt');
     expectProblem(await as(uploadOnly, 'GET', Paths.file(id)), 404, 'file-not-found');
+    expectProblem(await as(uploadOnly, 'POST', `${Paths.file(id)}/share`), 404, 'file-not-found');
     expect((await as(readOnly, 'GET', Paths.file(id))).status).toBe(200);
     expectProblem(await as(readOnly, 'DELETE', Paths.file(id)), 403, 'forbidden');
-    expectProblem(await as(readOnly, 'POST', `${Paths.file(id)}/share`), 403, 'forbidden');
+    expectProblem(await as(readOnly, 'POST', `${Paths.file(id)}/share`, { expiresInSeconds: 3600 }), 403, 'forbidden');
+    // A reader may make a short download link (what a page's Download button needs), no more.
+    const short = await as(readOnly, 'POST', `${Paths.file(id)}/share`);
+    expect(short.status, short.text).toBe(201);
+    expect(Date.parse(short.body.expiresAt) - Date.now()).toBeLessThanOrEqual(300_000);
     const writer = await grant('alice', { files: 'write' });
     expect((await as(writer, 'POST', `${Paths.file(id)}/share`)).status).toBe(201);
     expect((await as(writer, 'DELETE', Paths.file(id))).status).toBe(204);
@@ -335,6 +342,11 @@ describe('share links', () => {
     const other = await uploadAs(alice, 'other.txt');
     expectProblem(await call(server.url, 'GET', Paths.file(other) + link.search), 404, 'file-not-found');
     expectProblem(await call(server.url, 'DELETE', Paths.file(id) + link.search), 403, 'forbidden');
+    // A link cannot make longer links of itself, nor outlive itself through the links it makes.
+    const renewed = await call(server.url, 'POST', `${Paths.file(id)}/share${link.search}`);
+    expect(renewed.status, renewed.text).toBe(201);
+    expect(Date.parse(renewed.body.expiresAt)).toBeLessThanOrEqual(Date.parse(made.body.expiresAt) + 1000);
+    expectProblem(await call(server.url, 'POST', `${Paths.file(id)}/share${link.search}`, { headers: { 'content-type': 'application/json' }, body: '{"expiresInSeconds":3600}' }), 403, 'forbidden');
     const realNow = server.ctx.now;
     server.ctx.now = () => realNow() + 121_000;
     try {
