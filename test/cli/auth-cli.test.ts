@@ -278,6 +278,7 @@ describe('ferry share and share links', () => {
 
     // By id with --server, as JSON; and refused for someone who does not own the file.
     const byId = await runCli(['share', fileIdOf(url), '--server', s.url, '--json'], { ...src.env, FERRY_TOKEN: alice });
+    expect(byId.code, byId.stderr).toBe(0);
     expect(JSON.parse(byId.stdout)).toMatchObject({ fileId: fileIdOf(url), url: expect.stringContaining('?grant=') });
     const notOwner = await runCli(['share', url, '--token', bob], src.env);
     expect(notOwner.code).toBe(1);
