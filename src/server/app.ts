@@ -140,7 +140,15 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
   } catch (error) {
     if (error instanceof FerryError) {
       if (error.code === 'method-not-allowed' && typeof error.extensions.allow === 'string') res.setHeader('allow', error.extensions.allow);
-      if (error.status === 401 && !res.headersSent) res.setHeader('www-authenticate', wwwAuthenticate(error));
+      if (error.status === 401 || error.status === 403) {
+        if (error.status === 401 && !res.headersSent) res.setHeader('www-authenticate', wwwAuthenticate(error));
+        // Refused credentials are what an operator looks for after an incident (and what rate limits will count).
+        ctx.metrics.inc('ferry_requests_refused_total', 1, { code: error.code });
+        ctx.log.info(
+          { event: 'refused', code: error.code, method: req.method, url: loggablePath(req.url), remote: req.socket.remoteAddress },
+          `refused: ${error.code}`,
+        );
+      }
       sendProblem(req, res, error);
       return;
     }

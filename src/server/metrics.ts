@@ -13,6 +13,7 @@ const help = {
   ferry_file_bytes_served_total: 'Bytes of files sent to clients',
   ferry_files_deleted_total: 'Files deleted, by why (deleted by a caller, or retention)',
   ferry_webhook_deliveries_total: 'Webhook delivery attempts, by outcome',
+  ferry_requests_refused_total: 'Requests refused for their credential (401) or what it allows (403), by problem code',
 } as const;
 
 export type MetricName = keyof typeof help;

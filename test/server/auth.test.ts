@@ -137,8 +137,10 @@ describe('API keys', () => {
     expectProblem(await as(admin, 'POST', '/keys', { identity: '' }), 400, 'malformed-request');
   });
 
-  it('keeps metrics for admins', async () => {
-    expect((await as(admin, 'GET', '/metrics')).status).toBe(200);
+  it('keeps metrics for admins, counting refusals by kind', async () => {
+    const metrics = await as(admin, 'GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/^ferry_requests_refused_total\{code="unauthenticated"\} [1-9]/m);
     expectProblem(await as(alice, 'GET', '/metrics'), 403, 'forbidden');
   });
 

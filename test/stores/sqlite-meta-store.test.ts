@@ -126,4 +126,29 @@ describe('SqliteMetaStore', () => {
       await again.close();
     }
   });
+
+  it('upgrades a database from before access control: what it holds belongs to anonymous', async () => {
+    const path = await freshPath();
+    const db = new Database(path);
+    db.exec(migrations[0]!);
+    db.pragma('user_version = 1');
+    const t = Date.now();
+    db.prepare(
+      `INSERT INTO uploads (id, state, name, size, chunk_size, total_chunks, algorithm, metadata, blob_handle, created_at, updated_at, expires_at, file_id)
+       VALUES ('u1', 'complete', 'old.iso', 5, 5, 1, 'sha-256', '{}', 'h', ?, ?, ?, 'f1')`,
+    ).run(t, t, t + 1000);
+    db.prepare(
+      `INSERT INTO files (id, upload_id, name, size, chunk_size, total_chunks, algorithm, etag, metadata, blob_ref, created_at)
+       VALUES ('f1', 'u1', 'old.iso', 5, 5, 1, 'sha-256', '"e"', '{}', 'f1', ?)`,
+    ).run(t);
+    db.close();
+    const store = await openSqliteMetaStore(path);
+    try {
+      expect(store.settings().schemaVersion).toBe(migrations.length);
+      expect(await store.getUpload('u1')).toMatchObject({ owner: 'anonymous', grantId: null });
+      expect((await store.listFiles({ limit: 10, owner: 'anonymous' })).map((f) => f.id)).toEqual(['f1']);
+    } finally {
+      await store.close();
+    }
+  });
 });
