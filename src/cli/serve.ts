@@ -24,13 +24,29 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--pre-create-hook <url>', 'ask this URL before every upload is created (it may refuse or annotate it)').env('FERRY_PRE_CREATE_HOOK'))
     .addOption(new Option('-d, --data-dir <dir>', 'where metadata and bytes are stored').env('FERRY_DATA_DIR').default('./ferry-data'))
     .addOption(new Option('--no-fsync', 'acknowledge chunks without fsync (faster; a power loss may lose acknowledged chunks)'))
-    .addOption(new Option('--public-url <url>', 'base URL for links in responses (default: from the Host header)').env('FERRY_PUBLIC_URL'))
+    .addOption(new Option('--public-url <url>', 'base URL for links in responses (default: the listening URL, or a Host naming this machine)').env('FERRY_PUBLIC_URL'))
     .addOption(new Option('--upload-ttl <seconds>', 'incomplete uploads expire after this long without activity').default(86400).argParser(parsePositiveNumber))
     .addOption(new Option('--sweep-interval <seconds>', 'how often expired uploads are cleaned up').default(60).argParser(parsePositiveNumber))
     .addOption(new Option('--max-file-size <size>', 'largest accepted file').argParser(parseSize))
     .addOption(new Option('--min-chunk-size <size>', 'smallest accepted chunk').argParser(parseSize))
     .addOption(new Option('--default-chunk-size <size>', 'chunk size offered to clients').argParser(parseSize))
     .addOption(new Option('--max-chunk-size <size>', 'largest accepted chunk').argParser(parseSize))
+    .addOption(new Option('--metrics-address <host:port>', 'serve GET /metrics there, without credentials (keep it private); the main address then answers 404 for it').env('FERRY_METRICS_ADDRESS'))
+    .addOption(new Option('--max-connections <n>', 'connections open at once; more are closed as they are accepted').default(1024).argParser(parseInteger(1, 1_000_000)))
+    .addOption(new Option('--max-connections-per-address <n>', 'connections open at once from one client address (0: no cap) (default: 64, none with --trust-proxy)').argParser(parseInteger(0, 1_000_000)))
+    .addOption(new Option('--keep-alive-timeout <seconds>', 'close a keep-alive connection idle this long (behind a proxy: above its upstream keep-alive)').default(5).argParser(parsePositiveNumber))
+    .addOption(new Option('--headers-timeout <seconds>', "a request's headers (a new connection's first too) must arrive within this: 408").default(10).argParser(parsePositiveNumber))
+    .addOption(new Option('--min-body-rate <size>', 'per second: a request body slower than this over a whole window gets 408 (0: off)').default(1024, '1KiB').argParser(parseSize))
+    .addOption(new Option('--min-body-rate-window <seconds>', 'the window --min-body-rate is measured over').default(30).argParser(parsePositiveNumber))
+    .addOption(new Option('--response-buffer-budget <size>', 'memory all downloads together read files into; beyond it downloads wait').default(64 * 1024 * 1024, '64MiB').argParser(parseSize))
+    .addOption(new Option('--max-downloads-per-identity <n>', 'downloads one identity (open mode: one address) may have open at once: 429 beyond').default(32).argParser(parseInteger(1, 1_000_000)))
+    .addOption(new Option('--trust-proxy', 'behind a reverse proxy: links use its X-Forwarded-Proto/-Host (without --public-url), its X-Request-Id is kept (env FERRY_TRUST_PROXY=1)'))
+    .addOption(new Option('--max-open-uploads <n>', 'uploads in progress one identity (open mode: one client address) may have').default(1000).argParser(parseInteger(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(new Option('--max-reserved <size>', "declared bytes one identity's uploads in progress may add up to (default 1TiB)").argParser(parseSize))
+    .addOption(new Option('--max-reserved-total <size>', "declared bytes everyone's uploads in progress may add up to (default: no limit but free disk space)").argParser(parseSize))
+    .addOption(new Option('--min-free-space <size>', 'disk space a new upload may not take (default 1GiB, or 5% of the volume if less)').argParser(parseSize))
+    .addOption(new Option('--rate-limit <n>', 'requests per second one identity (open mode: one client address) may average; 0: no limit').default(100).argParser(parseInteger(0, 1_000_000)))
+    .addOption(new Option('--rate-burst <n>', 'requests at once above the rate (default: two seconds of --rate-limit)').argParser(parseInteger(1, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('FERRY_LOG_LEVEL').default('info'))
     .action(async (o) => {
       // Loaded here, not at the top: the other commands start faster without the server and SQLite.
@@ -57,6 +73,23 @@ export function registerServe(program: Command): void {
         ...(o.minChunkSize !== undefined && { minChunkSize: o.minChunkSize }),
         ...(o.defaultChunkSize !== undefined && { defaultChunkSize: o.defaultChunkSize }),
         ...(o.maxChunkSize !== undefined && { maxChunkSize: o.maxChunkSize }),
+        ...(o.metricsAddress !== undefined && { metricsAddress: o.metricsAddress }),
+        maxConnections: o.maxConnections,
+        ...(o.maxConnectionsPerAddress !== undefined && { maxConnectionsPerAddress: o.maxConnectionsPerAddress }),
+        keepAliveTimeoutSeconds: o.keepAliveTimeout,
+        headersTimeoutSeconds: o.headersTimeout,
+        minBodyRate: o.minBodyRate,
+        minBodyRateWindowSeconds: o.minBodyRateWindow,
+        responseBufferBudget: o.responseBufferBudget,
+        maxDownloadsPerIdentity: o.maxDownloadsPerIdentity,
+        // Not commander's .env(): for a flag it would take FERRY_TRUST_PROXY=0 as "on".
+        trustProxy: o.trustProxy === true || /^(?:1|true|yes|on)$/i.test(process.env.FERRY_TRUST_PROXY ?? ''),
+        maxOpenUploads: o.maxOpenUploads,
+        ...(o.maxReserved !== undefined && { maxReservedBytes: o.maxReserved }),
+        ...(o.maxReservedTotal !== undefined && { maxReservedBytesTotal: o.maxReservedTotal }),
+        ...(o.minFreeSpace !== undefined && { minFreeSpace: o.minFreeSpace }),
+        rateLimit: o.rateLimit,
+        ...(o.rateBurst !== undefined && { rateBurst: o.rateBurst }),
         logLevel: o.logLevel,
       };
       try {

@@ -27,7 +27,8 @@ export interface UploadOptions extends Partial<EngineIo> {
    * to compute it first (one extra read of the source; needs a hasher with createHash).
    */
   fileDigest?: string;
-  metadata?: Record<string, unknown>;
+  /** String keys to string values (the server's limits: 32 entries, 64-character keys, 1,024-character values, 16 KiB). */
+  metadata?: Record<string, string>;
   retry?: Partial<RetryPolicy>;
   /** Timeout of each whole request (default: 30 s + body size at 64 KiB/s). */
   requestTimeoutMs?: number;
@@ -48,7 +49,7 @@ export interface ResolvedOptions {
   readAhead: number;
   checksum: DigestAlgorithm;
   fileDigest: string | 'compute' | undefined;
-  metadata: Record<string, unknown> | undefined;
+  metadata: Record<string, string> | undefined;
   retry: RetryPolicy;
   timeoutMs: (bodyBytes: number) => number;
   headers: Record<string, string>;

@@ -41,7 +41,10 @@ export const DefaultRetryPolicy: Readonly<RetryPolicy> = Object.freeze({
 export type FailureKind =
   /** No HTTP response, a timeout, or 502/503/504: the server may be restarting. Bounded by time. */
   | 'unreachable'
-  /** 408, 429, 500, 507, other 5xx, a malformed response: try again after a backoff. Bounded by attempts. */
+  /**
+   * 408, 429 (rate-limited), 500, 507, other 5xx, a malformed response: try again after a backoff (or
+   * the Retry-After). Bounded by attempts.
+   */
   | 'transient'
   /** chunk-in-progress: another request is writing it; wait Retry-After. Bounded by attempts. */
   | 'busy'
@@ -51,7 +54,7 @@ export type FailureKind =
   | 'completed'
   /** Our own signal aborted the request. */
   | 'aborted'
-  /** Anything else: 4xx, conflicts, expired/aborted uploads, malformed responses. */
+  /** Anything else: 4xx, conflicts, expired/aborted uploads, too many uploads in progress (429 too-many-uploads, quota-exceeded). */
   | 'fatal';
 
 export interface Failure {
@@ -85,6 +88,11 @@ export function classifyError(error: unknown, signal?: AbortSignal): Failure {
       return { kind: 'busy', retryAfter };
     case 'upload-completed':
       return { kind: 'completed', retryAfter };
+    // 429s about the caller's own uploads in progress: they clear when those uploads finish, are
+    // aborted or expire, which waiting on this one does not bring about. (rate-limited is transient.)
+    case 'too-many-uploads':
+    case 'quota-exceeded':
+      return { kind: 'fatal', retryAfter };
   }
   if (unreachableStatuses.has(error.status)) return { kind: 'unreachable', retryAfter };
   if (transientStatuses.has(error.status) || error.status > 500) return { kind: 'transient', retryAfter };

@@ -12,7 +12,7 @@ export function isDigestAlgorithm(name: string): name is DigestAlgorithm {
   return (DigestAlgorithms as readonly string[]).includes(name);
 }
 
-/** A digest value: algorithm plus raw bytes as base64 (standard alphabet, padded). */
+/** A digest value: algorithm plus raw bytes as base64 (standard alphabet, padded; canonical once parsed). */
 export interface Digest {
   algorithm: DigestAlgorithm;
   base64: string;
@@ -52,10 +52,13 @@ export function parseDigestField(value: string | undefined | null, algorithm?: D
   for (const alg of wanted) {
     const b64 = members.get(alg);
     if (b64 === undefined) continue;
-    if (base64Length(b64) !== digestBytes[alg]) {
-      throw new FerryError('malformed-digest', `A ${alg} digest is ${digestBytes[alg]} bytes; got ${base64Length(b64)}.`);
+    const bytes = decodeBase64(b64);
+    if (bytes === null) throw new FerryError('malformed-digest', `The ${alg} digest is not base64.`);
+    if (bytes.length !== digestBytes[alg]) {
+      throw new FerryError('malformed-digest', `A ${alg} digest is ${digestBytes[alg]} bytes; got ${bytes.length}.`);
     }
-    return { algorithm: alg, base64: b64 };
+    // The canonical spelling, so that comparing digests as text compares the bytes they stand for.
+    return { algorithm: alg, base64: bytesToBase64(bytes) };
   }
   throw new FerryError(
     'unsupported-algorithm',
@@ -66,10 +69,20 @@ export function parseDigestField(value: string | undefined | null, algorithm?: D
 /** Parses the JSON-body form "sha-256=:BASE64:" of a single digest. */
 export const parseDigest = (text: string, algorithm?: DigestAlgorithm) => parseDigestField(text, algorithm);
 
-function base64Length(b64: string): number {
-  if (b64.length % 4 !== 0) return -1;
-  const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
-  return (b64.length / 4) * 3 - pad;
+/**
+ * Decodes standard base64 as RFC 8941 asks of a byte sequence's parser: the "=" padding may be left
+ * out, and non-zero padding bits are ignored (so one value has several spellings). Padding that is
+ * present must be right. Null when it is not base64.
+ */
+function decodeBase64(b64: string): Uint8Array | null {
+  const data = b64.replace(/=+$/, '');
+  const padding = b64.length - data.length;
+  if (data.length % 4 === 1 || data.includes('=')) return null;
+  if (padding > 0 && b64.length % 4 !== 0) return null;
+  const text = atob(data); // accepts unpadded input and ignores padding bits (forgiving-base64)
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
 }
 
 export function digestsEqual(a: Digest, b: Digest): boolean {

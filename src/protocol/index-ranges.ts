@@ -19,6 +19,13 @@ export function formatIndexRanges(indexes: Iterable<number>): string {
   return parts.join(',');
 }
 
+/** Formats ascending, disjoint inclusive ranges ({first, last}) the same way. */
+export function formatRangeList(ranges: Iterable<{ first: number; last: number }>): string {
+  const parts: string[] = [];
+  for (const r of ranges) parts.push(r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`);
+  return parts.join(',');
+}
+
 /** The indexes in [0, total) that are not in `present` (ascending). */
 export function* missingIndexes(total: number, present: Iterable<number>): Generator<number> {
   const sorted = [...present].sort((a, b) => a - b);

@@ -6,4 +6,6 @@ export * from './index-ranges.js';
 export * from './digest.js';
 export * from './problems.js';
 export * from './messages.js';
+export * from './metadata.js';
+export * from './file-name.js';
 export * from './byte-range.js';

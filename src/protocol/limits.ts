@@ -14,7 +14,13 @@ export const DefaultLimits = {
   maxChunks: 10_000,
   /** Bytes of JSON accepted on create (name + metadata). */
   maxCreateBodyBytes: 64 * KiB,
-  /** Serialized free-form metadata. */
+  /** Metadata is a flat map of string keys to string values: at most this many entries... */
+  maxMetadataEntries: 32,
+  /** ...with keys of 1 to this many characters... */
+  maxMetadataKeyLength: 64,
+  /** ...values of at most this many characters... */
+  maxMetadataValueLength: 1024,
+  /** ...and at most this many bytes as JSON, all together. */
   maxMetadataBytes: 16 * KiB,
   maxNameLength: 255,
   /** Incomplete uploads expire this long after their last activity. */

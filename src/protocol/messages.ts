@@ -1,6 +1,7 @@
 // JSON bodies of the protocol as zod schemas; the inferred types are what both sides use.
 import { z } from 'zod';
 import { DigestAlgorithms } from './digest.js';
+import { Metadata, readMetadata } from './metadata.js';
 
 const digestText = z.string().regex(/^[a-z0-9-]+=:[A-Za-z0-9+/]*={0,2}:$/, 'expected "sha-256=:BASE64:"');
 
@@ -13,10 +14,13 @@ export const CreateUploadRequest = z.object({
   checksum: z.string().default('sha-256'),
   /** Optional digest of the whole file ("sha-256=:BASE64:"), verified at completion. */
   fileDigest: digestText.optional(),
-  /** Free-form JSON object stored with the upload and the file. */
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  /** String keys to string values stored with the upload and the file (limits: DefaultLimits.maxMetadata*). */
+  metadata: Metadata.optional(),
 });
 export type CreateUploadRequest = z.input<typeof CreateUploadRequest>;
+
+/** Metadata in a response: string values, read leniently (an older server may send any JSON values). */
+const storedMetadata = z.record(z.string(), z.unknown()).transform(readMetadata);
 
 export const UploadStates = ['uploading', 'complete', 'aborted', 'expired', 'failed'] as const;
 export type UploadState = (typeof UploadStates)[number];
@@ -31,7 +35,7 @@ export const UploadStatus = z.object({
   totalChunks: z.number(),
   checksum: z.enum(DigestAlgorithms),
   fileDigest: z.string().nullable(),
-  metadata: z.record(z.string(), z.unknown()),
+  metadata: storedMetadata,
   chunksReceived: z.number(),
   bytesReceived: z.number(),
   /** Missing chunk indexes as ranges, e.g. "0-3,7"; empty when none are missing. */
@@ -79,6 +83,18 @@ export const Capabilities = z.object({
   fsync: z.boolean(),
   /** 'token': requests need an API key or a grant (Authorization: Bearer). Absent from older servers. */
   auth: z.enum(['open', 'token']).optional(),
+  /** Downloads (GET of file bytes) one identity may have open at once; more are answered 429 too-many-downloads. */
+  maxConcurrentDownloads: z.number().optional(),
+  /** Bytes per second a request body must average over each window of minBodyRateWindowSeconds, or 408 (0: no minimum). */
+  minBodyRate: z.number().optional(),
+  minBodyRateWindowSeconds: z.number().optional(),
+  /** Uploads in progress one identity may have at once; one more is answered 429 too-many-uploads. */
+  maxOpenUploads: z.number().optional(),
+  /** Declared bytes one identity's uploads in progress may add up to; past it, 429 quota-exceeded. */
+  maxReservedBytes: z.number().optional(),
+  /** Requests per second one identity may average, past a burst of rateBurst; past it, 429 rate-limited (absent: no limit). */
+  rateLimit: z.number().optional(),
+  rateBurst: z.number().optional(),
 });
 export type Capabilities = z.infer<typeof Capabilities>;
 
@@ -92,7 +108,7 @@ export const FileInfo = z.object({
   checksum: z.enum(DigestAlgorithms),
   /** Whole-file digest when known (declared by the client and verified), else null. */
   fileDigest: z.string().nullable(),
-  metadata: z.record(z.string(), z.unknown()),
+  metadata: storedMetadata,
   createdAt: z.string(),
   /** The identity that uploaded it. */
   owner: z.string().optional(),

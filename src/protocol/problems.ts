@@ -38,6 +38,11 @@ export const Problems = {
   'digest-mismatch': { status: 422, title: 'The chunk does not match its digest' },
   'file-digest-mismatch': { status: 422, title: 'The assembled file does not match the declared digest' },
   'insufficient-storage': { status: 507, title: 'The server is out of storage space' },
+  'too-many-downloads': { status: 429, title: 'Too many downloads at once' },
+  'too-many-uploads': { status: 429, title: 'Too many uploads in progress for this identity' },
+  'quota-exceeded': { status: 429, title: "The identity's uploads in progress reserve too many bytes" },
+  'rate-limited': { status: 429, title: 'Too many requests' },
+  'invalid-metadata': { status: 400, title: 'The metadata is not a small map of strings' },
   'internal-error': { status: 500, title: 'Internal server error' },
   'service-unavailable': { status: 503, title: 'The server is shutting down or overloaded' },
 } as const satisfies Record<string, { status: number; title: string }>;

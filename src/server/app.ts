@@ -17,6 +17,13 @@ import type { EventListener } from './events.js';
 import type { PreCreateHook } from './hooks.js';
 import { isStorageFull, loggablePath, requestTarget, sendClientError, sendProblem } from './http.js';
 import { createLogger } from './logger.js';
+import { watchBodyRate } from './limits/body-rate.js';
+import { capConnections } from './limits/connection-cap.js';
+import { downloadLimits } from './limits/downloads.js';
+import { startMetricsListener } from './metrics-listener.js';
+import { observeRequest, trackConnections } from './request-metrics.js';
+import { checkRate } from './limits/rate-limiter.js';
+import { assignRequestId, errorSummary, RequestIdHeader } from './request-log.js';
 import { route } from './router.js';
 import { startSweeper, sweep, type SweepResult } from './sweeper.js';
 import { recoverStorage } from './upload-lifecycle.js';
@@ -26,6 +33,8 @@ import { httpPreCreateHook } from './webhooks/pre-create-http.js';
 export interface FerryServer {
   /** http://host:port of the listening socket. */
   url: string;
+  /** http://host:port of the metrics listener (--metrics-address), when there is one. */
+  metricsUrl?: string;
   port: number;
   server: Server;
   ctx: ServerContext;
@@ -61,33 +70,49 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
 
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const idleTimeoutMs = config.idleTimeoutSeconds * 1000;
+  // node:http refuses a headers timeout longer than the request timeout.
+  const headersTimeoutMs = Math.min(config.headersTimeoutSeconds * 1000, requestTimeoutMs);
   const server = createServer(
     {
       requestTimeout: requestTimeoutMs,
-      // node:http refuses a headers timeout longer than the request timeout, and enforces both only
-      // when it checks its connections (every 30 s by default): keep both in step with the limit.
-      headersTimeout: Math.min(60_000, requestTimeoutMs),
-      connectionsCheckingInterval: Math.min(30_000, Math.max(100, requestTimeoutMs / 4)),
-      // An idle keep-alive connection is governed by this, not by server.timeout: tie it to the idle
-      // limit, a little longer so a proxy in front (often 60 s) closes first (65 s by default).
-      keepAliveTimeout: idleTimeoutMs + Math.min(5_000, idleTimeoutMs),
+      // Also what closes a connection that never sends a request (they held ~60 s each before).
+      headersTimeout: headersTimeoutMs,
+      // node:http enforces both timeouts only when it checks its connections (every 30 s by
+      // default): check often enough that a timeout of seconds means seconds.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeoutMs / 4)),
+      // An idle keep-alive connection is governed by this, not by server.timeout: its own option,
+      // seconds by default (behind a proxy, set it above the proxy's upstream keep-alive), and never
+      // longer than the idle limit.
+      keepAliveTimeout: Math.min(config.keepAliveTimeoutSeconds, config.idleTimeoutSeconds) * 1000,
     },
-    (req, res) => void handle(ctx, req, res),
+    (req, res) => {
+      watchBodyRate(ctx, req, res);
+      void handle(ctx, req, res);
+    },
   );
   server.timeout = idleTimeoutMs;
+  capConnections(ctx, server);
+  downloadLimits(ctx); // made now, so its gauges are on /metrics from the start
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => sendClientError(error, socket));
+  trackConnections(ctx.metrics, server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const metricsListener = config.metricsAddress
+    ? await startMetricsListener(ctx, config.metricsAddress).catch((error: unknown) => {
+        server.close();
+        throw error;
+      })
+    : undefined;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   if (!config.publicUrl) ctx.baseUrl = url;
   const stopSweeper = startSweeper(ctx, config.sweepIntervalSeconds * 1000);
   const stopWebhooks = startWebhookDispatcher(ctx);
   log.info(
-    { event: 'listening', url, address: config.host, port, auth: config.auth, dataDir: config.dataDir, fsync: config.fsync },
+    { event: 'listening', url, address: config.host, port, auth: config.auth, dataDir: config.dataDir, fsync: config.fsync, metricsUrl: metricsListener?.url },
     `Ferry listening on ${url} (address ${config.host}, auth ${config.auth})`,
   );
   if (config.auth === 'open' && !isLoopback(config.host)) {
@@ -97,6 +122,7 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   let closing: Promise<void> | undefined;
   return {
     url,
+    ...(metricsListener && { metricsUrl: metricsListener.url }),
     port,
     server,
     ctx,
@@ -105,6 +131,7 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
       (closing ??= (async () => {
         await stopSweeper();
         await stopWebhooks();
+        await metricsListener?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Close keep-alive connections as they go idle; after a grace period cut what is left
         // (unacknowledged chunks are simply re-sent by their clients).
@@ -124,6 +151,9 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
 }
 
 async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const observed = observeRequest(ctx, req, res);
+  const requestId = assignRequestId(req, ctx.config.trustProxy);
+  res.setHeader(RequestIdHeader, requestId);
   res.setHeader(Headers.version, String(PROTOCOL_VERSION));
   try {
     const version = req.headers[Headers.version];
@@ -135,9 +165,12 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
     if (handleCors(ctx.config.corsOrigins, req, res)) return;
     const { pathname, query } = requestTarget(req.url ?? '/');
     const match = route(req.method ?? 'GET', pathname);
+    observed.route = match.name;
     const who = match.public ? openPrincipal : await authenticate(ctx, req, query, ctx.grantKeys);
+    if (!match.public) checkRate(ctx, req, who);
     await match.handler(ctx, req, res, match.params, who);
   } catch (error) {
+    observed.fail(error);
     if (error instanceof FerryError) {
       if (error.code === 'method-not-allowed' && typeof error.extensions.allow === 'string') res.setHeader('allow', error.extensions.allow);
       if (error.status === 401 || error.status === 403) {
@@ -145,7 +178,7 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
         // Refused credentials are what an operator looks for after an incident (and what rate limits will count).
         ctx.metrics.inc('ferry_requests_refused_total', 1, { code: error.code });
         ctx.log.info(
-          { event: 'refused', code: error.code, method: req.method, url: loggablePath(req.url), remote: req.socket.remoteAddress },
+          { event: 'refused', requestId, code: error.code, method: req.method, url: loggablePath(req.url), remote: req.socket.remoteAddress },
           `refused: ${error.code}`,
         );
       }
@@ -155,11 +188,14 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
     // The client went away: nothing to answer. (Not req.destroyed: a body read to its end is destroyed too.)
     if (req.socket.destroyed) return;
     if (isStorageFull(error)) {
-      ctx.log.warn({ err: error, method: req.method, url: loggablePath(req.url) }, 'storage full');
+      ctx.log.warn({ event: 'storage-full', requestId, method: req.method, url: loggablePath(req.url), error: errorSummary(error) }, 'storage full');
       sendProblem(req, res, new FerryError('insufficient-storage', 'The server is out of storage space; retry later.', { retryAfter: 10 }));
       return;
     }
-    ctx.log.error({ err: error, method: req.method, url: loggablePath(req.url) }, 'request failed');
+    // The line an operator matches with the client's answer (its requestId and instance); the stack,
+    // with the server's absolute paths, only at debug level.
+    ctx.log.error({ event: 'request-failed', requestId, code: 'internal-error', method: req.method, url: loggablePath(req.url), error: errorSummary(error) }, 'request failed');
+    ctx.log.debug({ event: 'request-failed', requestId, err: error }, 'request failed: stack');
     sendProblem(req, res, new FerryError('internal-error', 'The server could not complete the request.'));
   }
 }

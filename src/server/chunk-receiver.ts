@@ -16,6 +16,7 @@ import { checkDeclaredLength, verifiedBody } from './chunk-body.js';
 import { completeUpload } from './completion.js';
 import type { ServerContext } from './context.js';
 import { isStorageFull } from './http.js';
+import { errorSummary, requestIdOf } from './request-log.js';
 import { closedUploadProblem } from './upload-lifecycle.js';
 
 export interface ChunkResult {
@@ -32,11 +33,12 @@ export async function receiveChunk(
   base: string,
 ): Promise<ChunkResult> {
   const started = ctx.now();
-  const fields = { uploadId: upload.id, index, event: 'chunk' };
+  const fields = { uploadId: upload.id, index, event: 'chunk', requestId: requestIdOf(req) };
   try {
     const result = await storeChunk(ctx, req, upload, index, base);
     ctx.metrics.inc(result.status === 201 ? 'ferry_chunks_stored_total' : 'ferry_chunks_duplicate_total');
     if (result.status === 201) ctx.metrics.inc('ferry_chunk_bytes_stored_total', result.ack.size);
+    ctx.metrics.observe('ferry_chunk_duration_seconds', (ctx.now() - started) / 1000, { outcome: result.ack.duplicate ? 'duplicate' : 'stored' });
     ctx.log.info(
       { ...fields, bytes: result.ack.size, durationMs: ctx.now() - started, outcome: result.ack.duplicate ? 'duplicate' : 'stored' },
       'chunk ok',
@@ -46,7 +48,8 @@ export async function receiveChunk(
     const code =
       error instanceof FerryError ? error.code : req.socket.destroyed ? 'client-disconnected' : isStorageFull(error) ? 'insufficient-storage' : 'internal-error';
     ctx.metrics.inc('ferry_chunks_failed_total', 1, { code });
-    ctx.log.warn({ ...fields, durationMs: ctx.now() - started, outcome: code, err: error instanceof FerryError ? undefined : error }, 'chunk failed');
+    ctx.metrics.observe('ferry_chunk_duration_seconds', (ctx.now() - started) / 1000, { outcome: code });
+    ctx.log.warn({ ...fields, durationMs: ctx.now() - started, outcome: code, error: error instanceof FerryError ? undefined : errorSummary(error) }, 'chunk failed');
     throw error;
   }
 }

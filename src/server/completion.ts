@@ -1,9 +1,10 @@
 // Assembling an upload into a file once its last chunk is recorded: exactly once, crash-safe.
 import { createHash } from 'node:crypto';
-import { bytesToBase64, FerryError, formatDigest } from '../protocol/index.js';
-import type { FileRecord, UploadRecord } from '../stores/types.js';
+import { bytesToBase64, FerryError, formatDigest, readMetadata } from '../protocol/index.js';
+import type { ChunkRecord, FileRecord, UploadRecord } from '../stores/types.js';
 import type { ServerContext } from './context.js';
 import { announceEvent, eventData, prepareEvent } from './events.js';
+import { storedManifest } from './manifest.js';
 
 /**
  * Completes `upload` (every chunk must be recorded). Concurrent callers in this process share one
@@ -22,7 +23,7 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
   const started = ctx.now();
   const fileId = upload.fileId;
   if (!fileId) throw new FerryError('internal-error', `Upload ${upload.id} has no file id.`);
-  const chunks = await ctx.meta.listChunks(upload.id);
+  const chunks = await allChunks(ctx, upload.id);
   if (chunks.length !== upload.totalChunks) {
     throw new FerryError('internal-error', `Upload ${upload.id} has ${chunks.length} of ${upload.totalChunks} chunks.`);
   }
@@ -60,7 +61,7 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
       algorithm: upload.algorithm,
       fileDigest: upload.fileDigest,
       etag: etagOf(chunks.map((c) => c.digest)),
-      metadata: upload.metadata,
+      metadata: readMetadata(upload.metadata), // an upload from before metadata was limited may hold any JSON
       blobRef,
       createdAt: ctx.now(),
       owner: upload.owner,
@@ -68,6 +69,11 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
     await ctx.meta.createFile(record);
     file = record;
   }
+  // Serialised once, here, so manifest requests serve stored bytes instead of listing every chunk.
+  // Not fatal: a manifest missing for any reason is built at its first request.
+  await storedManifest(ctx, file).catch((error: unknown) => {
+    ctx.log.warn({ uploadId: upload.id, fileId, err: error }, 'could not store the manifest; it will be built when first asked for');
+  });
   // Only the run that moves the upload to complete reports it (a crash-recovery rerun may find it done).
   const completed = prepareEvent(ctx, 'upload.completed', eventData(ctx, upload, file));
   const completedHere = await ctx.meta.transition(upload.id, ['uploading'], 'complete', { fileId }, completed.deliveries);
@@ -79,6 +85,18 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
   );
   await announceEvent(ctx, completed);
   return file;
+}
+
+/** Every chunk row of an upload, read a page at a time so a 10,000-chunk upload is not one long read. */
+async function allChunks(ctx: ServerContext, uploadId: string): Promise<ChunkRecord[]> {
+  const pageSize = 1000;
+  const chunks: ChunkRecord[] = [];
+  for (;;) {
+    const page = await ctx.meta.listChunks(uploadId, { from: chunks.length === 0 ? 0 : chunks[chunks.length - 1]!.index + 1, limit: pageSize });
+    chunks.push(...page);
+    if (page.length < pageSize) return chunks;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function digestOf(ctx: ServerContext, blobRef: string, size: number): Promise<string> {

@@ -1,6 +1,7 @@
 // Server configuration: every option, its default and its validation, in one place.
 import { z } from 'zod';
 import { DefaultLimits } from '../protocol/index.js';
+import { parseHostPort } from './metrics-listener.js';
 
 export const ServerConfig = z
   .object({
@@ -39,7 +40,7 @@ export const ServerConfig = z
     dataDir: z.string().default('./ferry-data'),
     /** fsync chunk bytes before acknowledging them (and the file at completion). */
     fsync: z.boolean().default(true),
-    /** Absolute base URL used in uploadUrl/fileUrl; by default derived from the request's Host. */
+    /** Absolute base URL of links in responses; without it, see baseUrl() in http.ts (never an unknown Host). */
     publicUrl: z.string().url().optional(),
     minChunkSize: z.number().int().positive().default(DefaultLimits.minChunkSize),
     defaultChunkSize: z.number().int().positive().default(DefaultLimits.defaultChunkSize),
@@ -60,6 +61,43 @@ export const ServerConfig = z
      * the same digest (a client retrying over a connection that died without a reset).
      */
     chunkTakeoverSeconds: z.number().nonnegative().default(2),
+    /** host:port where GET /metrics is served without credentials (a private network); the main listener then answers 404 there. */
+    metricsAddress: z.string().refine((a) => parseHostPort(a) !== null, 'metricsAddress must be host:port (e.g. 127.0.0.1:9464, [::1]:9464)').optional(),
+    /** Uploads in progress one identity may have at once (one client address in open mode): 429 beyond. */
+    maxOpenUploads: z.number().int().positive().default(1000),
+    /** Declared bytes of one identity's uploads in progress (one client address in open mode): 429 beyond. */
+    maxReservedBytes: z.number().int().positive().default(1024 ** 4),
+    /** Declared bytes of everyone's uploads in progress (default: no limit but the disk's free space): 507 beyond. */
+    maxReservedBytesTotal: z.number().int().positive().optional(),
+    /** Free space kept on the data volume at create (default: 1 GiB, or 5% of the volume if that is less): 507 beyond. */
+    minFreeSpace: z.number().int().nonnegative().optional(),
+    /** Requests per second one identity may make, on average (one client address in open mode); 0: no limit. */
+    rateLimit: z.number().nonnegative().default(100),
+    /** Requests one identity may make at once above the rate (default: two seconds' worth). */
+    rateBurst: z.number().int().positive().optional(),
+    /** Connections open at once; more are closed as they are accepted. */
+    maxConnections: z.number().int().positive().default(1024),
+    /**
+     * Connections open at once from one client address (0: no such cap). Default 64, but none with
+     * trustProxy: behind a reverse proxy every connection comes from the proxy's address.
+     */
+    maxConnectionsPerAddress: z.number().int().nonnegative().optional(),
+    /** A keep-alive connection with no request for this long is closed (separate from the idle timeout). */
+    keepAliveTimeoutSeconds: z.number().positive().default(5),
+    /** A request's headers (a new connection's first request too) must arrive within this long: 408. */
+    headersTimeoutSeconds: z.number().positive().default(10),
+    /** A request body that brings fewer bytes per second than this over a whole window is answered 408 (0: off). */
+    minBodyRate: z.number().nonnegative().default(1024),
+    minBodyRateWindowSeconds: z.number().positive().default(30),
+    /** Bytes of read buffers all file downloads together may hold; a download waits for room beyond. */
+    responseBufferBudget: z.number().int().min(64 * 1024, 'the response-buffer budget must be at least 64 KiB').default(64 * 1024 * 1024),
+    /** Downloads one identity may have open at once (one client address in open mode or by share link): 429 beyond. */
+    maxDownloadsPerIdentity: z.number().int().positive().default(32),
+    /**
+     * Believe a proxy in front: links take X-Forwarded-Proto/X-Forwarded-Host (when there is no
+     * publicUrl) and an incoming X-Request-Id is kept. Off: a client could set them to anything.
+     */
+    trustProxy: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .refine((c) => c.minChunkSize <= c.defaultChunkSize && c.defaultChunkSize <= c.maxChunkSize, {

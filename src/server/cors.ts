@@ -12,6 +12,7 @@ const exposedHeaders = [
   'content-range',
   'content-disposition',
   'www-authenticate',
+  'x-request-id', // what a page shows or reports when something fails, to match the server's log
   Headers.reprDigest,
   Headers.version,
   Headers.uploadState,

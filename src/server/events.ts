@@ -1,7 +1,7 @@
 // What happened to uploads and files, told to the application: webhook endpoints through the outbox
 // in the metadata store (rows written in the same transaction as the change, delivered by
 // webhooks/dispatcher.ts), and the embedding application's listeners once the change is committed.
-import { Paths } from '../protocol/index.js';
+import { Paths, readMetadata, type Metadata } from '../protocol/index.js';
 import type { FileRecord, UploadRecord, WebhookDelivery } from '../stores/types.js';
 import type { ServerContext } from './context.js';
 import { newId } from './ids.js';
@@ -21,7 +21,7 @@ export interface FerryEventData {
   etag: string | null;
   /** Where the file is downloaded from (needs the owner's credential), once it exists. */
   fileUrl: string | null;
-  metadata: Record<string, unknown>;
+  metadata: Metadata;
 }
 
 /** The JSON body of a webhook, and what listeners get: Standard Webhooks' {type, timestamp, data}. */
@@ -48,7 +48,7 @@ export function eventData(ctx: ServerContext, upload: UploadRecord | null, file:
     fileDigest: source.fileDigest,
     etag: file?.etag ?? null,
     fileUrl: file ? base + Paths.file(file.id) : null,
-    metadata: source.metadata,
+    metadata: readMetadata(source.metadata), // a record from before metadata was limited to strings may hold any JSON
   };
 }
 

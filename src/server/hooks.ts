@@ -1,5 +1,5 @@
 // The pre-create hook: the application may refuse an upload, or annotate it, before it exists.
-import { FerryError } from '../protocol/index.js';
+import { FerryError, metadataProblem, type Metadata } from '../protocol/index.js';
 import type { ServerContext } from './context.js';
 
 export interface PreCreateRequest {
@@ -8,20 +8,22 @@ export interface PreCreateRequest {
   role: 'user' | 'admin';
   name: string;
   size: number;
-  metadata: Record<string, unknown>;
+  metadata: Metadata;
 }
 
 /** Allow (optionally replacing the metadata) or refuse with a reason the client sees. */
-export type PreCreateDecision = { allow: true; metadata?: Record<string, unknown> } | { allow: false; reason: string };
+export type PreCreateDecision = { allow: true; metadata?: Metadata } | { allow: false; reason: string };
 
 export type PreCreateHook = (request: PreCreateRequest) => Promise<PreCreateDecision> | PreCreateDecision;
 
 /**
  * Asks every hook in turn; each sees the metadata as the one before left it. Returns the metadata to
  * store, or throws upload-refused (403). A hook that fails (throws, times out) answers 503 and
- * creates nothing: an application that asked to decide is never bypassed.
+ * creates nothing: an application that asked to decide is never bypassed. So does a hook that answers
+ * with metadata a client could not send (not a flat map of strings within the limits): it is stored
+ * and served like the client's.
  */
-export async function runPreCreate(ctx: ServerContext, request: PreCreateRequest): Promise<Record<string, unknown>> {
+export async function runPreCreate(ctx: ServerContext, request: PreCreateRequest): Promise<Metadata> {
   let metadata = request.metadata;
   for (const hook of ctx.preCreate) {
     let decision: PreCreateDecision;
@@ -35,7 +37,14 @@ export async function runPreCreate(ctx: ServerContext, request: PreCreateRequest
       ctx.log.info({ event: 'pre-create-refused', owner: request.owner, name: request.name, reason: decision.reason }, 'upload refused by hook');
       throw new FerryError('upload-refused', decision.reason);
     }
-    if (decision.metadata) metadata = decision.metadata;
+    if (decision.metadata) {
+      const problem = metadataProblem(decision.metadata);
+      if (problem) {
+        ctx.log.error({ event: 'pre-create-failed', owner: request.owner, name: request.name, reason: problem }, 'pre-create hook returned unusable metadata');
+        throw new FerryError('service-unavailable', 'The upload could not be approved right now; try again later.', { retryAfter: 5 });
+      }
+      metadata = decision.metadata;
+    }
   }
   return metadata;
 }

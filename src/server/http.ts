@@ -1,7 +1,9 @@
 // Small helpers for node:http: JSON and problem responses, bounded JSON bodies, base URLs.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { FerryError, Headers, MediaTypes, PROTOCOL_VERSION } from '../protocol/index.js';
+import { requestIdOf } from './request-log.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -23,7 +25,9 @@ export function sendProblem(req: IncomingMessage, res: ServerResponse, error: Fe
     res.destroy();
     return;
   }
-  const text = JSON.stringify(error.toProblem(loggablePath(req.url)));
+  // The request id ties this answer to the server's log line about it.
+  const requestId = requestIdOf(req);
+  const text = JSON.stringify({ ...error.toProblem(loggablePath(req.url)), ...(requestId && { requestId }) });
   const headers: Record<string, string | number> = {
     'content-type': MediaTypes.problem,
     'content-length': Buffer.byteLength(text),
@@ -120,9 +124,64 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
 }
 
-/** The absolute URL prefix for links in responses. */
-export function baseUrl(req: IncomingMessage, publicUrl: string | undefined): string {
-  if (publicUrl) return publicUrl.replace(/\/+$/, '');
-  const host = req.headers.host ?? `localhost:${req.socket.localPort}`;
-  return `http://${host}`;
+/** What baseUrl() needs of the server context. */
+export interface LinkBase {
+  config: { publicUrl?: string | undefined; trustProxy: boolean };
+  /** --public-url, else the listening URL (set once the server listens). */
+  baseUrl: string;
+}
+
+/**
+ * The absolute URL prefix for links in responses (Location, uploadUrl, fileUrl, share links). A
+ * request's Host is the client's to choose, and a link built from any Host would send whoever follows
+ * it wherever the sender liked; so: --public-url when set; else, behind a trusted proxy
+ * (--trust-proxy), its X-Forwarded-Host (and -Proto); else the Host only when it names this machine
+ * (a loopback name or one of its own addresses or its host name, any port: a tunnel or port forward
+ * keeps working); else the server's own listening URL.
+ */
+export function baseUrl(req: IncomingMessage, ctx: LinkBase): string {
+  if (ctx.config.publicUrl) return ctx.config.publicUrl.replace(/\/+$/, '');
+  if (ctx.config.trustProxy) {
+    const forwarded = forwardedBase(req);
+    if (forwarded) return forwarded;
+  }
+  const host = req.headers.host;
+  if (host !== undefined && namesThisMachine(host)) return `http://${host.toLowerCase()}`;
+  return ctx.baseUrl;
+}
+
+/** A host name or IP literal with an optional port, as a Host header holds it. */
+const authorityRe = /^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+function firstValue(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value?.split(',')[0]!.trim() || undefined;
+}
+
+/** http(s)://host from X-Forwarded-Proto and -Host (their first values: the proxy nearest the client). */
+function forwardedBase(req: IncomingMessage): string | undefined {
+  const host = firstValue(req.headers['x-forwarded-host']);
+  if (host === undefined || host.length > 255 || !authorityRe.test(host)) return undefined;
+  const proto = (firstValue(req.headers['x-forwarded-proto']) ?? 'http').toLowerCase();
+  if (proto !== 'http' && proto !== 'https') return undefined;
+  return `${proto}://${host.toLowerCase()}`;
+}
+
+const loopbackRe = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
+
+/** This machine's addresses and host name, looked up at most every few seconds (chunk PUTs ask each time). */
+let ownNames: { at: number; names: Set<string> } | undefined;
+const ownNamesTtlMs = 10_000;
+
+function namesThisMachine(host: string): boolean {
+  if (host.length > 255 || !authorityRe.test(host)) return false;
+  if (loopbackRe.test(host)) return true;
+  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  const now = Date.now();
+  if (!ownNames || now - ownNames.at > ownNamesTtlMs) {
+    const names = new Set<string>([hostname().toLowerCase()]);
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(a.address.toLowerCase());
+    ownNames = { at: now, names };
+  }
+  return ownNames.names.has(name);
 }

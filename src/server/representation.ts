@@ -1,11 +1,10 @@
 // Turns stored records into the protocol's JSON bodies.
-import { formatIndexRanges, missingIndexes, Paths, type FileInfo, type UploadStatus } from '../protocol/index.js';
-import type { ChunkRecord, FileRecord, UploadRecord } from '../stores/types.js';
+import { Paths, readMetadata, type FileInfo, type UploadStatus } from '../protocol/index.js';
+import type { FileRecord, UploadRecord } from '../stores/types.js';
 
-export function uploadStatus(upload: UploadRecord, chunks: ChunkRecord[], base: string): UploadStatus {
+/** `missing`: the ranges text of the chunks still to come (see missing-chunks.ts; '' unless uploading). */
+export function uploadStatus(upload: UploadRecord, missing: string, base: string): UploadStatus {
   const complete = upload.state === 'complete';
-  const missing =
-    upload.state === 'uploading' ? formatIndexRanges(missingIndexes(upload.totalChunks, chunks.map((c) => c.index))) : '';
   return {
     uploadId: upload.id,
     uploadUrl: base + Paths.upload(upload.id),
@@ -16,7 +15,7 @@ export function uploadStatus(upload: UploadRecord, chunks: ChunkRecord[], base: 
     totalChunks: upload.totalChunks,
     checksum: upload.algorithm,
     fileDigest: upload.fileDigest,
-    metadata: upload.metadata,
+    metadata: readMetadata(upload.metadata),
     chunksReceived: upload.chunksReceived,
     bytesReceived: upload.bytesReceived,
     missing,
@@ -37,7 +36,7 @@ export function fileInfo(file: FileRecord, base: string): FileInfo {
     totalChunks: file.totalChunks,
     checksum: file.algorithm,
     fileDigest: file.fileDigest,
-    metadata: file.metadata,
+    metadata: readMetadata(file.metadata),
     createdAt: new Date(file.createdAt).toISOString(),
     owner: file.owner,
   };

@@ -19,6 +19,8 @@ type Params = Record<string, string>;
 export type Handler = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: any, who: Principal) => Promise<void>;
 
 interface Route {
+  /** Stable name of the route: the label of its metrics (never the raw path, which has ids in it). */
+  name: string;
   pattern: RegExp;
   methods: Partial<Record<string, Handler>>;
   /** Answered without a credential even in token mode: health checks and the page's static files. */
@@ -26,24 +28,26 @@ interface Route {
 }
 
 const routes: Route[] = [
-  { pattern: /^\/capabilities$/, methods: { GET: getCapabilities, HEAD: getCapabilities } },
-  { pattern: /^\/uploads$/, methods: { POST: createUpload } },
-  { pattern: /^\/uploads\/(?<uploadId>[^/]+)$/, methods: { GET: getUploadStatus, HEAD: getUploadStatus, DELETE: deleteUpload } },
-  { pattern: /^\/uploads\/(?<uploadId>[^/]+)\/chunks\/(?<index>[^/]+)$/, methods: { PUT: putChunk } },
-  { pattern: /^\/files$/, methods: { GET: listFiles } },
-  { pattern: /^\/files\/(?<fileId>[^/]+)$/, methods: { GET: getFile, HEAD: getFile, DELETE: deleteFile } },
-  { pattern: /^\/files\/(?<fileId>[^/]+)\/manifest$/, methods: { GET: getManifest } },
-  { pattern: /^\/files\/(?<fileId>[^/]+)\/share$/, methods: { POST: shareFile } },
-  { pattern: /^\/whoami$/, methods: { GET: getWhoami } },
-  { pattern: /^\/keys$/, methods: { GET: listKeys, POST: createKey } },
-  { pattern: /^\/keys\/(?<keyId>[^/]+)$/, methods: { DELETE: revokeKey } },
-  { pattern: /^\/metrics$/, methods: { GET: getMetrics } },
-  { pattern: /^\/healthz$/, methods: { GET: getHealth }, public: true },
-  { pattern: /^\/readyz$/, methods: { GET: getReady }, public: true },
-  { pattern: webAssetPattern, methods: { GET: getWebAsset, HEAD: getWebAsset }, public: true },
+  { name: 'capabilities', pattern: /^\/capabilities$/, methods: { GET: getCapabilities, HEAD: getCapabilities } },
+  { name: 'uploads', pattern: /^\/uploads$/, methods: { POST: createUpload } },
+  { name: 'upload', pattern: /^\/uploads\/(?<uploadId>[^/]+)$/, methods: { GET: getUploadStatus, HEAD: getUploadStatus, DELETE: deleteUpload } },
+  { name: 'chunk', pattern: /^\/uploads\/(?<uploadId>[^/]+)\/chunks\/(?<index>[^/]+)$/, methods: { PUT: putChunk } },
+  { name: 'files', pattern: /^\/files$/, methods: { GET: listFiles } },
+  { name: 'file', pattern: /^\/files\/(?<fileId>[^/]+)$/, methods: { GET: getFile, HEAD: getFile, DELETE: deleteFile } },
+  { name: 'manifest', pattern: /^\/files\/(?<fileId>[^/]+)\/manifest$/, methods: { GET: getManifest } },
+  { name: 'share', pattern: /^\/files\/(?<fileId>[^/]+)\/share$/, methods: { POST: shareFile } },
+  { name: 'whoami', pattern: /^\/whoami$/, methods: { GET: getWhoami } },
+  { name: 'keys', pattern: /^\/keys$/, methods: { GET: listKeys, POST: createKey } },
+  { name: 'key', pattern: /^\/keys\/(?<keyId>[^/]+)$/, methods: { DELETE: revokeKey } },
+  { name: 'metrics', pattern: /^\/metrics$/, methods: { GET: getMetrics } },
+  { name: 'healthz', pattern: /^\/healthz$/, methods: { GET: getHealth }, public: true },
+  { name: 'readyz', pattern: /^\/readyz$/, methods: { GET: getReady }, public: true },
+  { name: 'web', pattern: webAssetPattern, methods: { GET: getWebAsset, HEAD: getWebAsset }, public: true },
 ];
 
 export interface Match {
+  /** The route's name (see Route). */
+  name: string;
   handler: Handler;
   params: Params;
   public: boolean;
@@ -68,7 +72,7 @@ export function route(method: string, pathname: string): Match {
         throw new FerryError('malformed-request', `Bad percent-encoding in the path.`);
       }
     }
-    return { handler, params, public: r.public === true };
+    return { name: r.name, handler, params, public: r.public === true };
   }
   throw new FerryError('not-found', `Nothing at ${pathname}.`);
 }

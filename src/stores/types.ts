@@ -54,6 +54,18 @@ export interface FileRecord {
   owner: string;
 }
 
+/** Chunk indexes first to last, inclusive. */
+export interface IndexRange {
+  first: number;
+  last: number;
+}
+
+/** A file's manifest stored as bytes: `parts` pieces (0 to parts - 1) of `bytes` bytes in all. */
+export interface StoredManifest {
+  parts: number;
+  bytes: number;
+}
+
 export type RecordChunkResult =
   | { outcome: 'recorded'; chunksReceived: number; bytesReceived: number }
   /** The chunk was already recorded; `existing` is what is stored (compare digests). */
@@ -63,11 +75,28 @@ export type RecordChunkResult =
 
 /** Uploads, their received chunks, per-chunk write claims, and finished files. Times are epoch ms. */
 export interface UploadStore {
-  /** Stores a new upload; `events` go into the webhook outbox in the same transaction. */
+  /** Stores a new upload, every chunk missing; `events` go into the webhook outbox in the same transaction. */
   createUpload(upload: UploadRecord, events?: WebhookDelivery[]): Promise<void>;
+  /** What the uploads in progress (state 'uploading') hold now: those counted under `key`, and everyone's. */
+  reservations(key: string): Promise<Reservations>;
+  /**
+   * Stores a new upload (as createUpload) only if, with it counted under `limits.key`, the uploads in
+   * progress stay within every limit, atomically: two concurrent creates cannot both take the last room.
+   * Returns the reservations before it, and the first limit it would have passed when refused.
+   */
+  createUploadWithin(upload: UploadRecord, limits: ReservationLimits, events?: WebhookDelivery[]): Promise<ReservationResult>;
   getUpload(uploadId: string): Promise<UploadRecord | undefined>;
-  /** Received chunks of an upload, ascending by index. */
-  listChunks(uploadId: string): Promise<ChunkRecord[]>;
+  /**
+   * Received chunks of an upload, ascending by index; with `page`, only those from index `from` on,
+   * at most `limit` of them (so a caller can walk a large upload a bounded piece at a time).
+   */
+  listChunks(uploadId: string, page?: { from: number; limit: number }): Promise<ChunkRecord[]>;
+  /**
+   * The chunk indexes an upload has not received yet, as inclusive ranges ascending, those starting
+   * after index `after` (-1 for all), at most `limit` ranges. Kept up to date by createUpload and
+   * recordChunk, so the cost is the number of gaps, never the number of chunks. [] for an unknown upload.
+   */
+  listMissing(uploadId: string, after: number, limit: number): Promise<IndexRange[]>;
   getChunk(uploadId: string, index: number): Promise<ChunkRecord | undefined>;
   /**
    * Takes the exclusive right to write chunk `index` until `expiresAt` (or until released).
@@ -77,7 +106,7 @@ export interface UploadStore {
   releaseChunk(uploadId: string, index: number, token: string): Promise<void>;
   /**
    * Records a verified, durable chunk (only while the upload is uploading), updates the counters and
-   * slides the expiry to `expiresAt`, atomically.
+   * the missing ranges and slides the expiry to `expiresAt`, atomically.
    */
   recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number): Promise<RecordChunkResult>;
   /**
@@ -86,14 +115,24 @@ export interface UploadStore {
    * `events` (the webhook deliveries reporting the change) are written with it, only if it happens.
    */
   transition(uploadId: string, from: UploadState[], to: UploadState, patch?: { fileId?: string }, events?: WebhookDelivery[]): Promise<boolean>;
-  /** Drops the chunk rows and claims of a finished, aborted or expired upload (the upload row stays). */
+  /** Drops the chunk rows, claims and gaps of a finished, aborted or expired upload (the upload row stays). */
   forgetChunks(uploadId: string): Promise<void>;
   createFile(file: FileRecord): Promise<void>;
   getFile(fileId: string): Promise<FileRecord | undefined>;
+  /**
+   * Stores part `part` of a file's serialised manifest (replacing one stored before: parts are
+   * deterministic, so two writers agree). False, storing nothing, when there is no such file.
+   */
+  putManifestPart(fileId: string, part: number, data: Uint8Array): Promise<boolean>;
+  /** Declares a file's manifest whole (every part written); false when there is no such file. */
+  sealManifest(fileId: string, manifest: StoredManifest): Promise<boolean>;
+  /** A file's sealed manifest: how many parts, how many bytes in all; undefined until sealed. */
+  getManifest(fileId: string): Promise<StoredManifest | undefined>;
+  getManifestPart(fileId: string, part: number): Promise<Uint8Array | undefined>;
   /** Newest first (createdAt, then id), after `after` when given; only `owner`'s when given. */
   listFiles(query: FileQuery): Promise<FileRecord[]>;
   /**
-   * Removes a file's record and its upload's row and chunk rows, atomically; returns the record that
+   * Removes a file's record (with its stored manifest) and its upload's row and chunk rows, atomically; returns the record that
    * was removed (its blobRef is the caller's to delete), or undefined when it was already gone.
    * `events` are written with the removal, only if it happens.
    */
@@ -106,6 +145,33 @@ export interface UploadStore {
   deleteUpload(uploadId: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What uploads in progress reserve: every declared size counts until the upload completes or ends. */
+export interface Reservations {
+  /** Uploads in progress counted under the key (an identity, or a client address in open mode). */
+  uploads: number;
+  /** Their declared bytes. */
+  bytes: number;
+  /** Declared bytes of everyone's uploads in progress. */
+  totalBytes: number;
+  /** Bytes everyone's uploads in progress have yet to receive: what they will still take on disk. */
+  pendingBytes: number;
+}
+
+/** Limits checked when an upload is created; null: no limit. */
+export interface ReservationLimits {
+  /** Whom the upload counts against (stored with it): an identity, or a client address in open mode. */
+  key: string;
+  maxUploads: number | null;
+  maxBytes: number | null;
+  maxTotalBytes: number | null;
+  /** Room on disk for what uploads in progress have yet to receive, the new upload's whole size included. */
+  maxPendingBytes: number | null;
+}
+
+export type ReservationLimit = 'uploads' | 'bytes' | 'total-bytes' | 'pending-bytes';
+
+export type ReservationResult = { ok: true; reserved: Reservations } | { ok: false; limit: ReservationLimit; reserved: Reservations };
 
 export interface FileQuery {
   limit: number;
@@ -213,6 +279,19 @@ export interface ReadOptions extends BlobStoreOptions {
    * every piece into the same memory, and give that memory to a later read, instead of allocating.
    */
   reuseBuffers?: boolean;
+  /**
+   * Lends the memory pieces are read into (the server's response-buffer budget): one buffer is
+   * borrowed before each read and given back when the caller asks for the next piece or stops, so
+   * the caller holds at most one, no piece is longer than its buffer, and a read waits when none is free.
+   */
+  buffers?: BufferLender;
+}
+
+/** Memory lent for reads; see ReadOptions.buffers. */
+export interface BufferLender {
+  /** A buffer for a piece of at most `want` bytes (it may be shorter); may wait; rejects when `signal` aborts. */
+  borrow(want: number, signal?: AbortSignal): Promise<Buffer>;
+  giveBack(buffer: Buffer): void;
 }
 
 /** Chunk bytes and assembled files. The metadata store, not this, says which chunks are received. */
@@ -237,5 +316,7 @@ export interface BlobStore {
   abort(handle: string): Promise<void>;
   /** Deletes a completed file; no error if already gone. */
   deleteFile(fileRef: string): Promise<void>;
+  /** Bytes free for new data where this store keeps it (and the volume's size), or null when it cannot tell. */
+  freeSpace?(): Promise<{ available: number; total: number } | null>;
   close(): Promise<void>;
 }

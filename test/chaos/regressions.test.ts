@@ -132,9 +132,11 @@ describe('storage failures (found by the disk-full and fuzz scenarios)', () => {
   it('a create whose row cannot be written leaves no part file behind', async () => {
     const dataDir = await tempDir();
     const s = await serverWith(dataDir, ({ meta }) => {
-      meta.createUpload = async () => {
+      const full = async (): Promise<never> => {
         throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
       };
+      meta.createUpload = full;
+      meta.createUploadWithin = full; // what the create route uses (with the reservation limits)
     });
     expect((await create(s.url, { name: 'x', size: 10, chunkSize: 4 * KiB })).status).toBe(507);
     expect(await readdir(join(dataDir, 'uploads'))).toEqual([]);

@@ -73,6 +73,11 @@ describe('classifyError', () => {
     expect(kind(new FerryError('internal-error'))).toBe('transient');
     expect(kind(new FerryError('insufficient-storage'))).toBe('transient');
   });
+  it('retries rate-limited after its Retry-After, but stops on too-many-uploads and quota-exceeded', () => {
+    expect(classifyError(new FerryError('rate-limited', 'slow down', { retryAfter: 2 }))).toEqual({ kind: 'transient', retryAfter: '2' });
+    expect(classifyError(new FerryError('too-many-uploads', 'finish some', { retryAfter: 60 }))).toEqual({ kind: 'fatal', retryAfter: '60' });
+    expect(classifyError(new FerryError('quota-exceeded', 'finish some', { retryAfter: 60 }))).toEqual({ kind: 'fatal', retryAfter: '60' });
+  });
   it('retries a malformed response (damaged on the way) like a 5xx', () => {
     expect(kind(new UploadError('protocol', 'not JSON'))).toBe('transient');
   });

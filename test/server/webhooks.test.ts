@@ -165,7 +165,7 @@ function hooked(...receivers: Receiver[]): ServerConfigInput {
 const deliveryLog = (eventId: string, outcome?: string) => (l: any) => l.event === 'webhook-delivery' && l.eventId === eventId && (!outcome || l.outcome === outcome);
 
 /** Creates a one-chunk upload and sends the chunk: upload.created, then upload.completed. */
-async function uploadSmall(base: string, name = 'small.bin', metadata?: Record<string, unknown>) {
+async function uploadSmall(base: string, name = 'small.bin', metadata?: Record<string, string>) {
   const data = randomData(2 * KiB);
   const created = await create(base, { name, size: data.length, chunkSize: 2 * KiB, ...(metadata && { metadata }) });
   expect(created.status).toBe(201);
@@ -343,15 +343,15 @@ describe('library callbacks', () => {
       {},
       {
         preCreate: (request) =>
-          request.name.endsWith('.exe') ? { allow: false, reason: 'No executables.' } : { allow: true, metadata: { ...request.metadata, checked: true } },
+          request.name.endsWith('.exe') ? { allow: false, reason: 'No executables.' } : { allow: true, metadata: { ...request.metadata, checked: 'yes' } },
       },
     );
     const refused = await create(server.url, { name: 'setup.exe', size: 10 });
     expect(refused.status).toBe(403);
     expect(refused.body).toMatchObject({ type: 'urn:ferry:problem:upload-refused', detail: 'No executables.' });
-    const allowed = await create(server.url, { name: 'notes.txt', size: 10, metadata: { a: 1 } });
+    const allowed = await create(server.url, { name: 'notes.txt', size: 10, metadata: { a: '1' } });
     expect(allowed.status).toBe(201);
-    expect(allowed.body.metadata).toEqual({ a: 1, checked: true });
+    expect(allowed.body.metadata).toEqual({ a: '1', checked: 'yes' });
     expect(server.events.map((e) => e.data.name)).toEqual(['notes.txt']);
   });
 });
@@ -391,15 +391,15 @@ describe('HTTP pre-create hook', () => {
   });
 
   it('a 2xx with metadata replaces it; a 2xx without keeps the client’s', async () => {
-    const hook = await startReceiver((r) => (r.json.data.name === 'tagged' ? { status: 200, body: { metadata: { tagged: true, by: 'hook' } } } : { status: 204 }));
+    const hook = await startReceiver((r) => (r.json.data.name === 'tagged' ? { status: 200, body: { metadata: { tagged: 'yes', by: 'hook' } } } : { status: 204 }));
     const server = await start(hookConfig(hook));
-    const tagged = await create(server.url, { name: 'tagged', size: 10, metadata: { mine: 1 } });
+    const tagged = await create(server.url, { name: 'tagged', size: 10, metadata: { mine: '1' } });
     expect(tagged.status).toBe(201);
-    expect(tagged.body.metadata).toEqual({ tagged: true, by: 'hook' });
-    expect((await status(server.url, tagged.body.uploadId)).body.metadata).toEqual({ tagged: true, by: 'hook' });
-    const plain = await create(server.url, { name: 'plain', size: 10, metadata: { mine: 1 } });
+    expect(tagged.body.metadata).toEqual({ tagged: 'yes', by: 'hook' });
+    expect((await status(server.url, tagged.body.uploadId)).body.metadata).toEqual({ tagged: 'yes', by: 'hook' });
+    const plain = await create(server.url, { name: 'plain', size: 10, metadata: { mine: '1' } });
     expect(plain.status).toBe(201);
-    expect(plain.body.metadata).toEqual({ mine: 1 });
+    expect(plain.body.metadata).toEqual({ mine: '1' });
   });
 
   it('answers 503 when the hook is down, failing, or too slow, and stores nothing', async () => {

@@ -18,6 +18,26 @@ export async function collect(source: AsyncIterable<Uint8Array>): Promise<{ byte
   return { bytes: Buffer.concat(parts), count: parts.length };
 }
 
+/** A lender of `size`-byte buffers that knows which are out. */
+function countingLender(size: number) {
+  const out = new Set<ArrayBufferLike>();
+  const lender = {
+    out,
+    borrowed: 0,
+    async borrow(_want: number, signal?: AbortSignal): Promise<Buffer> {
+      signal?.throwIfAborted();
+      const buffer = Buffer.allocUnsafeSlow(size);
+      out.add(buffer.buffer);
+      lender.borrowed++;
+      return buffer;
+    },
+    giveBack(buffer: Buffer): void {
+      expect(out.delete(buffer.buffer)).toBe(true);
+    },
+  };
+  return lender;
+}
+
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -135,6 +155,61 @@ export function describeBlobStoreContract(name: string, open: () => Promise<Blob
       }
       expect(ha.digest('hex')).toBe(sha256(data.subarray(0, 3 * MiB + 5)));
       expect(hb.digest('hex')).toBe(sha256(data.subarray(chunkSize + 1, chunkSize + 1 + 3 * MiB)));
+    });
+
+    it('reads into buffers lent by options.buffers, one at a time, and gives every one back however the read ends', async () => {
+      const data = randomBytes(2 * chunkSize + 999);
+      const { handle, receipts } = await upload(store, data);
+      const ref = await store.complete(handle, randomUUID(), receipts);
+      const lender = countingLender(256 * 1024);
+      // Read to the end: every piece is in lent memory and no longer than its buffer.
+      const hash = createHash('sha256');
+      let count = 0;
+      for await (const piece of store.read(ref, 3, data.byteLength, { buffers: lender })) {
+        expect(lender.out.size).toBe(1);
+        expect(lender.out.has(piece.buffer)).toBe(true);
+        expect(piece.byteLength).toBeLessThanOrEqual(256 * 1024);
+        hash.update(piece);
+        count++;
+      }
+      expect(hash.digest('hex')).toBe(sha256(data.subarray(3)));
+      expect(count).toBeGreaterThan(1);
+      expect(lender.out.size).toBe(0);
+      // Stopped early by the caller.
+      for await (const _ of store.read(ref, 0, data.byteLength, { buffers: lender })) break;
+      expect(lender.out.size).toBe(0);
+      // Stopped by its signal.
+      const controller = new AbortController();
+      const reading = (async () => {
+        for await (const _ of store.read(ref, 0, data.byteLength, { buffers: lender, signal: controller.signal })) controller.abort();
+      })();
+      await expect(reading).rejects.toThrow();
+      expect(lender.out.size).toBe(0);
+      expect(lender.borrowed).toBeGreaterThan(count);
+    });
+
+    it('waits for the lender before reading a piece', async () => {
+      const data = randomBytes(1000);
+      const { handle, receipts } = await upload(store, data);
+      const ref = await store.complete(handle, randomUUID(), receipts);
+      const memory = Buffer.alloc(4096);
+      let asked!: (lend: () => void) => void;
+      const borrowing = new Promise<() => void>((resolve) => (asked = resolve));
+      const lender = {
+        borrow: () => new Promise<Buffer>((resolve) => asked(() => resolve(memory))),
+        giveBack: () => {},
+      };
+      const first = store.read(ref, 0, data.byteLength, { buffers: lender })[Symbol.asyncIterator]().next();
+      let arrived = false;
+      void first.then(() => (arrived = true));
+      const lend = await borrowing;
+      // Asked for its buffer, the read waits: no piece until the lender lends.
+      await new Promise((r) => setImmediate(r));
+      expect(arrived).toBe(false);
+      lend();
+      const piece = (await first).value!;
+      expect(piece.buffer).toBe(memory.buffer);
+      expect(Buffer.from(piece).equals(data)).toBe(true);
     });
 
     it('rejects putChunk with the error a failing body throws, and accepts the chunk on retry', async () => {

@@ -427,6 +427,77 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
       });
     });
 
+    describe('reservations', () => {
+      const none = { maxUploads: null, maxBytes: null, maxTotalBytes: null, maxPendingBytes: null };
+
+      it('counts the declared sizes of uploads in progress, per key and in all, until they end', async () => {
+        const a = sampleUpload({ owner: 'ana', size: 100 });
+        const b = sampleUpload({ owner: 'ana', size: 50 });
+        const c = sampleUpload({ owner: 'ben', size: 7 });
+        expect((await store.createUploadWithin(a, { ...none, key: 'ana' })).ok).toBe(true);
+        expect((await store.createUploadWithin(b, { ...none, key: 'ana' })).ok).toBe(true);
+        await store.createUpload(c); // a plain create counts against its owner
+        await store.recordChunk(a.id, sampleChunk(0, 30), a.expiresAt);
+        expect(await store.reservations('ana')).toEqual({ uploads: 2, bytes: 150, totalBytes: 157, pendingBytes: 127 });
+        expect(await store.reservations('ben')).toEqual({ uploads: 1, bytes: 7, totalBytes: 157, pendingBytes: 127 });
+        expect(await store.reservations('nobody')).toEqual({ uploads: 0, bytes: 0, totalBytes: 157, pendingBytes: 127 });
+
+        await store.transition(a.id, ['uploading'], 'complete');
+        await store.transition(b.id, ['uploading'], 'aborted');
+        expect(await store.reservations('ana')).toEqual({ uploads: 0, bytes: 0, totalBytes: 7, pendingBytes: 7 });
+      });
+
+      it('counts an upload against the key it was created under, not its owner', async () => {
+        const u = sampleUpload({ owner: 'anonymous', size: 10 });
+        await store.createUploadWithin(u, { ...none, key: 'address:192.0.2.1' });
+        expect(await store.reservations('address:192.0.2.1')).toMatchObject({ uploads: 1, bytes: 10 });
+        expect(await store.reservations('anonymous')).toMatchObject({ uploads: 0, bytes: 0, totalBytes: 10 });
+        expect((await store.getUpload(u.id))?.owner).toBe('anonymous');
+      });
+
+      it('refuses an upload that would pass a limit, naming the first one, and stores nothing (no events either)', async () => {
+        await store.createUploadWithin(sampleUpload({ size: 60 }), { ...none, key: 'ana' });
+        const cases = [
+          [{ maxUploads: 1 }, 'uploads'],
+          [{ maxBytes: 100 }, 'bytes'],
+          [{ maxTotalBytes: 99 }, 'total-bytes'],
+          [{ maxPendingBytes: 100 }, 'pending-bytes'],
+          [{ maxUploads: 1, maxBytes: 10 }, 'uploads'],
+        ] as const;
+        for (const [limits, limit] of cases) {
+          const u = sampleUpload({ size: 41 });
+          const now = Date.now();
+          const result = await store.createUploadWithin(u, { ...none, ...limits, key: 'ana' }, [delivery(`e-${limit}`, now)]);
+          expect(result).toEqual({ ok: false, limit, reserved: { uploads: 1, bytes: 60, totalBytes: 60, pendingBytes: 60 } });
+          expect(await store.getUpload(u.id)).toBeUndefined();
+          expect(await store.claimDeliveries(now, now + 1000, 10)).toEqual([]);
+        }
+        const fits = sampleUpload({ size: 40 });
+        expect(await store.createUploadWithin(fits, { key: 'ana', maxUploads: 2, maxBytes: 100, maxTotalBytes: 100, maxPendingBytes: 100 })).toMatchObject({ ok: true });
+        expect(await store.getUpload(fits.id)).toMatchObject({ id: fits.id, size: 40, state: 'uploading' });
+      });
+
+      it('writes its events with the upload, and leaves every chunk missing as createUpload does', async () => {
+        const now = Date.now();
+        const u = sampleUpload();
+        await store.createUploadWithin(u, { ...none, key: 'ana' }, [delivery('created', now)]);
+        expect((await store.claimDeliveries(now, now + 1000, 10)).map((d) => d.eventId)).toEqual(['created']);
+        expect(await store.recordChunk(u.id, sampleChunk(0), u.expiresAt)).toMatchObject({ outcome: 'recorded', chunksReceived: 1 });
+      });
+
+      it('never lets concurrent creates pass a limit', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => store.createUploadWithin(sampleUpload({ size: 10 }), { ...none, key: 'ana', maxBytes: 55 })),
+        );
+        expect(results.filter((r) => r.ok)).toHaveLength(5);
+        expect(await store.reservations('ana')).toMatchObject({ uploads: 5, bytes: 50 });
+        const counted = await Promise.all(
+          Array.from({ length: 20 }, () => store.createUploadWithin(sampleUpload({ size: 0 }), { ...none, key: 'ben', maxUploads: 3 })),
+        );
+        expect(counted.filter((r) => r.ok)).toHaveLength(3);
+      });
+    });
+
     describe('grant budgets', () => {
       const limits = { maxBytes: 100, maxFiles: 3 };
       it('takes bytes and files only while both stay within the limits', async () => {
@@ -504,6 +575,102 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         await store.createUpload(upload);
         await expect(store.createUpload(upload, [delivery('dup', now)])).rejects.toThrow();
         expect(await store.claimDeliveries(now, now + 1000, 10)).toEqual([]);
+      });
+    });
+
+    describe('chunk pages and missing ranges', () => {
+      it('lists chunks a page at a time, from an index on', async () => {
+        const upload = sampleUpload({ totalChunks: 10, size: 10 * chunkSize });
+        await store.createUpload(upload);
+        for (const i of [7, 0, 3, 4, 9]) await store.recordChunk(upload.id, sampleChunk(i), upload.expiresAt);
+        expect(await store.listChunks(upload.id, { from: 0, limit: 2 })).toEqual([sampleChunk(0), sampleChunk(3)]);
+        expect(await store.listChunks(upload.id, { from: 4, limit: 2 })).toEqual([sampleChunk(4), sampleChunk(7)]);
+        expect(await store.listChunks(upload.id, { from: 8, limit: 5 })).toEqual([sampleChunk(9)]);
+        expect(await store.listChunks(upload.id, { from: 10, limit: 5 })).toEqual([]);
+      });
+
+      it('starts an upload with every chunk missing and closes the gaps as chunks arrive', async () => {
+        const upload = sampleUpload({ totalChunks: 10, size: 10 * chunkSize });
+        await store.createUpload(upload);
+        expect(await store.listMissing(upload.id, -1, 100)).toEqual([{ first: 0, last: 9 }]);
+        for (const i of [0, 5, 9, 3]) await store.recordChunk(upload.id, sampleChunk(i), upload.expiresAt);
+        expect(await store.listMissing(upload.id, -1, 100)).toEqual([
+          { first: 1, last: 2 },
+          { first: 4, last: 4 },
+          { first: 6, last: 8 },
+        ]);
+        // a duplicate changes nothing; pages after a range's first index
+        await store.recordChunk(upload.id, sampleChunk(5), upload.expiresAt);
+        expect(await store.listMissing(upload.id, -1, 2)).toEqual([
+          { first: 1, last: 2 },
+          { first: 4, last: 4 },
+        ]);
+        expect(await store.listMissing(upload.id, 4, 2)).toEqual([{ first: 6, last: 8 }]);
+        for (const i of [1, 2, 4, 6, 7, 8]) await store.recordChunk(upload.id, sampleChunk(i), upload.expiresAt);
+        expect(await store.listMissing(upload.id, -1, 100)).toEqual([]);
+        expect(await store.listMissing(randomUUID(), -1, 100)).toEqual([]);
+      });
+
+      it('keeps the missing ranges exact under concurrent recording', async () => {
+        const upload = sampleUpload({ totalChunks: 200, size: 200 * chunkSize });
+        await store.createUpload(upload);
+        const odd = Array.from({ length: 100 }, (_, i) => 2 * i + 1);
+        await Promise.all([...odd, ...odd].map((i) => store.recordChunk(upload.id, sampleChunk(i), upload.expiresAt)));
+        const missing = await store.listMissing(upload.id, -1, 1000);
+        expect(missing).toEqual(Array.from({ length: 100 }, (_, i) => ({ first: 2 * i, last: 2 * i })));
+      });
+
+      it('records nothing in the missing ranges of a closed upload, and forgets them with its chunks', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.recordChunk(upload.id, sampleChunk(1), upload.expiresAt);
+        await store.transition(upload.id, ['uploading'], 'aborted');
+        await store.recordChunk(upload.id, sampleChunk(2), upload.expiresAt);
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([
+          { first: 0, last: 0 },
+          { first: 2, last: 3 },
+        ]);
+        await store.forgetChunks(upload.id);
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([]);
+      });
+    });
+
+    describe('stored manifests', () => {
+      it('stores the parts of a file manifest, and counts it only once sealed', async () => {
+        const file = sampleFile();
+        await store.createFile(file);
+        const parts = [Buffer.from('[{"index":0}'), Buffer.from(',{"index":1}]')];
+        expect(await store.putManifestPart(file.id, 0, parts[0]!)).toBe(true);
+        expect(await store.putManifestPart(file.id, 1, parts[1]!)).toBe(true);
+        expect(await store.getManifest(file.id)).toBeUndefined();
+        expect(await store.sealManifest(file.id, { parts: 2, bytes: 25 })).toBe(true);
+        expect(await store.getManifest(file.id)).toEqual({ parts: 2, bytes: 25 });
+        expect(Buffer.from((await store.getManifestPart(file.id, 0))!)).toEqual(parts[0]);
+        expect(Buffer.from((await store.getManifestPart(file.id, 1))!)).toEqual(parts[1]);
+        expect(await store.getManifestPart(file.id, 2)).toBeUndefined();
+        // writing the same parts again (a second builder) is harmless
+        expect(await store.putManifestPart(file.id, 1, parts[1]!)).toBe(true);
+        expect(await store.sealManifest(file.id, { parts: 2, bytes: 25 })).toBe(true);
+        expect(await store.getManifest(file.id)).toEqual({ parts: 2, bytes: 25 });
+      });
+
+      it('stores no manifest for a file that does not exist, and drops it with its file', async () => {
+        const ghost = randomUUID();
+        expect(await store.putManifestPart(ghost, 0, Buffer.from('[]'))).toBe(false);
+        expect(await store.sealManifest(ghost, { parts: 1, bytes: 2 })).toBe(false);
+        expect(await store.getManifest(ghost)).toBeUndefined();
+        expect(await store.getManifestPart(ghost, 0)).toBeUndefined();
+
+        const file = sampleFile();
+        await store.createFile(file);
+        await store.putManifestPart(file.id, 0, Buffer.from('[]'));
+        await store.sealManifest(file.id, { parts: 1, bytes: 2 });
+        await store.deleteFile(file.id);
+        expect(await store.getManifest(file.id)).toBeUndefined();
+        expect(await store.getManifestPart(file.id, 0)).toBeUndefined();
+        // a file created again under the same id starts without one
+        await store.createFile(file);
+        expect(await store.getManifest(file.id)).toBeUndefined();
       });
     });
   });

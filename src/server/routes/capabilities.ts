@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DefaultDigestAlgorithm, DigestAlgorithms, PROTOCOL_VERSION, type Capabilities } from '../../protocol/index.js';
 import type { ServerContext } from '../context.js';
 import { sendJson } from '../http.js';
+import { rateBurst } from '../limits/rate-limiter.js';
 
 export function capabilities(ctx: ServerContext): Capabilities {
   const c = ctx.config;
@@ -20,6 +21,12 @@ export function capabilities(ctx: ServerContext): Capabilities {
     creationWithFirstChunk: true,
     fsync: c.fsync,
     auth: c.auth,
+    maxConcurrentDownloads: c.maxDownloadsPerIdentity,
+    minBodyRate: c.minBodyRate,
+    minBodyRateWindowSeconds: c.minBodyRateWindowSeconds,
+    maxOpenUploads: c.maxOpenUploads,
+    maxReservedBytes: c.maxReservedBytes,
+    ...(c.rateLimit > 0 && { rateLimit: c.rateLimit, rateBurst: rateBurst(c) }),
   };
 }
 

@@ -12,7 +12,10 @@ import {
   isDigestAlgorithm,
   MediaTypes,
   parseDigest,
+  checkFileName,
+  metadataProblem,
   type DigestAlgorithm,
+  type Metadata,
 } from '../../protocol/index.js';
 import type { UploadRecord } from '../../stores/types.js';
 import type { Principal } from '../auth/principal.js';
@@ -23,6 +26,8 @@ import { announceEvent, eventData, prepareEvent } from '../events.js';
 import { runPreCreate } from '../hooks.js';
 import { baseUrl, readJsonBody, sendJson } from '../http.js';
 import { newId } from '../ids.js';
+import { checkReservations, createWithinReservations } from '../limits/quota.js';
+import { missingChunks } from '../missing-chunks.js';
 import { uploadStatus } from '../representation.js';
 
 export async function createUpload(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {
@@ -31,6 +36,8 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
   const raw = withChunk ? decodeParams(req.headers[Headers.uploadParams]) : await readJsonBody(req, DefaultLimits.maxCreateBodyBytes);
   const params = validateParams(ctx, raw);
   const allowance = requireCreate(who, params.name, params.metadata);
+  // Past a reservation limit: refused before the hook is asked or anything is stored.
+  await checkReservations(ctx, who, req, params.size);
   params.metadata = await runPreCreate(ctx, { owner: who.identity, role: who.role, name: params.name, size: params.size, metadata: params.metadata });
   // The grant's budget is taken before anything is stored, and given back if the create fails.
   const grantId = allowance ? who.grant!.id : null;
@@ -53,9 +60,9 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
     await refund();
     throw error;
   }
-  const base = baseUrl(req, ctx.config.publicUrl);
+  const base = baseUrl(req, ctx);
   const created = prepareEvent(ctx, 'upload.created', eventData(ctx, upload, null));
-  await ctx.meta.createUpload(upload, created.deliveries).catch(async (error: unknown) => {
+  await createWithinReservations(ctx, who, req, upload, created.deliveries).catch(async (error: unknown) => {
     await ctx.blobs.abort(upload.blobHandle); // begun by newUpload(), and no row will ever name it
     await refund();
     throw error;
@@ -87,8 +94,7 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
   }
 
   const current = (await ctx.meta.getUpload(upload.id)) ?? upload;
-  const chunks = current.state === 'uploading' ? await ctx.meta.listChunks(upload.id) : [];
-  const body = { ...uploadStatus(current, chunks, base), firstChunk };
+  const body = { ...uploadStatus(current, await missingChunks(ctx, current), base), firstChunk };
   sendJson(res, 201, body, { location: body.uploadUrl });
 }
 
@@ -103,10 +109,14 @@ function decodeParams(header: string | string[] | undefined): unknown {
   }
 }
 
-type CreateParams = z.output<typeof CreateUploadRequest> & { checksum: DigestAlgorithm; metadata: Record<string, unknown> };
+type CreateParams = z.output<typeof CreateUploadRequest> & { checksum: DigestAlgorithm; metadata: Metadata };
 
 /** Validates creation parameters against the server's limits (all but the chunk size). */
 function validateParams(ctx: ServerContext, raw: unknown): CreateParams {
+  // Before the schema, so that metadata gets its own problem type (and nesting is never walked).
+  const givenMetadata = (raw as { metadata?: unknown } | null)?.metadata;
+  const metadataIssue = givenMetadata === undefined ? null : metadataProblem(givenMetadata);
+  if (metadataIssue) throw new FerryError('invalid-metadata', metadataIssue);
   const parsed = CreateUploadRequest.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
@@ -123,9 +133,6 @@ function validateParams(ctx: ServerContext, raw: unknown): CreateParams {
   }
   if (p.fileDigest !== undefined) parseDigest(p.fileDigest, p.checksum);
   const metadata = p.metadata ?? {};
-  if (Buffer.byteLength(JSON.stringify(metadata)) > DefaultLimits.maxMetadataBytes) {
-    throw new FerryError('body-too-large', `Metadata is limited to ${DefaultLimits.maxMetadataBytes} bytes of JSON.`);
-  }
   return { ...p, checksum: p.checksum, metadata };
 }
 
@@ -178,20 +185,4 @@ function pickChunkSize(ctx: ServerContext, size: number, requested: number | und
     });
   }
   return chosen;
-}
-
-function checkFileName(name: string): void {
-  const bad =
-    name.length === 0 ||
-    name.length > DefaultLimits.maxNameLength ||
-    /[/\\]/.test(name) ||
-    name === '.' ||
-    name === '..' ||
-    /[\u0000-\u001f\u007f]/.test(name);
-  if (bad) {
-    throw new FerryError(
-      'invalid-file-name',
-      `File names must be 1-${DefaultLimits.maxNameLength} characters without path separators, "..", or control characters.`,
-    );
-  }
 }

@@ -66,7 +66,7 @@ export async function shareFile(ctx: ServerContext, req: IncomingMessage, res: S
   // A link made with a grant never outlives that grant (or a short link could renew itself for ever).
   const remaining = who.grant ? Math.floor((who.grant.expiresAt - ctx.now()) / 1000) : seconds;
   if (remaining < 1) throw new FerryError('credential-expired', 'The grant or link has expired; ask for a new one.');
-  const link = await makeShareLink(ctx.shareKey!, file, Math.min(seconds, remaining), baseUrl(req, ctx.config.publicUrl), ctx.now());
+  const link = await makeShareLink(ctx.shareKey!, file, Math.min(seconds, remaining), baseUrl(req, ctx), ctx.now());
   ctx.log.info({ event: 'share-link', fileId: file.id, by: who.identity, expiresAt: link.expiresAt }, 'share link made');
   sendJson(res, 201, { fileId: file.id, ...link });
 }

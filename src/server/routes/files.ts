@@ -1,14 +1,20 @@
 // GET /files (the caller's files, a page at a time), GET/HEAD /files/{id} (bytes, with ranges) and
 // GET /files/{id}/manifest.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FerryError, formatContentRange, Headers, MediaTypes, parseRange, type FileManifest } from '../../protocol/index.js';
-import type { FileRecord } from '../../stores/types.js';
+import { performance } from 'node:perf_hooks';
+import { FerryError, formatContentRange, Headers, MediaTypes, parseRange } from '../../protocol/index.js';
+import type { BufferLender, FileRecord } from '../../stores/types.js';
 import { requireFileRead, requireList } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import { ifRangeHolds, notModified } from '../conditional.js';
 import { contentDisposition } from '../content-disposition.js';
 import type { ServerContext } from '../context.js';
 import { baseUrl, loggablePath, requestTarget, sendJson } from '../http.js';
+import { sendManifest } from '../manifest.js';
+import { downloadLimits } from '../limits/downloads.js';
+import { rateKey } from '../limits/limit-key.js';
+import { PieceSizer } from '../limits/piece-size.js';
+import { limitHit } from '../metrics.js';
 import { fileInfo } from '../representation.js';
 
 export const DefaultPageSize = 50;
@@ -26,7 +32,7 @@ export async function listFiles(ctx: ServerContext, req: IncomingMessage, res: S
   }
   // Admins see everything unless they filter; everyone else sees their own.
   const owner = who.role === 'admin' ? ownerParam : who.identity;
-  const base = baseUrl(req, ctx.config.publicUrl);
+  const base = baseUrl(req, ctx);
   const files = await ctx.meta.listFiles({ limit: limit + 1, owner, after });
   const page = files.slice(0, limit);
   const last = page[page.length - 1];
@@ -63,15 +69,20 @@ export async function loadFile(ctx: ServerContext, fileId: string, who: Principa
   return file;
 }
 
+/**
+ * The file's info and chunk list: the chunk list is serialised once (at completion, or at the first
+ * request for an older file) and served from the stored bytes; If-None-Match answers 304 before any of it.
+ */
 export async function getManifest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: { fileId: string }, who: Principal): Promise<void> {
   const file = await loadFile(ctx, params.fileId, who);
-  const chunks = await ctx.meta.listChunks(file.uploadId);
-  const manifest: FileManifest = {
-    ...fileInfo(file, baseUrl(req, ctx.config.publicUrl)),
-    etag: file.etag,
-    chunks: chunks.map((c) => ({ index: c.index, offset: c.index * file.chunkSize, size: c.size, digest: c.digest })),
-  };
-  sendJson(res, 200, manifest, { etag: file.etag, 'cache-control': 'private, max-age=31536000, immutable' });
+  const headers = { etag: file.etag, 'cache-control': 'private, max-age=31536000, immutable' };
+  if (notModified(req, { etag: file.etag, lastModified: file.createdAt })) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  const head = { ...fileInfo(file, baseUrl(req, ctx)), etag: file.etag };
+  await sendManifest(ctx, res, file, head, headers);
 }
 
 export async function getFile(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, params: { fileId: string }, who: Principal): Promise<void> {
@@ -103,28 +114,55 @@ export async function getFile(ctx: ServerContext, req: IncomingMessage, res: Ser
   }
   const [status, start, end] = range.kind === 'single' ? [206, range.start, range.end] : [200, 0, file.size];
   if (status === 206) headers['content-range'] = formatContentRange(start, end, file.size);
-  res.writeHead(status, { ...headers, 'content-type': MediaTypes.octets, 'content-length': String(end - start) });
   if (req.method === 'HEAD' || end === start) {
+    res.writeHead(status, { ...headers, 'content-type': MediaTypes.octets, 'content-length': String(end - start) });
     res.end();
     return;
   }
-  await streamBytes(ctx, file, start, end, res);
+  // Every open download pins a connection, a file handle and response buffers: a few per identity
+  // (counted as requests are: per address in open mode, and per address for a grant's holders).
+  const { slots } = downloadLimits(ctx);
+  const free = slots.take(rateKey(who, req));
+  if (!free) {
+    limitHit(ctx, 'downloads');
+    throw new FerryError('too-many-downloads', `At most ${slots.perKey} downloads at once; retry when one has finished.`, {
+      limit: slots.perKey,
+      retryAfter: 1,
+    });
+  }
+  try {
+    res.writeHead(status, { ...headers, 'content-type': MediaTypes.octets, 'content-length': String(end - start) });
+    await streamBytes(ctx, file, start, end, res);
+  } finally {
+    free();
+  }
 }
 
 /**
- * Streams [start, end) of a file into the response, one piece at a time: the next piece is read only
- * once the socket has taken the last, so the store can reuse one buffer for the whole response. Stops reading if the client
- * leaves; a read error cuts the response short, so the client sees an incomplete body, never a wrong one.
+ * Streams [start, end) of a file into the response, one piece at a time: each piece is read into a
+ * buffer borrowed from the server's response-buffer budget, and the next only once the socket has taken
+ * the last (the buffer then goes back), so the memory of all downloads together is bounded, and a slow
+ * reader, given small pieces, pins little of it. Stops reading if the client leaves; a read error cuts
+ * the response short, so the client sees an incomplete body, never a wrong one.
  */
 async function streamBytes(ctx: ServerContext, file: FileRecord, start: number, end: number, res: ServerResponse): Promise<void> {
   const abort = new AbortController();
   const onClose = () => abort.abort();
   res.once('close', onClose);
+  const { buffers: budget, slots } = downloadLimits(ctx);
+  const sizer = new PieceSizer(budget.minBytes, budget.maxBytes);
+  const buffers: BufferLender = {
+    // No more than a fair share of the budget: a client that read fast and then stopped pins its last piece.
+    borrow: (want, signal) => budget.borrow(Math.min(want, sizer.size, budget.budget / Math.max(1, slots.total())), signal),
+    giveBack: (buffer) => budget.giveBack(buffer),
+  };
   let sent = 0;
   try {
-    for await (const part of ctx.blobs.read(file.blobRef, start, end, { signal: abort.signal, reuseBuffers: true })) {
+    for await (const part of ctx.blobs.read(file.blobRef, start, end, { signal: abort.signal, buffers })) {
       sent += part.length;
+      const writing = performance.now();
       await written(res, part, abort.signal);
+      sizer.took(part.length, performance.now() - writing);
     }
     res.end();
   } catch (error) {

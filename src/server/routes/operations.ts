@@ -1,5 +1,5 @@
-// GET /metrics (Prometheus text, admins), /healthz (the process answers), /readyz (its metadata store
-// answers) and /whoami (what the caller's credential stands for): what operators and clients check.
+// GET /metrics (Prometheus text, admins; 404 with --metrics-address), /healthz (the process answers),
+// /readyz (its metadata store answers) and /whoami (what the caller's credential stands for): what operators and clients check.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '../../protocol/index.js';
 import { requireAdmin } from '../auth/policy.js';
@@ -8,9 +8,11 @@ import type { ServerContext } from '../context.js';
 import { sendJson } from '../http.js';
 
 export async function getMetrics(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {
+  // With a metrics address of its own, the public listener does not even say that metrics exist.
+  if (ctx.config.metricsAddress) throw new FerryError('not-found', 'Nothing at /metrics.');
   requireAdmin(who);
-  const text = ctx.metrics.render();
-  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  const text = await ctx.metrics.render();
+  res.writeHead(200, { 'content-type': ctx.metrics.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 

@@ -18,6 +18,6 @@ export async function putChunk(
     throw new FerryError('invalid-chunk-index', `"${params.index.slice(0, 40)}" is not a chunk index (a non-negative integer).`);
   }
   const upload = await loadUpload(ctx, params.uploadId, who);
-  const { status, ack } = await receiveChunk(ctx, req, upload, Number(params.index), baseUrl(req, ctx.config.publicUrl));
+  const { status, ack } = await receiveChunk(ctx, req, upload, Number(params.index), baseUrl(req, ctx));
   sendJson(res, status, ack);
 }

@@ -1,7 +1,7 @@
 // Blobs on the local filesystem: chunks written in place into a preallocated <dir>/uploads/<id>.part,
 // which completion renames to <dir>/files/<fileId> without copying a byte.
 import { mkdirSync } from 'node:fs';
-import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, KiB, MiB } from '../../protocol/index.js';
 import type { BlobStore, BlobStoreOptions, ChunkPlace, ReadOptions } from '../types.js';
@@ -134,18 +134,25 @@ export class FsBlobStore implements BlobStore {
     // server those allocations (page faults, garbage collection) cost more than the reads themselves.
     let got = 0;
     const fh = await open(path, 'r');
-    const block = options.reuseBuffers ? (this.#readBlocks.pop() ?? Buffer.allocUnsafeSlow(readBlockBytes)) : null;
+    const lender = options.buffers;
+    const block = !lender && options.reuseBuffers ? (this.#readBlocks.pop() ?? Buffer.allocUnsafeSlow(readBlockBytes)) : null;
+    // A lent buffer is held only from its read until the caller asks for the next piece.
+    let lent: Buffer | null = null;
     try {
       while (got < end - start) {
         options.signal?.throwIfAborted();
-        const want = Math.min(readBlockBytes, end - start - got);
-        const into = block ?? Buffer.allocUnsafeSlow(want);
+        if (lender) lent = await lender.borrow(end - start - got, options.signal);
+        const into = lent ?? block ?? Buffer.allocUnsafeSlow(Math.min(readBlockBytes, end - start - got));
+        const want = Math.min(lent ? lent.length : readBlockBytes, end - start - got);
         const { bytesRead } = await fh.read(into, 0, want, start + got);
         if (bytesRead === 0) break;
         got += bytesRead;
         yield into.subarray(0, bytesRead);
+        if (lent) lender!.giveBack(lent);
+        lent = null;
       }
     } finally {
+      if (lent) lender!.giveBack(lent);
       if (block && this.#readBlocks.length < keptReadBlocks) this.#readBlocks.push(block);
       await fh.close();
     }
@@ -164,6 +171,12 @@ export class FsBlobStore implements BlobStore {
 
   async deleteFile(fileRef: string): Promise<void> {
     await unlinkIfPresent(this.#filePath(fileRef));
+  }
+
+  async freeSpace(): Promise<{ available: number; total: number }> {
+    // Uploads are sparse files filled in place, so what the volume has free is what they can still take.
+    const fs = await statfs(this.#uploads);
+    return { available: fs.bavail * fs.bsize, total: fs.blocks * fs.bsize };
   }
 
   async close(): Promise<void> {}

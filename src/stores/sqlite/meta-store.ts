@@ -7,12 +7,18 @@ import type {
   FileQuery,
   FileRecord,
   GrantUsage,
+  IndexRange,
   MetaStore,
   RecordChunkResult,
+  ReservationLimits,
+  ReservationResult,
+  Reservations,
   Role,
+  StoredManifest,
   UploadRecord,
   WebhookDelivery,
 } from '../types.js';
+import { passedLimit } from '../reservations.js';
 import { migrate } from './schema.js';
 import { WalSync } from './wal-sync.js';
 
@@ -70,6 +76,8 @@ interface UploadRow {
   file_id: string | null;
   owner: string;
   grant_id: string | null;
+  /** Whom the upload counts against for the reservation limits (see ReservationLimits.key). */
+  quota_key: string;
 }
 
 interface ChunkRow {
@@ -77,6 +85,11 @@ interface ChunkRow {
   size: number;
   digest: string;
   receipt: string;
+}
+
+interface GapRow {
+  first_idx: number;
+  last_idx: number;
 }
 
 interface FileRow {
@@ -129,14 +142,46 @@ function prepareAll(db: Database.Database) {
   return {
     insertUpload: db.prepare<[UploadRow]>(
       `INSERT INTO uploads (id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata,
-         blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id)
+         blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key)
        VALUES (@id, @state, @name, @size, @chunk_size, @total_chunks, @algorithm, @file_digest, @metadata,
-         @blob_handle, @chunks_received, @bytes_received, @created_at, @updated_at, @expires_at, @file_id, @owner, @grant_id)`,
+         @blob_handle, @chunks_received, @bytes_received, @created_at, @updated_at, @expires_at, @file_id, @owner, @grant_id, @quota_key)`,
+    ),
+    // Reservations: one key's uploads in progress (index uploads_quota_state), then everyone's.
+    keyReservation: db.prepare<[string], { uploads: number; bytes: number }>(
+      `SELECT COUNT(*) AS uploads, COALESCE(SUM(size), 0) AS bytes FROM uploads WHERE quota_key = ? AND state = 'uploading'`,
+    ),
+    totalReservation: db.prepare<[], { totalBytes: number; pendingBytes: number }>(
+      `SELECT COALESCE(SUM(size), 0) AS totalBytes, COALESCE(SUM(size - bytes_received), 0) AS pendingBytes
+       FROM uploads WHERE state = 'uploading'`,
     ),
     getUpload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE id = ?'),
     getState: db.prepare<[string], { state: UploadState }>('SELECT state FROM uploads WHERE id = ?'),
     deleteUpload: db.prepare<[string]>('DELETE FROM uploads WHERE id = ?'),
     listChunks: db.prepare<[string], ChunkRow>('SELECT idx, size, digest, receipt FROM chunks WHERE upload_id = ? ORDER BY idx'),
+    listChunkPage: db.prepare<[string, number, number], ChunkRow>(
+      'SELECT idx, size, digest, receipt FROM chunks WHERE upload_id = ? AND idx >= ? ORDER BY idx LIMIT ?',
+    ),
+    insertGap: db.prepare<[string, number, number]>('INSERT INTO upload_gaps (upload_id, first_idx, last_idx) VALUES (?, ?, ?)'),
+    // The gap that could hold index i: the last one starting at or before it.
+    findGap: db.prepare<[string, number], GapRow>(
+      'SELECT first_idx, last_idx FROM upload_gaps WHERE upload_id = ? AND first_idx <= ? ORDER BY first_idx DESC LIMIT 1',
+    ),
+    deleteGap: db.prepare<[string, number]>('DELETE FROM upload_gaps WHERE upload_id = ? AND first_idx = ?'),
+    listGaps: db.prepare<[string, number, number], GapRow>(
+      'SELECT first_idx, last_idx FROM upload_gaps WHERE upload_id = ? AND first_idx > ? ORDER BY first_idx LIMIT ?',
+    ),
+    forgetGaps: db.prepare<[string]>('DELETE FROM upload_gaps WHERE upload_id = ?'),
+    // Only for a file that exists (no row, no answer), so a manifest cannot outlive its file.
+    putManifestPart: db.prepare<[{ fileId: string; part: number; data: Uint8Array }]>(
+      `INSERT INTO manifest_parts (file_id, part, data) SELECT @fileId, @part, @data WHERE EXISTS (SELECT 1 FROM files WHERE id = @fileId)
+       ON CONFLICT (file_id, part) DO UPDATE SET data = excluded.data`,
+    ),
+    sealManifest: db.prepare<[{ fileId: string; parts: number; bytes: number }]>(
+      `INSERT INTO manifests (file_id, parts, bytes) SELECT @fileId, @parts, @bytes WHERE EXISTS (SELECT 1 FROM files WHERE id = @fileId)
+       ON CONFLICT (file_id) DO UPDATE SET parts = excluded.parts, bytes = excluded.bytes`,
+    ),
+    getManifest: db.prepare<[string], StoredManifest>('SELECT parts, bytes FROM manifests WHERE file_id = ?'),
+    getManifestPart: db.prepare<[string, number], { data: Buffer }>('SELECT data FROM manifest_parts WHERE file_id = ? AND part = ?'),
     getChunk: db.prepare<Key, ChunkRow>('SELECT idx, size, digest, receipt FROM chunks WHERE upload_id = ? AND idx = ?'),
     insertChunk: db.prepare<[string, number, number, string, string]>(
       `INSERT INTO chunks (upload_id, idx, size, digest, receipt) VALUES (?, ?, ?, ?, ?)
@@ -230,6 +275,7 @@ export class SqliteMetaStore implements MetaStore {
   readonly #deleteFile: Database.Transaction<(fileId: string, events: WebhookDelivery[]) => FileRow | undefined>;
   readonly #transition: Database.Transaction<(params: TransitionParams, events: WebhookDelivery[]) => boolean>;
   readonly #insertUpload: Database.Transaction<(row: UploadRow, events: WebhookDelivery[]) => void>;
+  readonly #insertWithin: Database.Transaction<(row: UploadRow, limits: ReservationLimits, events: WebhookDelivery[]) => ReservationResult>;
   readonly #claimDeliveries: Database.Transaction<(now: number, leaseUntil: number, limit: number) => DeliveryRow[]>;
   /** Makes commits durable after the fact ('async' durability); null when commits are durable (or not) as made. */
   readonly #wal: WalSync | null;
@@ -239,18 +285,28 @@ export class SqliteMetaStore implements MetaStore {
     this.#now = now;
     this.#wal = wal;
     const sql = (this.#sql = prepareAll(db));
+    // Index i has arrived: the gap holding it shrinks, splits in two, or goes (O(log gaps), inside recordChunk).
+    const closeGap = (uploadId: string, i: number) => {
+      const gap = sql.findGap.get(uploadId, i);
+      if (!gap || gap.last_idx < i) return;
+      sql.deleteGap.run(uploadId, gap.first_idx);
+      if (gap.first_idx < i) sql.insertGap.run(uploadId, gap.first_idx, i - 1);
+      if (i < gap.last_idx) sql.insertGap.run(uploadId, i + 1, gap.last_idx);
+    };
     this.#recordChunk = db.transaction((uploadId: string, chunk: ChunkRecord, expiresAt: number): RecordChunkResult => {
       const upload = sql.getState.get(uploadId);
       if (!upload) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
       if (upload.state !== 'uploading') return { outcome: 'closed', state: upload.state };
       const inserted = sql.insertChunk.run(uploadId, chunk.index, chunk.size, chunk.digest, chunk.receipt);
       if (inserted.changes === 0) return { outcome: 'exists', existing: toChunk(sql.getChunk.get(uploadId, chunk.index)!) };
+      closeGap(uploadId, chunk.index);
       const counts = sql.countChunk.get({ size: chunk.size, now: this.#now(), expiresAt, id: uploadId })!;
       return { outcome: 'recorded', chunksReceived: counts.chunks_received, bytesReceived: counts.bytes_received };
     });
     this.#forgetChunks = db.transaction((uploadId: string) => {
       sql.forgetChunks.run(uploadId);
       sql.forgetClaims.run(uploadId);
+      sql.forgetGaps.run(uploadId);
     });
     const enqueue = (events: WebhookDelivery[]) => {
       for (const d of events) sql.insertDelivery.run(toDeliveryRow(d));
@@ -272,7 +328,17 @@ export class SqliteMetaStore implements MetaStore {
     });
     this.#insertUpload = db.transaction((row: UploadRow, events: WebhookDelivery[]) => {
       sql.insertUpload.run(row);
+      if (row.total_chunks > 0) sql.insertGap.run(row.id, 0, row.total_chunks - 1);
       enqueue(events);
+    });
+    const insertUpload = this.#insertUpload;
+    // Read and insert under one write lock (run IMMEDIATE): no other create can slip in between.
+    this.#insertWithin = db.transaction((row: UploadRow, limits: ReservationLimits, events: WebhookDelivery[]): ReservationResult => {
+      const reserved = this.#reserved(limits.key);
+      const limit = passedLimit(reserved, row.size, limits);
+      if (limit) return { ok: false, limit, reserved };
+      insertUpload(row, events);
+      return { ok: true, reserved };
     });
     this.#claimDeliveries = db.transaction((now: number, leaseUntil: number, limit: number) => {
       const rows = sql.dueDeliveries.all(now, limit);
@@ -286,15 +352,38 @@ export class SqliteMetaStore implements MetaStore {
     await this.#wal?.sync();
   }
 
+  async reservations(key: string): Promise<Reservations> {
+    await this.#durable();
+    return this.#reserved(key);
+  }
+
+  async createUploadWithin(upload: UploadRecord, limits: ReservationLimits, events: WebhookDelivery[] = []): Promise<ReservationResult> {
+    const result = this.#insertWithin.immediate({ ...fromUpload(upload), quota_key: limits.key }, limits, events);
+    if (result.ok) await this.#wal?.sync();
+    return result;
+  }
+
+  #reserved(key: string): Reservations {
+    const mine = this.#sql.keyReservation.get(key)!;
+    const all = this.#sql.totalReservation.get()!;
+    return { uploads: mine.uploads, bytes: mine.bytes, totalBytes: all.totalBytes, pendingBytes: all.pendingBytes };
+  }
+
   async getUpload(uploadId: string): Promise<UploadRecord | undefined> {
     await this.#durable();
     const row = this.#sql.getUpload.get(uploadId);
     return row && toUpload(row);
   }
 
-  async listChunks(uploadId: string): Promise<ChunkRecord[]> {
+  async listChunks(uploadId: string, page?: { from: number; limit: number }): Promise<ChunkRecord[]> {
     await this.#durable();
-    return this.#sql.listChunks.all(uploadId).map(toChunk);
+    const rows = page ? this.#sql.listChunkPage.all(uploadId, page.from, page.limit) : this.#sql.listChunks.all(uploadId);
+    return rows.map(toChunk);
+  }
+
+  async listMissing(uploadId: string, after: number, limit: number): Promise<IndexRange[]> {
+    await this.#durable();
+    return this.#sql.listGaps.all(uploadId, after, limit).map((g) => ({ first: g.first_idx, last: g.last_idx }));
   }
 
   async getChunk(uploadId: string, index: number): Promise<ChunkRecord | undefined> {
@@ -339,6 +428,29 @@ export class SqliteMetaStore implements MetaStore {
     await this.#durable();
     const row = this.#sql.getFile.get(fileId);
     return row && toFile(row);
+  }
+
+  async putManifestPart(fileId: string, part: number, data: Uint8Array): Promise<boolean> {
+    const stored = this.#sql.putManifestPart.run({ fileId, part, data }).changes > 0;
+    if (stored) await this.#wal?.sync();
+    return stored;
+  }
+
+  async sealManifest(fileId: string, manifest: StoredManifest): Promise<boolean> {
+    const sealed = this.#sql.sealManifest.run({ fileId, parts: manifest.parts, bytes: manifest.bytes }).changes > 0;
+    if (sealed) await this.#wal?.sync();
+    return sealed;
+  }
+
+  async getManifest(fileId: string): Promise<StoredManifest | undefined> {
+    await this.#durable();
+    const row = this.#sql.getManifest.get(fileId);
+    return row && { parts: row.parts, bytes: row.bytes };
+  }
+
+  async getManifestPart(fileId: string, part: number): Promise<Uint8Array | undefined> {
+    await this.#durable();
+    return this.#sql.getManifestPart.get(fileId, part)?.data;
   }
 
   async listFiles(query: FileQuery): Promise<FileRecord[]> {
@@ -518,6 +630,7 @@ function fromUpload(u: UploadRecord): UploadRow {
     file_id: u.fileId,
     owner: u.owner,
     grant_id: u.grantId,
+    quota_key: u.owner,
   };
 }
 

@@ -107,6 +107,48 @@ export const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at);
   `,
+  // 3: what an upload still misses, kept as ranges as chunks arrive (a status costs the gaps, not the
+  // chunk rows), and each file's manifest chunk list, serialised once and served as stored bytes.
+  `
+  CREATE TABLE upload_gaps (
+    upload_id TEXT NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
+    first_idx INTEGER NOT NULL,
+    last_idx  INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, first_idx)
+  ) STRICT, WITHOUT ROWID;
+  -- Uploads in flight at the upgrade: the gaps between their chunk rows...
+  INSERT INTO upload_gaps (upload_id, first_idx, last_idx)
+  SELECT upload_id, prev + 1, idx - 1 FROM (
+    SELECT c.upload_id, c.idx, LAG(c.idx, 1, -1) OVER (PARTITION BY c.upload_id ORDER BY c.idx) AS prev
+    FROM chunks c JOIN uploads u ON u.id = c.upload_id WHERE u.state = 'uploading'
+  ) WHERE idx > prev + 1;
+  -- ...and after the last one (everything, when none has arrived).
+  INSERT INTO upload_gaps (upload_id, first_idx, last_idx)
+  SELECT u.id, COALESCE(MAX(c.idx), -1) + 1, u.total_chunks - 1
+  FROM uploads u LEFT JOIN chunks c ON c.upload_id = u.id
+  WHERE u.state = 'uploading' GROUP BY u.id
+  HAVING COALESCE(MAX(c.idx), -1) + 1 <= u.total_chunks - 1;
+
+  -- A manifest counts only once its row here exists (written after all its parts).
+  CREATE TABLE manifests (
+    file_id TEXT PRIMARY KEY REFERENCES files (id) ON DELETE CASCADE,
+    parts   INTEGER NOT NULL,
+    bytes   INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE manifest_parts (
+    file_id TEXT NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    part    INTEGER NOT NULL,
+    data    BLOB NOT NULL,
+    PRIMARY KEY (file_id, part)
+  ) STRICT;
+  `,
+  // 4: whom an upload in progress counts against for the reservation limits: its owner, or in open mode
+  // its client's address (everyone there is 'anonymous'). Indexed with the state so the check is one lookup.
+  `
+  ALTER TABLE uploads ADD COLUMN quota_key TEXT NOT NULL DEFAULT '';
+  UPDATE uploads SET quota_key = owner;
+  CREATE INDEX uploads_quota_state ON uploads (quota_key, state);
+  `,
 ];
 
 export const schemaVersion = migrations.length;

@@ -33,12 +33,19 @@ export interface ChaosServerOptions {
   /** "<point>:<n>" for kill-hook.mjs; undefined runs the server unharmed. */
   killAt?: string;
   args?: string[];
+  /** Preload kill-hook.mjs (default true); false runs the CLI exactly as `npm start` does. */
+  hook?: boolean;
+  /** Raise the soft open-files limit to the hard one first (`ulimit -n`), for probes holding many connections. */
+  raiseFileLimit?: boolean;
 }
 
 /** Starts the server; resolves once it listens or has exited (whichever comes first). */
 export async function startChaosServer(o: ChaosServerOptions): Promise<ChaosServer> {
-  const args = ['--single-threaded-gc', '--import', hookPath, cliPath, 'serve', '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--data-dir', o.dataDir, '--log-level', 'info', ...(o.args ?? [])];
-  const child = spawn(process.execPath, args, {
+  const preload = o.hook === false ? [] : ['--import', hookPath];
+  const args = ['--single-threaded-gc', ...preload, cliPath, 'serve', '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--data-dir', o.dataDir, '--log-level', 'info', ...(o.args ?? [])];
+  // `exec` keeps the pid: the child is node itself, not a shell around it.
+  const [command, argv] = o.raiseFileLimit ? ['bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'ferry', process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command as string, argv as string[], {
     env: { ...process.env, FERRY_CHAOS_KILL: o.killAt ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -63,13 +63,13 @@ export function resultsTable(results: ScenarioResult[]): string {
 export const startMarker = '<!-- chaos-results:start -->';
 export const endMarker = '<!-- chaos-results:end -->';
 
-/** Replaces the block between the markers in `path` with `block` (the markers stay). */
-export async function writeResultsBlock(path: string, block: string): Promise<void> {
+/** Replaces the block between the markers in `path` with `block` (the markers stay); other runs pass their own markers. */
+export async function writeResultsBlock(path: string, block: string, markers = { start: startMarker, end: endMarker }): Promise<void> {
   const text = await readFile(path, 'utf8');
-  const start = text.indexOf(startMarker);
-  const end = text.indexOf(endMarker);
-  if (start < 0 || end < start) throw new Error(`${path} has no ${startMarker} ... ${endMarker} block`);
-  await writeFile(path, text.slice(0, start + startMarker.length) + '\n' + block + '\n' + text.slice(end));
+  const start = text.indexOf(markers.start);
+  const end = text.indexOf(markers.end);
+  if (start < 0 || end < start) throw new Error(`${path} has no ${markers.start} ... ${markers.end} block`);
+  await writeFile(path, text.slice(0, start + markers.start.length) + '\n' + block + '\n' + text.slice(end));
 }
 
 /** The names of the checks that failed, plus completion and identity: [] when the scenario held. */

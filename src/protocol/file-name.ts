@@ -1,0 +1,37 @@
+// Which display names a file may have: the server's rule, here so a client can check a name before it uploads.
+import { DefaultLimits } from './limits.js';
+import { FerryError } from './problems.js';
+
+/**
+ * Characters that do not show as themselves: controls (C0, DEL, C1), format characters (bidirectional
+ * overrides, embeddings and isolates: "x<U+202E>gnp.exe" shows as "xexe.png"; zero-width spaces and
+ * joiners; the byte order mark), line and paragraph separators, halves of surrogate pairs, and the
+ * Hangul fillers (letters that draw nothing).
+ */
+const hiddenCharacter = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0]/u;
+
+/**
+ * The two format characters that writing needs: zero-width non-joiner and joiner, between letters,
+ * marks or symbols other than ASCII (Persian and Indic words, emoji sequences such as a family).
+ * Between ASCII characters they could only make "report.pdf" and "re<ZWJ>port.pdf" look the same.
+ */
+const writtenJoiner = /(?<=[\p{L}\p{M}\p{S}])(?<![\0-\x7F])[\u200C\u200D](?=[\p{L}\p{M}\p{S}])(?![\0-\x7F])/gu;
+
+/** Why `name` cannot be a file's name, or null when it can. */
+export function fileNameProblem(name: string, maxLength: number = DefaultLimits.maxNameLength): string | null {
+  if (name.length === 0 || name.length > maxLength) return `File names are 1-${maxLength} characters.`;
+  if (name.trim() === '') return 'A file name cannot be only spaces.';
+  if (/[/\\]/.test(name) || name === '.' || name === '..') return 'File names cannot contain "/" or "\\", or be "." or "..".';
+  const hidden = hiddenCharacter.exec(name.replace(writtenJoiner, ''));
+  if (hidden) {
+    const code = hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    return `File names cannot contain control or invisible formatting characters (here U+${code}).`;
+  }
+  return null;
+}
+
+/** Throws invalid-file-name (400) unless `name` is acceptable. */
+export function checkFileName(name: string, maxLength: number = DefaultLimits.maxNameLength): void {
+  const problem = fileNameProblem(name, maxLength);
+  if (problem) throw new FerryError('invalid-file-name', problem);
+}

@@ -1,0 +1,56 @@
+// Each server's download limits: the response-buffer budget every file response borrows from, and
+// the cap on concurrent downloads per identity.
+import type { ServerContext } from '../context.js';
+import { BufferBudget } from './buffer-budget.js';
+
+/** Counts open downloads per key and refuses one more than the cap. */
+export class DownloadSlots {
+  readonly #open = new Map<string, number>();
+
+  constructor(readonly perKey: number) {}
+
+  /** A slot for `key` and the function that frees it (once), or null when `key` is at the cap. */
+  take(key: string): (() => void) | null {
+    const n = this.#open.get(key) ?? 0;
+    if (n >= this.perKey) return null;
+    this.#open.set(key, n + 1);
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      const left = this.#open.get(key)! - 1;
+      if (left === 0) this.#open.delete(key);
+      else this.#open.set(key, left);
+    };
+  }
+
+  /** Downloads open now, over all keys. */
+  total(): number {
+    let sum = 0;
+    for (const n of this.#open.values()) sum += n;
+    return sum;
+  }
+}
+
+export interface DownloadLimits {
+  buffers: BufferBudget;
+  slots: DownloadSlots;
+}
+
+// Kept beside the context rather than in it: made on first use from the context's configuration.
+const limits = new WeakMap<ServerContext, DownloadLimits>();
+
+export function downloadLimits(ctx: ServerContext): DownloadLimits {
+  let found = limits.get(ctx);
+  if (!found) {
+    found = {
+      buffers: new BufferBudget({ budget: ctx.config.responseBufferBudget }),
+      slots: new DownloadSlots(ctx.config.maxDownloadsPerIdentity),
+    };
+    limits.set(ctx, found);
+    const { buffers } = found;
+    ctx.metrics.gauge('ferry_response_buffer_bytes', () => buffers.stats().lent + buffers.stats().kept);
+    ctx.metrics.gauge('ferry_response_buffers_in_use', () => buffers.stats().lentBuffers);
+  }
+  return found;
+}
