@@ -2,17 +2,23 @@
 // the cap on concurrent downloads per identity.
 import type { ServerContext } from '../context.js';
 import { BufferBudget } from './buffer-budget.js';
+import { IdleCollector } from './idle-collect.js';
 
 /** Counts open downloads per key and refuses one more than the cap. */
 export class DownloadSlots {
   readonly #open = new Map<string, number>();
 
-  constructor(readonly perKey: number) {}
+  constructor(
+    readonly perKey: number,
+    /** Told when the first download of a burst starts and when the last one ends. */
+    private readonly collector: IdleCollector | null = null,
+  ) {}
 
   /** A slot for `key` and the function that frees it (once), or null when `key` is at the cap. */
   take(key: string): (() => void) | null {
     const n = this.#open.get(key) ?? 0;
     if (n >= this.perKey) return null;
+    if (this.#open.size === 0) this.collector?.busy();
     this.#open.set(key, n + 1);
     let freed = false;
     return () => {
@@ -21,6 +27,7 @@ export class DownloadSlots {
       const left = this.#open.get(key)! - 1;
       if (left === 0) this.#open.delete(key);
       else this.#open.set(key, left);
+      if (this.#open.size === 0) this.collector?.idle();
     };
   }
 
@@ -45,7 +52,7 @@ export function downloadLimits(ctx: ServerContext): DownloadLimits {
   if (!found) {
     found = {
       buffers: new BufferBudget({ budget: ctx.config.responseBufferBudget }),
-      slots: new DownloadSlots(ctx.config.maxDownloadsPerIdentity),
+      slots: new DownloadSlots(ctx.config.maxDownloadsPerIdentity, new IdleCollector()),
     };
     limits.set(ctx, found);
     const { buffers } = found;

@@ -59,7 +59,7 @@ export function slowReadersProbe(o: { readers?: number; oneClient?: number; addr
   return {
     id: 'slow-readers',
     title: `${readers.toLocaleString('en')} downloads of a ${fileSize / MiB} MiB file (${oneClient} from one client, the rest from ${addresses}), each reading a trickle for ${holdMs / 1000} s, then gone`,
-    bound: 'peak RSS < 300 MiB; RSS after ≤ idle + 64 MiB; one client capped (429); 0 5xx',
+    bound: 'peak RSS < 300 MiB; RSS ≤ idle + 64 MiB within 8 s of their leaving; one client capped (429); 0 5xx',
     manyConnections: true,
     async run(env): Promise<ProbeOutcome> {
       const http = env.http;
@@ -89,7 +89,7 @@ export function slowReadersProbe(o: { readers?: number; oneClient?: number; addr
         // Until the server has let go of the sockets, and then its memory has had time to come back.
         const deadline = Date.now() + settleMs;
         while (Date.now() < deadline && env.fds() > idleFds + 16) await new Promise((r) => setTimeout(r, 100));
-        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(3000, deadline - Date.now()))));
+        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(8000, deadline - Date.now()))));
       });
       for (const r of all) http.record(r.status());
       const w = env.window()!;
