@@ -12,7 +12,7 @@ import { slowBodyProbe } from './slow-body.js';
 import { slowReadersProbe } from './slow-readers.js';
 import { statusProbe } from './status.js';
 
-/** In the order; the slow-body probe mostly waits, so the runner starts it first, alongside the others. */
+/** In the order; the runner runs them one at a time. */
 export const probes: ProbeSpec[] = [
   metadataProbe,
   manifestProbe(),
