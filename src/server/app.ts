@@ -27,6 +27,7 @@ import { assignRequestId, errorSummary, RequestIdHeader } from './request-log.js
 import { route } from './router.js';
 import { startSweeper, sweep, type SweepResult } from './sweeper.js';
 import { recoverStorage } from './upload-lifecycle.js';
+import { clientAddress } from './limits/limit-key.js';
 import { startWebhookDispatcher } from './webhooks/dispatcher.js';
 import { httpPreCreateHook } from './webhooks/pre-create-http.js';
 
@@ -178,7 +179,7 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
         // Refused credentials are what an operator looks for after an incident (and what rate limits will count).
         ctx.metrics.inc('ferry_requests_refused_total', 1, { code: error.code });
         ctx.log.info(
-          { event: 'refused', requestId, code: error.code, method: req.method, url: loggablePath(req.url), remote: req.socket.remoteAddress },
+          { event: 'refused', requestId, code: error.code, method: req.method, url: loggablePath(req.url), remote: clientAddress(req, ctx.config.trustProxy) },
           `refused: ${error.code}`,
         );
       }

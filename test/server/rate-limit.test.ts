@@ -53,6 +53,18 @@ async function statuses(n: number, one: () => Promise<Reply>): Promise<number[]>
 }
 
 describe('the request rate', () => {
+  it('behind a trusted proxy counts each client by the address the proxy appended to X-Forwarded-For', async () => {
+    const behind = await server({ rateLimit: 1, rateBurst: 2, trustProxy: true });
+    const via = (client: string) => () => caps(behind, '127.0.0.1', { 'x-forwarded-for': `203.0.113.9, ${client}` });
+    expect(await statuses(3, via('198.51.100.1'))).toEqual([200, 200, 429]);
+    expect(await statuses(2, via('198.51.100.2'))).toEqual([200, 200]);
+    // Without --trust-proxy the header is the client's own say: one address, one bucket.
+    const direct = await server({ rateLimit: 1, rateBurst: 2 });
+    const spoof = (client: string) => () => caps(direct, '127.0.0.1', { 'x-forwarded-for': client });
+    expect(await statuses(2, spoof('198.51.100.1'))).toEqual([200, 200]);
+    expect((await spoof('198.51.100.2')()).status).toBe(429);
+  });
+
   it('answers a burst past the bucket 429 rate-limited with Retry-After; another client, and health checks, are unaffected', async () => {
     const s = await server({ rateLimit: 5, rateBurst: 10 });
     expect(await statuses(10, () => caps(s))).toEqual(Array(10).fill(200));

@@ -56,7 +56,7 @@ async function reservationLimits(ctx: ServerContext, who: Principal, req: Incomi
   const c = ctx.config;
   const space = (await ctx.blobs.freeSpace?.()) ?? null;
   return {
-    key: quotaKey(who, req),
+    key: quotaKey(who, req, ctx.config.trustProxy),
     maxUploads: c.maxOpenUploads,
     maxBytes: c.maxReservedBytes,
     maxTotalBytes: c.maxReservedBytesTotal ?? null,

@@ -82,7 +82,7 @@ export function checkRate(ctx: ServerContext, req: IncomingMessage, who: Princip
   if (rate === 0) return;
   let buckets = limiters.get(ctx);
   if (!buckets) limiters.set(ctx, (buckets = new TokenBuckets(rate, rateBurst(ctx.config))));
-  const waitMs = buckets.take(rateKey(who, req), ctx.now());
+  const waitMs = buckets.take(rateKey(who, req, ctx.config.trustProxy), ctx.now());
   if (waitMs === 0) return;
   ctx.metrics.inc('ferry_limits_hit_total', 1, { kind: 'rate' });
   const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));

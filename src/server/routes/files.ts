@@ -122,7 +122,7 @@ export async function getFile(ctx: ServerContext, req: IncomingMessage, res: Ser
   // Every open download pins a connection, a file handle and response buffers: a few per identity
   // (counted as requests are: per address in open mode, and per address for a grant's holders).
   const { slots } = downloadLimits(ctx);
-  const free = slots.take(rateKey(who, req));
+  const free = slots.take(rateKey(who, req, ctx.config.trustProxy));
   if (!free) {
     limitHit(ctx, 'downloads');
     throw new FerryError('too-many-downloads', `At most ${slots.perKey} downloads at once; retry when one has finished.`, {
