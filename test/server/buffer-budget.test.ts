@@ -113,9 +113,11 @@ describe('BufferBudget', () => {
 });
 
 describe('PieceSizer', () => {
-  it('grows pieces for a client that keeps up and shrinks them for one that does not', () => {
+  it('starts at the largest piece, shrinks for a client that does not keep up and grows back for one that does', () => {
     const sizer = new PieceSizer(16 * KiB, 1024 * KiB);
-    expect(sizer.size).toBe(64 * KiB);
+    expect(sizer.size).toBe(1024 * KiB);
+    sizer.took(1024 * KiB, 60_000);
+    expect(sizer.size).toBe(16 * KiB);
     // Taken at once: double, up to the largest.
     for (let i = 0; i < 10; i++) sizer.took(sizer.size, 0);
     expect(sizer.size).toBe(1024 * KiB);
