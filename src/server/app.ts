@@ -119,6 +119,10 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   if (config.auth === 'open' && !isLoopback(config.host)) {
     log.warn({ event: 'open-on-public-address', address: config.host }, 'auth is open on a non-loopback address: anyone who can reach it can read and fill this server');
   }
+  if (!isLoopback(config.host) && !config.publicUrl && !config.trustProxy) {
+    // Links never take a Host the server does not know as its own: clients that reach it by another name need this.
+    log.warn({ event: 'no-public-url', address: config.host }, `no --public-url: links in responses name this machine (${url}); set --public-url to the address clients use`);
+  }
 
   let closing: Promise<void> | undefined;
   return {

@@ -46,6 +46,8 @@ export interface ChildServer {
   url: string;
   /** The server's "listening" log line (url, address, auth mode...). */
   listening: Record<string, unknown>;
+  /** Every JSON log line so far (kept up to date while it runs). */
+  logs: Array<Record<string, unknown>>;
   process: ChildProcess;
   /** SIGKILL and wait for exit. */
   kill(): Promise<void>;
@@ -59,11 +61,13 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const logs: Array<Record<string, unknown>> = [];
   const listening = await new Promise<Record<string, unknown>>((resolveUrl, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       try {
         const entry = JSON.parse(line);
+        logs.push(entry);
         if (entry.event === 'listening') resolveUrl(entry);
       } catch {
         // not a log line
@@ -75,6 +79,7 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
   return {
     url: String(listening.url),
     listening,
+    logs,
     process: child,
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -109,6 +109,8 @@ describe('ferry serve and the address it listens on', () => {
   it('turns token mode on by itself on a public address, and says so when it starts', async () => {
     child = await spawnServer(['--host', '0.0.0.0', '--data-dir', await tempDir()]);
     expect(child.listening).toMatchObject({ auth: 'token', address: '0.0.0.0' });
+    // Links name this machine unless told the address clients use.
+    await expect.poll(() => child!.logs.map((l) => l.event)).toContain('no-public-url');
     expect((await call(child.url, 'GET', '/files')).status).toBe(401);
     expect((await call(child.url, 'GET', '/healthz')).status).toBe(200);
   });
