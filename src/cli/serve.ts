@@ -34,7 +34,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--metrics-address <host:port>', 'serve GET /metrics there, without credentials (keep it private); the main address then answers 404 for it').env('FERRY_METRICS_ADDRESS'))
     .addOption(new Option('--max-connections <n>', 'connections open at once; more are closed as they are accepted').default(1024).argParser(parseInteger(1, 1_000_000)))
     .addOption(new Option('--max-connections-per-address <n>', 'connections open at once from one client address (0: no cap) (default: 64, none with --trust-proxy)').argParser(parseInteger(0, 1_000_000)))
-    .addOption(new Option('--keep-alive-timeout <seconds>', 'close a keep-alive connection idle this long (behind a proxy: above its upstream keep-alive)').default(5).argParser(parsePositiveNumber))
+    .addOption(new Option('--keep-alive-timeout <seconds>', 'close a keep-alive connection idle this long, at most 60 (behind a proxy: above its upstream keep-alive)').default(5).argParser(parsePositiveNumber))
     .addOption(new Option('--headers-timeout <seconds>', "a request's headers (a new connection's first too) must arrive within this: 408").default(10).argParser(parsePositiveNumber))
     .addOption(new Option('--min-body-rate <size>', 'per second: a request body slower than this over a whole window gets 408 (0: off)').default(1024, '1KiB').argParser(parseSize))
     .addOption(new Option('--min-body-rate-window <seconds>', 'the window --min-body-rate is measured over').default(30).argParser(parsePositiveNumber))

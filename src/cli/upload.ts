@@ -18,6 +18,7 @@ interface UploadCommandOptions {
   resume: boolean;
   json: boolean;
   timeout?: number;
+  type?: string;
 }
 
 export function registerUpload(program: Command): void {
@@ -31,6 +32,7 @@ export function registerUpload(program: Command): void {
     .addOption(concurrencyOption())
     .addOption(timeoutOption('seconds one chunk request may take before it is retried (default: 30 plus 1 per 64 KiB of chunk)'))
     .addOption(new Option('--checksum <alg>', 'chunk checksum algorithm').choices(['sha-256']).default('sha-256'))
+    .addOption(new Option('--type <media-type>', 'the files\' media type, stored as metadata.type (what a grant limited to some types checks)'))
     .option('--file-digest', 'also have the server verify a whole-file SHA-256 (one extra read of the file)', false)
     .option('--no-resume', 'start a new upload even if an earlier one of this file is unfinished')
     .option('--json', 'machine-readable progress and results, one JSON object per line on stdout', false)
@@ -84,6 +86,8 @@ async function uploadOne(
     headers: authHeaders(o.token),
     ...(o.timeout !== undefined && { requestTimeoutMs: o.timeout * 1000 }),
     ...(o.fileDigest && { fileDigest: 'compute' }),
+    // What a grant limited to some media types checks (as the page sends the browser's type).
+    ...(o.type !== undefined && { metadata: { type: o.type } }),
   });
   handle.on('progress', (p) => bar.update(p));
   handle.on('started', (s) => {

@@ -7,7 +7,7 @@ import { FerryError, Headers, PROTOCOL_VERSION } from '../protocol/index.js';
 import { openEmbeddedStores } from '../stores/embedded.js';
 import type { BlobStore, MetaStore } from '../stores/types.js';
 import { authenticate, wwwAuthenticate } from './auth/authenticate.js';
-import { openPrincipal } from './auth/principal.js';
+import { openPrincipal, type Principal } from './auth/principal.js';
 import { loadShareKey } from './auth/share-links.js';
 import { recoverCompletions, recoverFailedCompletions } from './completion.js';
 import { isLoopback, parseServerConfig, type ServerConfigInput } from './config.js';
@@ -155,23 +155,37 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   };
 }
 
+/**
+ * The caller. A refused credential costs its client address a token of the rate limit, as an
+ * accepted one costs its identity: guessing keys or replaying expired grants is throttled too.
+ */
+async function authenticated(ctx: ServerContext, req: IncomingMessage, query: URLSearchParams): Promise<Principal> {
+  try {
+    return await authenticate(ctx, req, query, ctx.grantKeys);
+  } catch (error) {
+    if (error instanceof FerryError && error.status === 401) checkRate(ctx, req, openPrincipal);
+    throw error;
+  }
+}
+
 async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const observed = observeRequest(ctx, req, res);
   const requestId = assignRequestId(req, ctx.config.trustProxy);
   res.setHeader(RequestIdHeader, requestId);
   res.setHeader(Headers.version, String(PROTOCOL_VERSION));
   try {
+    // First, so that every answer after it (a version mismatch too) is readable by an allowed page.
+    if (handleCors(ctx.config.corsOrigins, req, res)) return;
     const version = req.headers[Headers.version];
     if (version !== undefined && version !== String(PROTOCOL_VERSION)) {
       throw new FerryError('unsupported-version', `This server speaks protocol version ${PROTOCOL_VERSION}.`, {
         supported: [PROTOCOL_VERSION],
       });
     }
-    if (handleCors(ctx.config.corsOrigins, req, res)) return;
     const { pathname, query } = requestTarget(req.url ?? '/');
     const match = route(req.method ?? 'GET', pathname);
     observed.route = match.name;
-    const who = match.public ? openPrincipal : await authenticate(ctx, req, query, ctx.grantKeys);
+    const who = match.public ? openPrincipal : await authenticated(ctx, req, query);
     if (!match.public) checkRate(ctx, req, who);
     await match.handler(ctx, req, res, match.params, who);
   } catch (error) {
@@ -180,7 +194,7 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
       if (error.code === 'method-not-allowed' && typeof error.extensions.allow === 'string') res.setHeader('allow', error.extensions.allow);
       if (error.status === 401 || error.status === 403) {
         if (error.status === 401 && !res.headersSent) res.setHeader('www-authenticate', wwwAuthenticate(error));
-        // Refused credentials are what an operator looks for after an incident (and what rate limits will count).
+        // Refused credentials are what an operator looks for after an incident.
         ctx.metrics.inc('ferry_requests_refused_total', 1, { code: error.code });
         ctx.log.info(
           { event: 'refused', requestId, code: error.code, method: req.method, url: loggablePath(req.url), remote: clientAddress(req, ctx.config.trustProxy) },

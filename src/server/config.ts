@@ -82,7 +82,7 @@ export const ServerConfig = z
      * trustProxy: behind a reverse proxy every connection comes from the proxy's address.
      */
     maxConnectionsPerAddress: z.number().int().nonnegative().optional(),
-    /** A keep-alive connection with no request for this long is closed (separate from the idle timeout). */
+    /** A keep-alive connection with no request for this long is closed; never longer than idleTimeoutSeconds (60 s), which bounds it. */
     keepAliveTimeoutSeconds: z.number().positive().default(5),
     /** A request's headers (a new connection's first request too) must arrive within this long: 408. */
     headersTimeoutSeconds: z.number().positive().default(10),

@@ -74,14 +74,9 @@ export function sendClientError(error: NodeJS.ErrnoException, socket: Duplex): v
 }
 
 /**
- * The path of a request target: origin-form ("/a/b?q", also "//a") or absolute-form ("http://h/a").
- * Not `new URL(target, base)`: that reads "//a/b" as a host and throws on "//".
+ * The path and query of a request target: origin-form ("/a/b?q", also "//a") or absolute-form
+ * ("http://h/a"). Not `new URL(target, base)`: that reads "//a/b" as a host and throws on "//".
  */
-export function requestPath(target: string): string {
-  return requestTarget(target).pathname;
-}
-
-/** The path and query of a request target (see requestPath). */
 export function requestTarget(target: string): { pathname: string; query: URLSearchParams } {
   try {
     const url = new URL(target.startsWith('/') ? `http://localhost${target}` : target);

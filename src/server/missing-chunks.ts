@@ -29,7 +29,8 @@ export async function missingChunks(ctx: ServerContext, upload: UploadRecord): P
     const page = await ctx.meta.listMissing(upload.id, after, MissingPageSize);
     if (page.length > 0) pieces.push(formatRangeList(page));
     if (page.length < MissingPageSize) break;
-    after = page[page.length - 1]!.first;
+    // Past the whole last gap: one a chunk shrank meanwhile ([a+1..b]) must not come back on the next page.
+    after = page[page.length - 1]!.last;
     await new Promise((resolve) => setImmediate(resolve));
   }
   const missing = pieces.join(',');

@@ -28,7 +28,7 @@ const actions = new FileActions(api, access);
 const hasher = createWorkerHasher(new URL('worker.js', settings.server));
 const uploads = byId('uploads-list');
 const files = new FilesList(api, actions, access);
-const unfinished = new UnfinishedList(api, settings.server);
+const unfinished = new UnfinishedList(api, settings.server, () => credential.get() !== null);
 const overall = new OverallProgress();
 
 const hooks: TaskHooks = {
@@ -72,7 +72,8 @@ showOnline();
 /** Signed in (or an open server): what this credential may do is shown, and the server asked for it. */
 function showWorkspace(can: Access): Promise<unknown> {
   byId('drop-zone').hidden = !can.upload;
-  return Promise.allSettled([files.refresh(), unfinished.load()]);
+  // Unfinished uploads only for a credential that may upload: for any other, every one is "not found".
+  return Promise.allSettled([files.refresh(), can.upload ? unfinished.load() : undefined]);
 }
 
 void signIn

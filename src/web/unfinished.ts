@@ -31,6 +31,8 @@ export class UnfinishedList {
   constructor(
     private readonly api: PageApi,
     private readonly server: string,
+    /** Whether a credential is in use (then records another identity made are left alone). */
+    private readonly signedIn: () => boolean = () => false,
   ) {}
 
   async load(): Promise<void> {
@@ -55,6 +57,9 @@ export class UnfinishedList {
       if (status.state === 'uploading') return { key, entry, status, problem: null };
     } catch (e) {
       if (!(e instanceof FerryError && goneCodes.has(e.code))) return { key, entry, status: null, problem: describeFailure(e) };
+      // With a credential, "not found" may only mean "not yours": another identity signed in on this
+      // browser. Its record is not this identity's to delete; leave it off the list.
+      if (e.status === 404 && this.signedIn()) return null;
     }
     // Complete (it is in the file list), expired, aborted, failed or unknown: nothing to resume.
     await this.store.delete(key);

@@ -236,6 +236,18 @@ describe('ferry grant', () => {
     expect(over.stderr).toContain(`${s.url}: the credential does not allow this:`);
   });
 
+  it('uploads under a grant limited to some media types when --type names one of them', async () => {
+    const { s } = await tokenServer();
+    const src = await sourceFile(64 * 1024);
+    const pdfOnly = await issueGrant({ ...grantKey, identity: 'erin', expiresIn: '10m', scope: { upload: { maxBytes: MiB, types: ['application/pdf'] } } });
+    const untyped = await runCli(['upload', src.path, '--server', s.url, '--token', pdfOnly, '--no-resume'], src.env);
+    expect(untyped.code).toBe(1);
+    expect(untyped.stderr).toContain('the credential does not allow this');
+    const typed = await runCli(['upload', src.path, '--server', s.url, '--token', pdfOnly, '--no-resume', '--type', 'application/pdf'], src.env);
+    expect(typed.code, typed.stderr).toBe(0);
+    expect((await s.ctx.meta.getFile(fileIdOf(typed.stdout.trim())))?.metadata).toEqual({ type: 'application/pdf' });
+  });
+
   it('refuses a grant without a scope, narrowing without --upload, and a missing secret', async () => {
     const env = (await sourceFile(1)).env;
     const secret = `${grantKey.kid}:${grantKey.secret}`;

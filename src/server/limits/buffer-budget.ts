@@ -103,6 +103,7 @@ export class BufferBudget {
     this.#keep(whole);
     this.#serveWaiters();
     // Keep only a few for reuse: what is dropped is freed by the next garbage collection.
+    if (this.#keptBytes <= this.#keepBytes) return;
     for (const size of [...this.#kept.keys()].sort((a, b) => b - a)) {
       const list = this.#kept.get(size)!;
       while (this.#keptBytes > this.#keepBytes && list.length > 0) {

@@ -7,6 +7,7 @@ import { IdleCollector } from './idle-collect.js';
 /** Counts open downloads per key and refuses one more than the cap. */
 export class DownloadSlots {
   readonly #open = new Map<string, number>();
+  #total = 0;
 
   constructor(
     readonly perKey: number,
@@ -20,10 +21,12 @@ export class DownloadSlots {
     if (n >= this.perKey) return null;
     if (this.#open.size === 0) this.collector?.busy();
     this.#open.set(key, n + 1);
+    this.#total++;
     let freed = false;
     return () => {
       if (freed) return;
       freed = true;
+      this.#total--;
       const left = this.#open.get(key)! - 1;
       if (left === 0) this.#open.delete(key);
       else this.#open.set(key, left);
@@ -31,11 +34,9 @@ export class DownloadSlots {
     };
   }
 
-  /** Downloads open now, over all keys. */
+  /** Downloads open now, over all keys (asked for every piece a download borrows). */
   total(): number {
-    let sum = 0;
-    for (const n of this.#open.values()) sum += n;
-    return sum;
+    return this.#total;
   }
 }
 

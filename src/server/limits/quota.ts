@@ -6,6 +6,7 @@ import { passedLimit } from '../../stores/reservations.js';
 import type { ReservationLimits, Reservations, UploadRecord, WebhookDelivery } from '../../stores/types.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
+import { limitHit } from '../metrics.js';
 import { quotaKey } from './limit-key.js';
 
 /**
@@ -67,7 +68,7 @@ async function reservationLimits(ctx: ServerContext, who: Principal, req: Incomi
 function refusal(ctx: ServerContext, who: Principal, size: number, limits: ReservationLimits, limit: NonNullable<ReturnType<typeof passedLimit>>, r: Reservations): FerryError {
   const whose = who.via === 'open' ? 'This client address has' : `Identity "${who.identity}" has`;
   const kinds = { uploads: 'open-uploads', bytes: 'reserved-bytes', 'total-bytes': 'reserved-total', 'pending-bytes': 'disk-space' } as const;
-  ctx.metrics.inc('ferry_limits_hit_total', 1, { kind: kinds[limit] });
+  limitHit(ctx, kinds[limit]);
   ctx.log.info({ event: 'limit', limit: kinds[limit], key: limits.key, size, reserved: r }, `create refused: ${kinds[limit]}`);
   const retryAfter = limit === 'uploads' || limit === 'bytes' ? ownRetryAfterSeconds : roomRetryAfterSeconds;
   switch (limit) {

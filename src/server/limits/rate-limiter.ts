@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { FerryError } from '../../protocol/index.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
+import { limitHit } from '../metrics.js';
 import { rateKey } from './limit-key.js';
 
 /** Buckets kept at most; past this the least recently used go (a forgotten bucket is a full one). */
@@ -84,7 +85,7 @@ export function checkRate(ctx: ServerContext, req: IncomingMessage, who: Princip
   if (!buckets) limiters.set(ctx, (buckets = new TokenBuckets(rate, rateBurst(ctx.config))));
   const waitMs = buckets.take(rateKey(who, req, ctx.config.trustProxy), ctx.now());
   if (waitMs === 0) return;
-  ctx.metrics.inc('ferry_limits_hit_total', 1, { kind: 'rate' });
+  limitHit(ctx, 'rate');
   const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
   throw new FerryError('rate-limited', `Too many requests: this server allows ${rate} per second (bursts of ${buckets.burst}); retry in ${retryAfter} s.`, {
     retryAfter,

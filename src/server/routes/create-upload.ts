@@ -24,6 +24,7 @@ import { receiveChunk } from '../chunk-receiver.js';
 import type { ServerContext } from '../context.js';
 import { announceEvent, eventData, prepareEvent } from '../events.js';
 import { runPreCreate } from '../hooks.js';
+import { abortUpload } from '../upload-lifecycle.js';
 import { baseUrl, readJsonBody, sendJson } from '../http.js';
 import { newId } from '../ids.js';
 import { checkReservations, createWithinReservations } from '../limits/quota.js';
@@ -79,16 +80,10 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
     try {
       firstChunk = (await receiveChunk(ctx, req, upload, 0, base)).ack;
     } catch (error) {
-      // Creation with a first chunk is all or nothing: a failed chunk leaves no upload behind.
-      // Bytes after rows (as in closeUpload): a crash part-way leaves them for recoverStorage().
-      // Every upload.created is followed by exactly one of completed, failed, aborted or expired.
-      const aborted = prepareEvent(ctx, 'upload.aborted', eventData(ctx, upload, null));
-      const abortedHere = await ctx.meta.transition(upload.id, ['uploading'], 'aborted', {}, aborted.deliveries);
-      await ctx.meta.forgetChunks(upload.id);
-      await ctx.blobs.abort(upload.blobHandle);
+      // Creation with a first chunk is all or nothing: a failed chunk leaves no upload behind. Aborted
+      // as any upload is (its event, its grant's bytes back, bytes after rows), then its row dropped.
+      await abortUpload(ctx, upload);
       await ctx.meta.deleteUpload(upload.id);
-      await refund();
-      if (abortedHere) await announceEvent(ctx, aborted);
       throw error;
     }
   }

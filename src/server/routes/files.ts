@@ -9,7 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import { ifRangeHolds, notModified } from '../conditional.js';
 import { contentDisposition } from '../content-disposition.js';
 import type { ServerContext } from '../context.js';
-import { baseUrl, loggablePath, requestTarget, sendJson } from '../http.js';
+import { baseUrl, requestTarget, sendJson } from '../http.js';
 import { sendManifest } from '../manifest.js';
 import { downloadLimits } from '../limits/downloads.js';
 import { rateKey } from '../limits/limit-key.js';
@@ -106,11 +106,10 @@ export async function getFile(ctx: ServerContext, req: IncomingMessage, res: Ser
   }
   const range = ifRangeHolds(req, validators) ? parseRange(req.headers.range, file.size) : { kind: 'none' as const };
   if (range.kind === 'unsatisfiable') {
-    const problem = new FerryError('range-not-satisfiable', `The file is ${file.size} bytes.`, { size: file.size });
-    const body = JSON.stringify(problem.toProblem(loggablePath(req.url)));
-    res.writeHead(416, { ...headers, 'content-range': `bytes */${file.size}`, 'content-type': MediaTypes.problem, 'content-length': String(Buffer.byteLength(body)) });
-    res.end(body);
-    return;
+    // Answered by the shared problem path (request id, no-store), with the file's validators and its size.
+    for (const name of ['etag', 'last-modified', 'accept-ranges']) res.setHeader(name, headers[name]!);
+    res.setHeader('content-range', `bytes */${file.size}`);
+    throw new FerryError('range-not-satisfiable', `The file is ${file.size} bytes.`, { size: file.size });
   }
   const [status, start, end] = range.kind === 'single' ? [206, range.start, range.end] : [200, 0, file.size];
   if (status === 206) headers['content-range'] = formatContentRange(start, end, file.size);

@@ -130,6 +130,12 @@ interface DeliveryRow {
 
 type Key = [uploadId: string, index: number];
 
+interface FilePage {
+  afterAt: number;
+  afterId: string;
+  limit: number;
+}
+
 interface TransitionParams {
   id: string;
   from: string;
@@ -214,13 +220,13 @@ function prepareAll(db: Database.Database) {
     ),
     getFile: db.prepare<[string], FileRow>('SELECT * FROM files WHERE id = ?'),
     deleteFileRow: db.prepare<[string]>('DELETE FROM files WHERE id = ?'),
-    // One statement for every filter: a NULL parameter switches its condition off.
-    listFiles: db.prepare<[{ owner: string | null; afterAt: number | null; afterId: string | null; before: number | null; limit: number }], FileRow>(
-      `SELECT * FROM files
-       WHERE (@owner IS NULL OR owner = @owner)
-         AND (@afterAt IS NULL OR created_at < @afterAt OR (created_at = @afterAt AND id < @afterId))
-         AND (@before IS NULL OR created_at < @before)
-       ORDER BY created_at DESC, id DESC LIMIT @limit`,
+    // A page of files after a (created_at, id) position, as a row-value range so SQLite walks an index
+    // from that position: one statement per index (a NULL "any owner" parameter would make it scan all).
+    listFiles: db.prepare<[FilePage], FileRow>(
+      'SELECT * FROM files WHERE (created_at, id) < (@afterAt, @afterId) ORDER BY created_at DESC, id DESC LIMIT @limit',
+    ),
+    listOwnerFiles: db.prepare<[FilePage & { owner: string }], FileRow>(
+      'SELECT * FROM files WHERE owner = @owner AND (created_at, id) < (@afterAt, @afterId) ORDER BY created_at DESC, id DESC LIMIT @limit',
     ),
     insertKey: db.prepare<[ApiKeyRow]>(
       `INSERT INTO api_keys (id, secret_hash, identity, role, label, created_at, revoked_at)
@@ -315,9 +321,7 @@ export class SqliteMetaStore implements MetaStore {
       const row = sql.getFile.get(fileId);
       if (!row) return undefined;
       sql.deleteFileRow.run(fileId);
-      sql.forgetChunks.run(row.upload_id);
-      sql.forgetClaims.run(row.upload_id);
-      sql.deleteUpload.run(row.upload_id);
+      sql.deleteUpload.run(row.upload_id); // its chunk rows, claims and gaps go with it (ON DELETE CASCADE)
       enqueue(events);
       return row;
     });
@@ -455,13 +459,12 @@ export class SqliteMetaStore implements MetaStore {
 
   async listFiles(query: FileQuery): Promise<FileRecord[]> {
     await this.#durable();
-    const rows = this.#sql.listFiles.all({
-      owner: query.owner ?? null,
-      afterAt: query.after?.createdAt ?? null,
-      afterId: query.after?.id ?? null,
-      before: query.createdBefore ?? null,
-      limit: query.limit,
-    });
+    // No position: from the newest (any id sorts after ''). createdBefore is a position before every id of that time.
+    let page: FilePage = query.after
+      ? { afterAt: query.after.createdAt, afterId: query.after.id, limit: query.limit }
+      : { afterAt: Number.MAX_SAFE_INTEGER, afterId: '', limit: query.limit };
+    if (query.createdBefore !== undefined && query.createdBefore <= page.afterAt) page = { ...page, afterAt: query.createdBefore, afterId: '' };
+    const rows = query.owner === undefined ? this.#sql.listFiles.all(page) : this.#sql.listOwnerFiles.all({ ...page, owner: query.owner });
     return rows.map(toFile);
   }
 
