@@ -251,11 +251,11 @@ describe.skipIf(skipBrowser)('web page: auth on', () => {
     for (let i = 1; i <= filesPageSize + 1; i++) await uploadAs(env.srv, key, `hank-${String(i).padStart(2, '0')}.txt`);
     const { page, errors } = await openPage(env.browser, `${env.srv.url}#grant=${await grantFor('hank', { files: 'read' })}`);
     const rows = page.locator('#files-list > li');
-    await expect.poll(() => rows.count()).toBe(filesPageSize);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(filesPageSize);
     const more = page.getByRole('button', { name: 'Show more' });
     const firstPage = await rows.locator('.name').allTextContents();
     await more.click();
-    await expect.poll(() => rows.count()).toBe(filesPageSize + 1);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(filesPageSize + 1);
     const names = await rows.locator('.name').allTextContents();
     expect(new Set(names).size).toBe(filesPageSize + 1);
     const added = names.filter((n) => !firstPage.includes(n));

@@ -136,7 +136,7 @@ describe('access', () => {
   });
   it('who is signed in, and until when', () => {
     expect(describeAccount({ ...who({ via: 'key' }), role: 'admin' })).toBe('Signed in as alice (admin) with an API key');
-    expect(describeAccount(who({ via: 'grant', expiresAt: '2026-12-03T15:10:00.000Z' }), 'en-GB')).toMatch(/^Signed in as alice · access until 3 Dec 2026, \d\d:\d0$/);
+    expect(describeAccount(who({ via: 'grant', expiresAt: '2026-12-03T15:10:00.000Z' }), 'en-GB')).toMatch(/^Signed in as alice · access until 3 Dec 2026, \d\d:\d\d$/);
   });
 });
 

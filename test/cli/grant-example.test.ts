@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MediaTypes, Paths } from '../../src/protocol/index.js';
+import { track } from '../helpers/children.js';
 import { call } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -21,6 +22,7 @@ it('redirects a signed-in user to the page with a grant that uploads as that use
     env: { ...process.env, PORT: '0', FERRY_URL: ferry.url, FERRY_GRANT_SECRET: secret },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  track(child); // stopped after the test whatever happens (a timed-out wait for its port included)
   try {
     const port = await new Promise<string>((done, fail) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {

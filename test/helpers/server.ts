@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { track } from './children.js';
 import { startServer, type FerryServer } from '../../src/server/index.js';
 import type { ServerConfigInput } from '../../src/server/index.js';
 
@@ -56,10 +57,12 @@ export interface ChildServer {
 /** Runs `ferry serve` (the built CLI) as a child process and waits until it listens. */
 export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
   // With the Node flags of `npm start` (package.json), so the tests run the server as it is shipped.
-  const child = spawn(process.execPath, ['--single-threaded-gc', cliPath, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = track(
+    spawn(process.execPath, ['--single-threaded-gc', cliPath, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   const logs: Array<Record<string, unknown>> = [];
   const listening = await new Promise<Record<string, unknown>>((resolveUrl, reject) => {
@@ -74,6 +77,11 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
       }
     });
     child.once('exit', (code) => reject(new Error(`ferry serve exited with ${code} before listening`)));
+    // A server that never says it listens is stopped, not waited for.
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('ferry serve did not listen within 30 s'));
+    }, 30_000).unref();
   });
   child.stdout!.resume();
   return {

@@ -85,6 +85,8 @@ describe('concurrent downloads per identity', () => {
     expect(third.body).toMatchObject({ type: 'urn:ferry:problem:too-many-downloads', status: 429, limit: 2 });
     // Asking (HEAD, a 304) is not downloading.
     expect((await call(server.url, 'HEAD', Paths.file(big), { headers: alice })).status).toBe(200);
+    const head = await call(server.url, 'HEAD', Paths.file(big), { headers: alice });
+    expect((await call(server.url, 'GET', Paths.file(big), { headers: { ...alice, 'if-none-match': String(head.headers.etag) } })).status).toBe(304);
 
     const other = await call(server.url, 'GET', Paths.file(bobs), { headers: bob });
     expect(other.status).toBe(200);

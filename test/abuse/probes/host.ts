@@ -13,11 +13,13 @@ export const hostProbe: ProbeSpec = {
       const seen: string[] = [];
       const statuses: number[] = [];
       const attempts: Array<Record<string, string>> = [{ host: 'evil.example' }, { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' }];
+      let completed = 0;
       for (const headers of attempts) {
         const { create, chunk } = await emptyFile(http, { name: 'host.txt' }, headers);
         const answers = [create, ...(chunk ? [chunk] : [])];
         answers.push(await http.send('GET', '/files', { headers }));
         const fileId = chunk?.json?.fileId;
+        if (create.status === 201 && fileId) completed++;
         if (fileId) answers.push(await http.send('GET', `/files/${fileId}/manifest`, { headers }), await http.send('GET', `/files/${fileId}`, { headers }));
         if (create.status === 201) answers.push(await http.send('GET', `/uploads/${create.json.uploadId}`, { headers }));
         for (const a of answers) {
@@ -28,7 +30,8 @@ export const hostProbe: ProbeSpec = {
       }
       return {
         result: seen.length ? `echoed in ${seen.length} answers (${seen.slice(0, 3).join(', ')}…)` : `never echoed (answers: ${statuses.join(' ')})`,
-        checks: { 'an unknown Host never ends up in a URL': seen.length === 0 },
+        // Only a file that was made can show where its links point.
+        checks: { 'the uploads were made': completed === attempts.length, 'an unknown Host never ends up in a URL': seen.length === 0 },
       };
     });
   },

@@ -31,7 +31,7 @@ export const namesProbe: ProbeSpec = {
       }
       const list = await http.send('GET', '/files?limit=100');
       // Parsed, so that a name the server escaped as \u202e counts too.
-      const listClean = list.status < 500 && !formatChars.test(JSON.stringify(list.json ?? null));
+      const listClean = list.status === 200 && !formatChars.test(JSON.stringify(list.json ?? null));
       return {
         result: outcomes.join('; '),
         checks: { 'format characters refused or removed': ok, 'none in the listing': listClean },

@@ -1,5 +1,6 @@
 // `ferry serve` as a child process that can be SIGKILLed at a named moment (see kill-hook.mjs) and
 // restarted on the same port and data directory.
+import { track } from '../../helpers/children.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -45,10 +46,12 @@ export async function startChaosServer(o: ChaosServerOptions): Promise<ChaosServ
   const args = ['--single-threaded-gc', ...preload, cliPath, 'serve', '--host', '127.0.0.1', '--port', String(o.port ?? 0), '--data-dir', o.dataDir, '--log-level', 'info', ...(o.args ?? [])];
   // `exec` keeps the pid: the child is node itself, not a shell around it.
   const [command, argv] = o.raiseFileLimit ? ['bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'ferry', process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(command as string, argv as string[], {
-    env: { ...process.env, FERRY_CHAOS_KILL: o.killAt ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = track(
+    spawn(command as string, argv as string[], {
+      env: { ...process.env, FERRY_CHAOS_KILL: o.killAt ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   const logs: Array<Record<string, unknown>> = [];
   let killedAt: string | null = null;
   let stderr = '';
