@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { issueGrant } from 'ferry/grants';
 
 const ferry = process.env.FERRY_URL ?? 'http://localhost:8080';
-const secret = process.env.FERRY_GRANT_SECRET!; // shared with Ferry under the key id "app"
+const secret = process.env.FERRY_GRANT_SECRET ?? ''; // shared with Ferry under the key id "app"
+if (secret.length < 32) throw new Error('set FERRY_GRANT_SECRET to the secret Ferry verifies grants with');
 
 const app = createServer(async (req, res) => {
   const user = signedInUser(req);

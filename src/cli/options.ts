@@ -1,5 +1,6 @@
 // Parsers for command-line values shared by several commands (sizes, numbers).
 import { InvalidArgumentError } from 'commander';
+import { parseSpan } from '../protocol/span.js';
 
 const units: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4 };
 
@@ -44,11 +45,11 @@ export function collectGrantSecrets(value: string, previous: Array<{ kid: string
   return [...(previous ?? []), ...keys];
 }
 
-const durationUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-/** "90", "15m", "12h", "30d", "2w" -> seconds. */
+/** "90", "15m", "12h", "30d", "2w" -> seconds: the same grammar as grant lifetimes (parseSpan). */
 export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$/i.exec(text);
-  if (!m || Number(m[1]) <= 0) throw new InvalidArgumentError(`"${text}" is not a duration (examples: 900, 15m, 12h, 7d).`);
-  return Number(m[1]) * durationUnits[(m[2] || 's').toLowerCase()]!;
+  try {
+    return parseSpan(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }

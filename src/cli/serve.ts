@@ -50,7 +50,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('FERRY_LOG_LEVEL').default('info'))
     .action(async (o) => {
       // Loaded here, not at the top: the other commands start faster without the server and SQLite.
-      const { startServer, parseServerConfig } = await import('../server/index.js');
+      const { startServer } = await import('../server/index.js');
       const config = {
         port: o.port,
         host: o.host,
@@ -92,15 +92,17 @@ export function registerServe(program: Command): void {
         ...(o.rateBurst !== undefined && { rateBurst: o.rateBurst }),
         logLevel: o.logLevel,
       };
+      let server: Awaited<ReturnType<typeof startServer>>;
       try {
-        parseServerConfig(config);
+        server = await startServer(config);
       } catch (error) {
-        // A configuration mistake is one clear line, not a stack trace.
-        const issues = (error as { issues?: Array<{ message: string; path: unknown[] }> }).issues;
-        process.stderr.write(`ferry serve: ${issues ? issues.map((i) => i.message).join('; ') : (error as Error).message}\n`);
-        process.exit(2);
+        // A configuration mistake (2) or a start that fails (1: the port is taken, the data directory
+        // is not writable...) is one clear line, not a stack trace.
+        const issues = (error as { issues?: Array<{ message: string; path: PropertyKey[] }> }).issues;
+        const text = issues ? issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ') : (error as Error).message;
+        process.stderr.write(`ferry serve: ${text}\n`);
+        process.exit(issues ? 2 : 1);
       }
-      const server = await startServer(config);
       const stop = () => {
         server.close().then(
           () => process.exit(0),

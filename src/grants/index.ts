@@ -2,6 +2,9 @@
 // (JWT, HS256, through jose). The browser carries the grant; only the backend and Ferry hold the secret.
 import { errors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { z } from 'zod';
+import { parseSpan } from '../protocol/span.js';
+
+export { parseSpan };
 
 /** What a grant lets its holder upload: a budget across all its uploads, optionally narrowed. */
 export interface UploadAllowance {
@@ -87,19 +90,6 @@ const Claims = z.object({
   ferry: Scope,
 });
 
-const spanUnits: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** "15m", "2h", "7d", "90s" or a number of seconds -> seconds. */
-export function parseSpan(span: number | string): number {
-  if (typeof span === 'number') {
-    if (!(span > 0) || !Number.isFinite(span)) throw new RangeError(`A lifetime must be a positive number of seconds, not ${span}.`);
-    return Math.floor(span);
-  }
-  const m = /^\s*(\d+)\s*([smhd]?)\s*$/.exec(span);
-  if (!m || Number(m[1]) <= 0) throw new RangeError(`"${span}" is not a lifetime (examples: 900, 15m, 2h, 7d).`);
-  return Number(m[1]) * spanUnits[m[2] || 's']!;
-}
-
 function keyBytes(secret: string): Uint8Array {
   if (secret.length < 32) throw new RangeError('A grant secret needs at least 32 characters.');
   return new TextEncoder().encode(secret);
@@ -114,7 +104,7 @@ export async function issueGrant(options: IssueGrantOptions): Promise<string> {
     .setSubject(options.identity)
     .setAudience(Audience)
     .setIssuedAt(now)
-    .setExpirationTime(now + parseSpan(options.expiresIn))
+    .setExpirationTime(now + Math.floor(parseSpan(options.expiresIn)))
     .setJti(randomId())
     .sign(keyBytes(options.secret));
 }

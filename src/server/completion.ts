@@ -71,7 +71,7 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
   }
   // Serialised once, here, so manifest requests serve stored bytes instead of listing every chunk.
   // Not fatal: a manifest missing for any reason is built at its first request.
-  await storedManifest(ctx, file).catch((error: unknown) => {
+  await storedManifest(ctx, file, chunks).catch((error: unknown) => {
     ctx.log.warn({ uploadId: upload.id, fileId, err: error }, 'could not store the manifest; it will be built when first asked for');
   });
   // Only the run that moves the upload to complete reports it (a crash-recovery rerun may find it done).

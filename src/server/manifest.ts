@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, MediaTypes, type FileInfo } from '../protocol/index.js';
-import type { FileRecord, StoredManifest } from '../stores/types.js';
+import type { ChunkRecord, FileRecord, StoredManifest } from '../stores/types.js';
 import type { ServerContext } from './context.js';
 
 /**
@@ -15,8 +15,12 @@ export const ManifestPartChunks = 1000;
 /** Builds running in this process, by server and file id: concurrent first requests share one. */
 const building = new WeakMap<ServerContext, Map<string, Promise<StoredManifest>>>();
 
-/** The file's stored manifest; builds and stores it first if there is none yet (files from before it existed). */
-export async function storedManifest(ctx: ServerContext, file: FileRecord): Promise<StoredManifest> {
+/**
+ * The file's stored manifest; builds and stores it first if there is none yet (files from before it
+ * existed). `chunks`: the file's chunk rows when the caller already holds them all (completion), so
+ * they are not read again.
+ */
+export async function storedManifest(ctx: ServerContext, file: FileRecord, chunks?: readonly ChunkRecord[]): Promise<StoredManifest> {
   const stored = await ctx.meta.getManifest(file.id);
   if (stored) return stored;
   let runs = building.get(ctx);
@@ -24,7 +28,7 @@ export async function storedManifest(ctx: ServerContext, file: FileRecord): Prom
   let run = runs.get(file.id);
   if (!run) {
     const mine = runs;
-    run = buildManifest(ctx, file).finally(() => mine.delete(file.id));
+    run = buildManifest(ctx, file, chunks).finally(() => mine.delete(file.id));
     runs.set(file.id, run);
   }
   return run;
@@ -35,14 +39,15 @@ export async function storedManifest(ctx: ServerContext, file: FileRecord): Prom
  * commas (every part but the first starts with one), so the parts concatenated are the inside of
  * the `chunks` array. Deterministic, so two builders (two nodes) store the same bytes.
  */
-async function buildManifest(ctx: ServerContext, file: FileRecord): Promise<StoredManifest> {
+async function buildManifest(ctx: ServerContext, file: FileRecord, known?: readonly ChunkRecord[]): Promise<StoredManifest> {
   const again = await ctx.meta.getManifest(file.id);
   if (again) return again;
   const gone = () => new FerryError('file-not-found', `No file ${file.id}.`);
   let parts = 0;
   let bytes = 0;
   for (let from = 0; ; ) {
-    const rows = await ctx.meta.listChunks(file.uploadId, { from, limit: ManifestPartChunks });
+    // A finished file has every chunk, in order, so a chunk's index is its position in `known`.
+    const rows = known ? known.slice(from, from + ManifestPartChunks) : await ctx.meta.listChunks(file.uploadId, { from, limit: ManifestPartChunks });
     if (rows.length === 0) break;
     const entries = rows.map((c) => JSON.stringify({ index: c.index, offset: c.index * file.chunkSize, size: c.size, digest: c.digest }));
     const data = Buffer.from((parts === 0 ? '' : ',') + entries.join(','));
@@ -60,10 +65,13 @@ async function buildManifest(ctx: ServerContext, file: FileRecord): Promise<Stor
   return manifest;
 }
 
-/** Deleted while being read or sent: the body stops short of its Content-Length, so the client knows. */
+/**
+ * Deleted meanwhile: before the answer started, a 404 problem; while it is sent, the body stops short
+ * of its Content-Length, so the client knows.
+ */
 async function readPart(ctx: ServerContext, fileId: string, part: number): Promise<Uint8Array> {
   const data = await ctx.meta.getManifestPart(fileId, part);
-  if (!data) throw new Error(`manifest part ${part} of ${fileId} is gone`);
+  if (!data) throw new FerryError('file-not-found', `No file ${fileId}.`);
   return data;
 }
 
@@ -127,12 +135,13 @@ export async function sendManifest(
   const stored = await storedManifest(ctx, file);
   const open = Buffer.from(`${JSON.stringify(head).slice(0, -1)},"chunks":[`);
   const close = Buffer.from(']}');
+  // Read before the head goes out: a file deleted meanwhile is still a clean 404.
+  const inMemory = await rememberedParts(ctx, file.id, stored);
   res.writeHead(200, {
     'content-type': MediaTypes.json,
     'content-length': String(open.length + stored.bytes + close.length),
     ...headers,
   });
-  const inMemory = await rememberedParts(ctx, file.id, stored);
   async function* body(): AsyncGenerator<Uint8Array> {
     yield open;
     if (inMemory) yield* inMemory;

@@ -17,6 +17,8 @@ export interface SignInEvents {
 export class SignIn {
   private who: Whoami | null = null;
   private state: SignInState = 'unknown';
+  /** A credential just refused, while the server is asked whether it needs one at all. */
+  private refused: { error: unknown; wasIn: boolean } | null = null;
   private readonly section = byId('sign-in');
   private readonly form = byId<HTMLFormElement>('sign-in-form');
   private readonly input = byId<HTMLInputElement>('credential-input');
@@ -61,11 +63,20 @@ export class SignIn {
     const wasIn = this.state === 'signed-in' || this.state === 'open';
     this.store.clear();
     this.who = null;
+    if (used !== null) {
+      // Without the refused credential the server may need none (open mode): ask it before asking the
+      // person. If it does need one, its 401 comes back here (with no credential) and the form says why.
+      this.refused = { error, wasIn };
+      void this.check().then((ok) => ok && this.events.signedIn(this.access()));
+      return;
+    }
+    const why = this.refused ?? { error, wasIn };
+    this.refused = null;
     this.setState('signed-out');
-    const text = describeSignIn(error);
+    const text = describeSignIn(why.error);
     this.message.textContent = text;
     this.message.dataset.kind = text ? 'error' : 'info';
-    if (wasIn && text) announce(text);
+    if (why.wasIn && text) announce(text);
     this.input.value = '';
     this.input.focus();
   }

@@ -266,3 +266,18 @@ describe.skipIf(skipBrowser)('web page: auth on', () => {
     expect(errors).toEqual([]);
   });
 });
+
+describe.skipIf(skipBrowser)('web page: an open server and a stale credential', () => {
+  const env = pageFixture();
+
+  it('forgets a credential the open server refuses and goes on without one, no sign-in form', async () => {
+    // An open server still checks a credential it is sent: one it does not know answers 401.
+    const unknown = await grantFor('nobody', { files: 'read' }, 60);
+    const { page, errors } = await openPage(env.browser, `${env.srv.url}#grant=${unknown}`);
+    await page.locator('#workspace').waitFor();
+    await page.locator('#drop-zone').waitFor();
+    expect(await page.locator('#sign-in').isHidden()).toBe(true);
+    expect((await storage(page)).session[credentialKey]).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+});

@@ -111,6 +111,19 @@ describe('ferry serve and the address it listens on', () => {
     expect(stderr).toMatch(/--i-know-this-is-public/);
   });
 
+  it('says in one line why it cannot start when the port is taken', async () => {
+    child = await spawnServer(['--data-dir', await tempDir()]);
+    const dataDir = await tempDir();
+    const run = track(spawn(process.execPath, [cli, 'serve', '--port', String(new URL(child.url).port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    onTestFinished(() => rm(dataDir, { recursive: true, force: true }));
+    let stderr = '';
+    run.stderr.on('data', (d: Buffer) => (stderr += d));
+    const code = await new Promise<number | null>((done) => run.once('exit', done));
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^ferry serve: .*EADDRINUSE/);
+  });
+
   it('turns token mode on by itself on a public address, and says so when it starts', async () => {
     child = await spawnServer(['--host', '0.0.0.0', '--data-dir', await tempDir()]);
     expect(child.listening).toMatchObject({ auth: 'token', address: '0.0.0.0' });

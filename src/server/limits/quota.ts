@@ -24,9 +24,9 @@ export function minFreeSpace(config: ServerContext['config'], volumeBytes: numbe
 
 /**
  * Refuses early what cannot fit now, before the pre-create hook is asked and storage is begun: a
- * flood of creates past a limit costs a query each. createWithinReservations() is the authority.
+ * flood of creates past a limit costs a query each. Returns the limits for createWithinReservations(), the authority.
  */
-export async function checkReservations(ctx: ServerContext, who: Principal, req: IncomingMessage, size: number): Promise<void> {
+export async function checkReservations(ctx: ServerContext, who: Principal, req: IncomingMessage, size: number): Promise<ReservationLimits> {
   const c = ctx.config;
   // Larger than a limit on its own: it would never fit, so not "retry later" but "too large".
   for (const [max, what] of [
@@ -43,11 +43,14 @@ export async function checkReservations(ctx: ServerContext, who: Principal, req:
   const reserved = await ctx.meta.reservations(limits.key);
   const limit = passedLimit(reserved, size, limits);
   if (limit) throw refusal(ctx, who, size, limits, limit, reserved);
+  return limits;
 }
 
-/** Stores the upload only if it fits every reservation limit, atomically with the check; else throws the refusal. */
-export async function createWithinReservations(ctx: ServerContext, who: Principal, req: IncomingMessage, upload: UploadRecord, events: WebhookDelivery[]): Promise<void> {
-  const limits = await reservationLimits(ctx, who, req);
+/**
+ * Stores the upload only if it fits every reservation limit (those checkReservations() returned: the
+ * disk is asked once per create), atomically with the check; else throws the refusal.
+ */
+export async function createWithinReservations(ctx: ServerContext, who: Principal, limits: ReservationLimits, upload: UploadRecord, events: WebhookDelivery[]): Promise<void> {
   const result = await ctx.meta.createUploadWithin(upload, limits, events);
   if (!result.ok) throw refusal(ctx, who, upload.size, limits, result.limit, result.reserved);
 }

@@ -38,7 +38,7 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
   const params = validateParams(ctx, raw);
   const allowance = requireCreate(who, params.name, params.metadata);
   // Past a reservation limit: refused before the hook is asked or anything is stored.
-  await checkReservations(ctx, who, req, params.size);
+  const limits = await checkReservations(ctx, who, req, params.size);
   params.metadata = await runPreCreate(ctx, { owner: who.identity, role: who.role, name: params.name, size: params.size, metadata: params.metadata });
   // The grant's budget is taken before anything is stored, and given back if the create fails.
   const grantId = allowance ? who.grant!.id : null;
@@ -63,7 +63,7 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
   }
   const base = baseUrl(req, ctx);
   const created = prepareEvent(ctx, 'upload.created', eventData(ctx, upload, null));
-  await createWithinReservations(ctx, who, req, upload, created.deliveries).catch(async (error: unknown) => {
+  await createWithinReservations(ctx, who, limits, upload, created.deliveries).catch(async (error: unknown) => {
     await ctx.blobs.abort(upload.blobHandle); // begun by newUpload(), and no row will ever name it
     await refund();
     throw error;
