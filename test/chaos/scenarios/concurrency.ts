@@ -54,7 +54,7 @@ process.stdout.write(String(rounds));
 export async function runConcurrencyScenario(o: ConcurrencyOptions): Promise<ScenarioResult> {
   const workDir = await tempDir('ferry-chaos-conc-');
   // Hundreds of clients from one loopback address: no per-address connection cap.
-  const server = await startTestServer({ dataDir: join(workDir, 'data'), maxConnectionsPerAddress: 0 });
+  const server = await startTestServer({ dataDir: join(workDir, 'data'), maxConnectionsPerAddress: 0, maxDownloadsPerIdentity: 1000 }) // 100 clients from one address;
   const random = seededRandom(o.seed);
   const statuses: Record<string, number> = {};
   const busyBodies: string[] = [];

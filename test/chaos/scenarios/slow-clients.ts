@@ -55,7 +55,7 @@ function slowClient(port: number, head: string, drip: string | null): Slow {
 export async function runSlowClientScenario(o: SlowClientOptions): Promise<ScenarioResult> {
   const workDir = await tempDir('ferry-chaos-slow-');
   // Hundreds of clients from one loopback address: no per-address connection cap.
-  const server = await startTestServer({ dataDir: join(workDir, 'data'), maxConnectionsPerAddress: 0, requestTimeoutSeconds: o.requestTimeoutSeconds, idleTimeoutSeconds: o.idleTimeoutSeconds });
+  const server = await startTestServer({ dataDir: join(workDir, 'data'), maxConnections: 8192, maxConnectionsPerAddress: 0, requestTimeoutSeconds: o.requestTimeoutSeconds, idleTimeoutSeconds: o.idleTimeoutSeconds });
   const source = await makeSource(workDir, o.normalSize, o.seed);
   const slow: Slow[] = [];
   const notes: string[] = [];
