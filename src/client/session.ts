@@ -52,7 +52,7 @@ async function tryResume(ctx: UploadContext, key: string): Promise<OpenedUpload 
     }
     throw e;
   }
-  const usable = (status.state === 'uploading' || status.state === 'complete') && status.size === ctx.source.size;
+  const usable = (status.state === 'uploading' || status.state === 'completing' || status.state === 'complete') && status.size === ctx.source.size;
   if (!usable) {
     await store.delete(key);
     return null;
@@ -61,7 +61,7 @@ async function tryResume(ctx: UploadContext, key: string): Promise<OpenedUpload 
   const ref = refFrom(status, plan, key, status.fileDigest, true);
   // The server slides the expiry with activity; keep the entry from being pruned as stale.
   if (status.state === 'uploading') await store.set(key, { ...entry, expiresAt: Date.parse(status.expiresAt) || entry.expiresAt });
-  const pending = status.state === 'complete' ? [] : missingChunks(status.missing, plan.totalChunks);
+  const pending = status.state !== 'uploading' ? [] : missingChunks(status.missing, plan.totalChunks);
   startProgress(ctx, ref, pending);
   return { ref, pending };
 }

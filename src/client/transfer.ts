@@ -82,10 +82,11 @@ async function fetchStatus(ctx: UploadContext, ref: UploadRef, signal: AbortSign
       throw new UploadError('protocol', 'The server reports a complete upload without a file.', { uploadId: ref.uploadId });
     }
     ref.finished ??= { fileId: status.fileId, fileUrl: status.fileUrl };
-  } else if (status.state !== 'uploading') {
+  } else if (status.state !== 'uploading' && status.state !== 'completing') {
     throw new FerryError(endedStates[status.state], `The upload is ${status.state}.`);
   }
-  const missing = new Set(status.state === 'complete' ? [] : missingChunks(status.missing, ref.plan.totalChunks));
+  // 'completing': every chunk is in and a server is assembling the file; nothing is missing.
+  const missing = new Set(status.state === 'uploading' ? missingChunks(status.missing, ref.plan.totalChunks) : []);
   const now = ctx.o.io.clock.now();
   for (let i = 0; i < ref.plan.totalChunks; i++) {
     if (missing.has(i) || ctx.progress.isDone(i)) continue;

@@ -22,7 +22,7 @@ export type CreateUploadRequest = z.input<typeof CreateUploadRequest>;
 /** Metadata in a response: string values, read leniently (an older server may send any JSON values). */
 const storedMetadata = z.record(z.string(), z.unknown()).transform(readMetadata);
 
-export const UploadStates = ['uploading', 'complete', 'aborted', 'expired', 'failed'] as const;
+export const UploadStates = ['uploading', 'completing', 'complete', 'aborted', 'expired', 'failed'] as const;
 export type UploadState = (typeof UploadStates)[number];
 
 export const UploadStatus = z.object({

@@ -86,7 +86,7 @@ async function storeChunk(
 
   const lock = await ctx.chunkLocks.acquire(`${upload.id}/${index}`, expected, () => req.destroy(), ctx.config.chunkTakeoverSeconds * 1000);
   if (!lock) {
-    throw new FerryError('chunk-in-progress', `Another request is writing chunk ${index}; retry shortly.`, { retryAfter: 1 });
+    throw chunkInProgress(index);
   }
   let recorded: { chunksReceived: number };
   try {
@@ -113,6 +113,7 @@ async function storeChunk(
     const result = await ctx.meta.recordChunk(upload.id, chunk, ctx.now() + ctx.config.uploadTtlSeconds * 1000);
     if (result.outcome === 'closed') throw closedUploadProblem({ id: upload.id, state: result.state });
     if (result.outcome === 'exists') return answerStored(upload, result.existing, expected, upload.chunksReceived, base);
+    if (result.outcome === 'claim-lost') throw chunkInProgress(index);
     recorded = result;
   } finally {
     lock.release();
@@ -162,4 +163,8 @@ function ack(
     fileId,
     fileUrl: fileId ? base + Paths.file(fileId) : null,
   };
+}
+
+function chunkInProgress(index: number): FerryError {
+  return new FerryError('chunk-in-progress', `Another request is writing chunk ${index}; retry shortly.`, { retryAfter: 1 });
 }

@@ -71,7 +71,9 @@ export type RecordChunkResult =
   /** The chunk was already recorded; `existing` is what is stored (compare digests). */
   | { outcome: 'exists'; existing: ChunkRecord }
   /** The upload is no longer accepting chunks. */
-  | { outcome: 'closed'; state: UploadState };
+  | { outcome: 'closed'; state: UploadState }
+  /** The writer's claim on the chunk was taken over (it stalled past its lease): nothing was recorded. */
+  | { outcome: 'claim-lost' };
 
 /** Uploads, their received chunks, per-chunk write claims, and finished files. Times are epoch ms. */
 export interface UploadStore {
@@ -99,16 +101,20 @@ export interface UploadStore {
   listMissing(uploadId: string, after: number, limit: number): Promise<IndexRange[]>;
   getChunk(uploadId: string, index: number): Promise<ChunkRecord | undefined>;
   /**
-   * Takes the exclusive right to write chunk `index` until `expiresAt` (or until released).
-   * Returns false while another unexpired claim holds it.
+   * Takes the exclusive right to write chunk `index` until `expiresAt` (or until released): a lease
+   * every node respects. The holder renews it by claiming again with the same token (any later
+   * `expiresAt`). Returns false while another token's unexpired claim holds it; an expired claim is
+   * taken over. Index -1 is the upload's completion: whoever holds it assembles the file.
    */
   claimChunk(uploadId: string, index: number, token: string, expiresAt: number): Promise<boolean>;
   releaseChunk(uploadId: string, index: number, token: string): Promise<void>;
   /**
    * Records a verified, durable chunk (only while the upload is uploading), updates the counters and
-   * the missing ranges and slides the expiry to `expiresAt`, atomically.
+   * the missing ranges and slides the expiry to `expiresAt`, atomically. With `claimToken`, only if
+   * the chunk's claim still carries that token (else 'claim-lost', nothing recorded): a writer whose
+   * lease was taken over never records bytes another writer may have replaced.
    */
-  recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number): Promise<RecordChunkResult>;
+  recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken?: string): Promise<RecordChunkResult>;
   /**
    * Moves an upload from one of `from` to `to` (with optional field changes); returns false when its
    * state was not in `from`. This is how exactly one request wins completion, abort or expiry.
@@ -139,7 +145,10 @@ export interface UploadStore {
   deleteFile(fileId: string, events?: WebhookDelivery[]): Promise<FileRecord | undefined>;
   /** Uploads in `state` whose expiresAt is before `now` (state 'uploading' = due for expiry). */
   listDue(state: UploadState, now: number, limit: number): Promise<UploadRecord[]>;
-  /** Uploads with every chunk received still in state 'uploading' (a completion a crash interrupted). */
+  /**
+   * Uploads whose completion has to be run or finished: state 'completing', or every chunk received
+   * and still 'uploading' (a crash between the last chunk and the change to 'completing').
+   */
   listUnfinished(limit: number): Promise<UploadRecord[]>;
   /** Deletes the upload row entirely (after its tombstone retention). */
   deleteUpload(uploadId: string): Promise<void>;
@@ -258,8 +267,19 @@ export interface WebhookOutbox {
   deliveryFailed(eventId: string, endpoint: string, nextAttemptAt: number | null, error: string): Promise<void>;
 }
 
+/** Named leases: work that one node at a time should do (the sweep), taken over when its holder dies. */
+export interface LeaseStore {
+  /**
+   * Takes (or, by the same `holder`, renews) lease `name` until `expiresAt`; false while another
+   * holder's unexpired lease has it.
+   */
+  claimLease(name: string, holder: string, expiresAt: number): Promise<boolean>;
+  /** Gives lease `name` up if `holder` has it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+}
+
 /** Everything the server keeps in its metadata store, the source of truth every node shares. */
-export interface MetaStore extends UploadStore, ApiKeyStore, GrantLedger, SecretStore, WebhookOutbox {}
+export interface MetaStore extends UploadStore, ApiKeyStore, GrantLedger, SecretStore, WebhookOutbox, LeaseStore {}
 
 /** Where a chunk goes: its index and byte range in the final file. */
 export interface ChunkPlace {
@@ -294,8 +314,26 @@ export interface BufferLender {
   giveBack(buffer: Buffer): void;
 }
 
+/** What a blob store can hold; the server's chunk sizes and counts follow it. */
+export interface BlobLimits {
+  /** Smallest chunk except the last (S3: 5 MiB parts). */
+  minChunkSize: number;
+  /** Most chunks an upload may have (S3: 10,000 parts). */
+  maxChunks: number;
+}
+
+/** An incomplete upload's storage, as the blob store sees it. */
+export interface IncompleteBlob {
+  uploadId: string;
+  handle: string;
+  /** When its storage was begun (epoch ms): recovery leaves young ones alone, another node may be creating them. */
+  startedAt: number;
+}
+
 /** Chunk bytes and assembled files. The metadata store, not this, says which chunks are received. */
 export interface BlobStore {
+  /** Limits of the service behind it; absent: none beyond the protocol's. */
+  readonly limits?: BlobLimits;
   /** Prepares storage for a new upload of `size` bytes; returns an opaque handle. */
   begin(uploadId: string, size: number, totalChunks: number): Promise<string>;
   /**
@@ -303,15 +341,24 @@ export interface BlobStore {
    * before it resolves. Returns a receipt to pass back to complete(). Rejects if `body` fails.
    */
   putChunk(handle: string, place: ChunkPlace, body: AsyncIterable<Uint8Array>, options?: BlobStoreOptions): Promise<string>;
-  /** Turns the received chunks into one file without copying bytes; returns the file's reference. */
+  /**
+   * Turns the received chunks into one file without copying bytes; returns the file's reference.
+   * Idempotent: called again after it succeeded (a completion retried after a crash, or by another
+   * node), it returns the same reference.
+   */
   complete(handle: string, fileId: string, receipts: string[]): Promise<string>;
+  /**
+   * The reference complete() gives (or would give) for this upload, without touching storage: what
+   * recovery deletes when an assembled file failed its check, without assembling it again.
+   */
+  fileRefOf(handle: string, fileId: string): string;
   /** Streams bytes [start, end) of a completed file. */
   read(fileRef: string, start: number, end: number, options?: ReadOptions): AsyncIterable<Uint8Array>;
   /**
    * Every incomplete upload whose storage exists, with the upload id it was begun for: what recovery
    * after a crash compares with the metadata to free what no upload is using any more.
    */
-  listIncomplete(): Promise<Array<{ uploadId: string; handle: string }>>;
+  listIncomplete(): Promise<IncompleteBlob[]>;
   /** Frees an incomplete upload's storage; no error if already gone. */
   abort(handle: string): Promise<void>;
   /** Deletes a completed file; no error if already gone. */

@@ -205,6 +205,48 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => store.claimChunk(upload.id, 3, `t${i}`, until)));
         expect(wins.filter(Boolean)).toHaveLength(1);
       });
+
+      it('records a chunk for the holder of its claim only; a writer taken over records nothing', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        expect(await store.claimChunk(upload.id, 0, 'stalled', Date.now() - 1000)).toBe(true);
+        expect(await store.claimChunk(upload.id, 0, 'taker', Date.now() + hour)).toBe(true);
+        expect(await store.recordChunk(upload.id, sampleChunk(0, chunkSize, 'old'), upload.expiresAt, 'stalled')).toEqual({ outcome: 'claim-lost' });
+        expect(await store.getChunk(upload.id, 0)).toBeUndefined();
+        expect((await store.getUpload(upload.id))!.chunksReceived).toBe(0);
+        expect(await store.recordChunk(upload.id, sampleChunk(0, chunkSize, 'new'), upload.expiresAt, 'taker')).toMatchObject({ outcome: 'recorded', chunksReceived: 1 });
+        // Once recorded, a late writer learns what is stored instead.
+        expect(await store.recordChunk(upload.id, sampleChunk(0, chunkSize, 'old'), upload.expiresAt, 'stalled')).toEqual({
+          outcome: 'exists',
+          existing: sampleChunk(0, chunkSize, 'new'),
+        });
+        // A claim that expired with no one taking it over still lets its holder record.
+        expect(await store.claimChunk(upload.id, 1, 'slow', Date.now() - 1000)).toBe(true);
+        expect(await store.recordChunk(upload.id, sampleChunk(1), upload.expiresAt, 'slow')).toMatchObject({ outcome: 'recorded' });
+        // Without a claim at all, a token is refused.
+        expect(await store.recordChunk(upload.id, sampleChunk(2), upload.expiresAt, 'nobody')).toEqual({ outcome: 'claim-lost' });
+      });
+    });
+
+    describe('leases', () => {
+      it('gives a named lease to one holder until it expires or is released, and lets it renew', async () => {
+        const until = Date.now() + hour;
+        expect(await store.claimLease('sweep', 'node-a', until)).toBe(true);
+        expect(await store.claimLease('sweep', 'node-b', until)).toBe(false);
+        expect(await store.claimLease('other', 'node-b', until)).toBe(true);
+        expect(await store.claimLease('sweep', 'node-a', until + 1000)).toBe(true);
+        await store.releaseLease('sweep', 'node-b'); // not its lease: nothing happens
+        expect(await store.claimLease('sweep', 'node-b', until)).toBe(false);
+        await store.releaseLease('sweep', 'node-a');
+        expect(await store.claimLease('sweep', 'node-b', until)).toBe(true);
+      });
+
+      it('lets another holder take an expired lease, and one of many racing holders win', async () => {
+        expect(await store.claimLease('sweep', 'dead', Date.now() - 1)).toBe(true);
+        const wins = await Promise.all(Array.from({ length: 12 }, (_, i) => store.claimLease('sweep', `n${i}`, Date.now() + hour)));
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        expect(await store.claimLease('sweep', 'dead', Date.now() + hour)).toBe(false);
+      });
     });
 
     describe('transition', () => {
@@ -286,8 +328,19 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         await store.recordChunk(done.id, sampleChunk(0), done.expiresAt);
         await store.transition(done.id, ['uploading'], 'complete', { fileId: randomUUID() });
 
-        const unfinished = await store.listUnfinished(10);
+        let unfinished = await store.listUnfinished(10);
         expect(unfinished.map((u) => u.id)).toEqual([full.id]);
+        // A completion under way (or cut short) is unfinished too, and no longer takes chunks.
+        expect(await store.transition(full.id, ['uploading'], 'completing')).toBe(true);
+        expect(await store.recordChunk(partial.id, sampleChunk(0), partial.expiresAt)).toMatchObject({ outcome: 'recorded' });
+        expect(await store.transition(partial.id, ['uploading'], 'completing')).toBe(true);
+        expect(await store.recordChunk(partial.id, sampleChunk(0), partial.expiresAt)).toEqual({ outcome: 'closed', state: 'completing' });
+        unfinished = await store.listUnfinished(10);
+        expect(unfinished.map((u) => u.id).sort()).toEqual([full.id, partial.id].sort());
+        expect(unfinished.find((u) => u.id === full.id)!.state).toBe('completing');
+        expect(await store.transition(full.id, ['completing'], 'complete', { fileId: randomUUID() })).toBe(true);
+        unfinished = await store.listUnfinished(10);
+        expect(unfinished.map((u) => u.id)).toEqual([partial.id]);
         expect(unfinished[0]).toMatchObject({ chunksReceived: 2, bytesReceived: 2 * chunkSize });
         expect(await store.listUnfinished(0)).toEqual([]);
       });

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, KiB, MiB } from '../../protocol/index.js';
-import type { BlobStore, BlobStoreOptions, ChunkPlace, ReadOptions } from '../types.js';
+import type { BlobStore, BlobStoreOptions, ChunkPlace, IncompleteBlob, ReadOptions } from '../types.js';
 
 export interface FsBlobStoreOptions {
   /** The data directory; uploads/ and files/ are created inside it. */
@@ -160,9 +160,20 @@ export class FsBlobStore implements BlobStore {
     if (got !== end - start) throw new Error(`Short read of ${fileRef}: wanted ${end - start} bytes from ${start}, got ${got}.`);
   }
 
-  async listIncomplete(): Promise<Array<{ uploadId: string; handle: string }>> {
-    const names = await readdir(this.#uploads);
-    return names.filter((n) => n.endsWith('.part')).map((n) => ({ uploadId: n.slice(0, -'.part'.length), handle: n.slice(0, -'.part'.length) }));
+  async listIncomplete(): Promise<IncompleteBlob[]> {
+    const names = (await readdir(this.#uploads)).filter((n) => n.endsWith('.part'));
+    const found: IncompleteBlob[] = [];
+    for (const name of names) {
+      const handle = name.slice(0, -'.part'.length);
+      // Gone meanwhile (completed or aborted): not incomplete any more.
+      const info = await stat(join(this.#uploads, name)).catch(() => null);
+      if (info) found.push({ uploadId: handle, handle, startedAt: info.birthtimeMs || info.ctimeMs });
+    }
+    return found;
+  }
+
+  fileRefOf(_handle: string, fileId: string): string {
+    return fileId;
   }
 
   async abort(handle: string): Promise<void> {

@@ -205,6 +205,13 @@ function prepareAll(db: Database.Database) {
        WHERE chunk_claims.token = excluded.token OR chunk_claims.expires_at <= @now`,
     ),
     release: db.prepare<[...Key, string]>('DELETE FROM chunk_claims WHERE upload_id = ? AND idx = ? AND token = ?'),
+    claimToken: db.prepare<Key, { token: string }>('SELECT token FROM chunk_claims WHERE upload_id = ? AND idx = ?'),
+    lease: db.prepare<[{ name: string; holder: string; expiresAt: number; now: number }]>(
+      `INSERT INTO leases (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+       WHERE leases.holder = excluded.holder OR leases.expires_at <= @now`,
+    ),
+    releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?'),
     // `from` is a JSON array so one prepared statement serves any number of source states.
     transition: db.prepare<[TransitionParams]>(
       `UPDATE uploads SET state = @to, file_id = COALESCE(@fileId, file_id), updated_at = @now
@@ -265,7 +272,7 @@ function prepareAll(db: Database.Database) {
       'SELECT * FROM uploads WHERE state = ? AND expires_at < ? ORDER BY expires_at, id LIMIT ?',
     ),
     listUnfinished: db.prepare<[number], UploadRow>(
-      `SELECT * FROM uploads WHERE state = 'uploading' AND chunks_received = total_chunks
+      `SELECT * FROM uploads WHERE state = 'completing' OR (state = 'uploading' AND chunks_received = total_chunks)
        ORDER BY updated_at, id LIMIT ?`,
     ),
   };
@@ -276,7 +283,7 @@ export class SqliteMetaStore implements MetaStore {
   readonly #db: Database.Database;
   readonly #now: () => number;
   readonly #sql: ReturnType<typeof prepareAll>;
-  readonly #recordChunk: Database.Transaction<(uploadId: string, chunk: ChunkRecord, expiresAt: number) => RecordChunkResult>;
+  readonly #recordChunk: Database.Transaction<(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken: string | undefined) => RecordChunkResult>;
   readonly #forgetChunks: Database.Transaction<(uploadId: string) => void>;
   readonly #deleteFile: Database.Transaction<(fileId: string, events: WebhookDelivery[]) => FileRow | undefined>;
   readonly #transition: Database.Transaction<(params: TransitionParams, events: WebhookDelivery[]) => boolean>;
@@ -299,10 +306,14 @@ export class SqliteMetaStore implements MetaStore {
       if (gap.first_idx < i) sql.insertGap.run(uploadId, gap.first_idx, i - 1);
       if (i < gap.last_idx) sql.insertGap.run(uploadId, i + 1, gap.last_idx);
     };
-    this.#recordChunk = db.transaction((uploadId: string, chunk: ChunkRecord, expiresAt: number): RecordChunkResult => {
+    this.#recordChunk = db.transaction((uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken: string | undefined): RecordChunkResult => {
       const upload = sql.getState.get(uploadId);
       if (!upload) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
       if (upload.state !== 'uploading') return { outcome: 'closed', state: upload.state };
+      if (claimToken !== undefined && sql.claimToken.get(uploadId, chunk.index)?.token !== claimToken) {
+        const stored = sql.getChunk.get(uploadId, chunk.index);
+        return stored ? { outcome: 'exists', existing: toChunk(stored) } : { outcome: 'claim-lost' };
+      }
       const inserted = sql.insertChunk.run(uploadId, chunk.index, chunk.size, chunk.digest, chunk.receipt);
       if (inserted.changes === 0) return { outcome: 'exists', existing: toChunk(sql.getChunk.get(uploadId, chunk.index)!) };
       closeGap(uploadId, chunk.index);
@@ -404,11 +415,19 @@ export class SqliteMetaStore implements MetaStore {
     this.#sql.release.run(uploadId, index, token);
   }
 
-  async recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number): Promise<RecordChunkResult> {
+  async recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken?: string): Promise<RecordChunkResult> {
     // IMMEDIATE takes the write lock up front, so a second process cannot interleave between read and write.
-    const result = this.#recordChunk.immediate(uploadId, chunk, expiresAt);
+    const result = this.#recordChunk.immediate(uploadId, chunk, expiresAt, claimToken);
     if (result.outcome === 'recorded') await this.#wal?.sync();
     return result;
+  }
+
+  async claimLease(name: string, holder: string, expiresAt: number): Promise<boolean> {
+    return this.#sql.lease.run({ name, holder, expiresAt, now: this.#now() }).changes > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.#sql.releaseLease.run(name, holder);
   }
 
   async transition(uploadId: string, from: UploadState[], to: UploadState, patch: { fileId?: string } = {}, events: WebhookDelivery[] = []): Promise<boolean> {

@@ -149,6 +149,46 @@ export const migrations: readonly string[] = [
   UPDATE uploads SET quota_key = owner;
   CREATE INDEX uploads_quota_state ON uploads (quota_key, state);
   `,
+  // 5: several nodes on one store. 'completing' (one node holds the completion, as claim -1 in
+  // chunk_claims) needs a new CHECK, which SQLite can change only by rebuilding the table (with foreign
+  // keys off, see migrate()); named leases say which node does the shared housekeeping.
+  `
+  CREATE TABLE uploads_v5 (
+    id              TEXT PRIMARY KEY,
+    state           TEXT NOT NULL CHECK (state IN ('uploading', 'completing', 'complete', 'aborted', 'expired', 'failed')),
+    name            TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    chunk_size      INTEGER NOT NULL,
+    total_chunks    INTEGER NOT NULL,
+    algorithm       TEXT NOT NULL,
+    file_digest     TEXT,
+    metadata        TEXT NOT NULL,
+    blob_handle     TEXT NOT NULL,
+    chunks_received INTEGER NOT NULL DEFAULT 0,
+    bytes_received  INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    file_id         TEXT,
+    owner           TEXT NOT NULL DEFAULT 'anonymous',
+    grant_id        TEXT,
+    quota_key       TEXT NOT NULL DEFAULT ''
+  ) STRICT;
+  INSERT INTO uploads_v5 (id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata, blob_handle,
+    chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key)
+  SELECT id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata, blob_handle,
+    chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key FROM uploads;
+  DROP TABLE uploads;
+  ALTER TABLE uploads_v5 RENAME TO uploads;
+  CREATE INDEX uploads_state_expires ON uploads (state, expires_at);
+  CREATE INDEX uploads_quota_state ON uploads (quota_key, state);
+
+  CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 export const schemaVersion = migrations.length;
@@ -158,6 +198,19 @@ export const schemaVersion = migrations.length;
  * processes opening a new database at once do not both create the tables. Returns the version.
  */
 export function migrate(db: Database.Database): number {
+  // A migration that rebuilds a table drops the old one: with foreign keys on, that would cascade
+  // to its children. SQLite ignores this pragma inside a transaction, so it is switched here and
+  // the keys are checked before the transaction commits.
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    return migrateWithin(db);
+  } finally {
+    if (foreignKeys) db.pragma('foreign_keys = ON');
+  }
+}
+
+function migrateWithin(db: Database.Database): number {
   const run = db.transaction((): number => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > migrations.length) {
@@ -170,6 +223,8 @@ export function migrate(db: Database.Database): number {
       db.exec(migrations[version]!);
       db.pragma(`user_version = ${version + 1}`);
     }
+    const broken = db.pragma('foreign_key_check') as unknown[];
+    if (broken.length > 0) throw new Error(`Migrating the metadata database broke ${broken.length} foreign keys; nothing was changed.`);
     return migrations.length;
   });
   return run.immediate();
