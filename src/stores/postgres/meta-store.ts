@@ -1,0 +1,729 @@
+// Metadata on PostgreSQL (pg): the store several Ferry nodes share; every decision is one transaction or one conditional statement.
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { FerryError, type DigestAlgorithm, type UploadState } from '../../protocol/index.js';
+import { passedLimit } from '../reservations.js';
+import type {
+  ApiKeyRecord,
+  ChunkRecord,
+  FileQuery,
+  FileRecord,
+  GrantUsage,
+  IndexRange,
+  MetaStore,
+  RecordChunkResult,
+  ReservationLimits,
+  ReservationResult,
+  Reservations,
+  Role,
+  StoredManifest,
+  UploadRecord,
+  WebhookDelivery,
+} from '../types.js';
+import { connectionError, targetOf, type PostgresTarget } from './errors.js';
+import { OutcomeUnknownError, isConnectionLoss, withRetries, type RetryOptions } from './retry.js';
+import { migrate } from './schema.js';
+
+/** States an upload never leaves: its chunk and completion claims are dropped on entering one. */
+const endedStates = new Set<UploadState>(['complete', 'aborted', 'expired', 'failed']);
+
+export interface PostgresMetaStoreOptions {
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /** Clock for claim and lease expiry and updated_at (this node's); Date.now by default. */
+  now?: () => number;
+  /** Where retries and dropped idle connections are reported. */
+  log?: Logger;
+}
+
+export type PostgresMetaStore = MetaStore & {
+  /** Checks the database answers; throws an Error with one clear line (unreachable, login refused, no such database). */
+  ping(): Promise<void>;
+};
+
+/**
+ * Connects to the database at `url` (postgres://user:password@host:port/db), creates or migrates
+ * the schema, and returns the store. Fails with one clear line when the database cannot be used.
+ */
+export async function openPostgresMetaStore(url: string, options: PostgresMetaStoreOptions = {}): Promise<PostgresMetaStore> {
+  const target = targetOf(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    types: { getTypeParser },
+    application_name: 'ferry',
+    // Unset, pg waits for ever on a host that drops packets.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    // A node that stalls inside a transaction (it never should: no I/O but the database's happens
+    // there) holds its row locks: the server ends such a session after this.
+    idle_in_transaction_session_timeout: 30_000,
+  });
+  // A pooled idle connection that breaks (server restart, failover) must not crash the process;
+  // the pool drops it and opens another on the next checkout.
+  pool.on('error', (error) => options.log?.warn({ event: 'postgres-idle-connection-lost', err: error.message }, 'PostgreSQL dropped an idle connection'));
+  try {
+    const client = await pool.connect();
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw connectionError(error, target);
+  }
+  return new PgMetaStore(pool, target, options.now ?? Date.now, { log: options.log });
+}
+
+/** bigint (sizes, times) as JS numbers: exact up to 2^53, and refused beyond rather than rounded. */
+function parseBigint(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`PostgreSQL returned ${text}, beyond exact JS numbers`);
+  return n;
+}
+
+const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
+  oid === pg.types.builtins.INT8 ? parseBigint : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'];
+
+/** Advisory lock classes (first int4 of the two-key form) for create-time reservation checks. */
+const quotaKeyLock = 0x46525259; // "FRRY": one lock per reservation key (hashed)
+const quotaTotalLock = quotaKeyLock + 1; // one lock for the totals everyone shares
+
+interface UploadRow {
+  id: string;
+  state: UploadState;
+  name: string;
+  size: number;
+  chunk_size: number;
+  total_chunks: number;
+  algorithm: DigestAlgorithm;
+  file_digest: string | null;
+  metadata: string;
+  blob_handle: string;
+  chunks_received: number;
+  bytes_received: number;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  file_id: string | null;
+  owner: string;
+  grant_id: string | null;
+  quota_key: string;
+}
+
+interface ChunkRow {
+  idx: number;
+  size: number;
+  digest: string;
+  receipt: string;
+}
+
+interface FileRow {
+  id: string;
+  upload_id: string;
+  name: string;
+  size: number;
+  chunk_size: number;
+  total_chunks: number;
+  algorithm: DigestAlgorithm;
+  file_digest: string | null;
+  etag: string;
+  metadata: string;
+  blob_ref: string;
+  created_at: number;
+  owner: string;
+}
+
+interface ApiKeyRow {
+  id: string;
+  secret_hash: string;
+  identity: string;
+  role: Role;
+  label: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+interface DeliveryRow {
+  event_id: string;
+  endpoint: string;
+  type: string;
+  payload: string;
+  created_at: number;
+  attempts: number;
+  next_attempt_at: number;
+}
+
+const uploadColumns =
+  'id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata, blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key';
+const fileColumns = 'id, upload_id, name, size, chunk_size, total_chunks, algorithm, file_digest, etag, metadata, blob_ref, created_at, owner';
+
+/**
+ * Every statement, by name: each runs as a named prepared statement (parsed once per connection).
+ * Parameters are cast where PostgreSQL could not infer their type.
+ */
+const SQL = {
+  insertUpload: `INSERT INTO uploads (${uploadColumns})
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+  insertGap: 'INSERT INTO upload_gaps (upload_id, first_idx, last_idx) VALUES ($1, $2, $3)',
+  // The webhook rows of a change, any number in one statement (arrays unnested side by side).
+  insertDeliveries: `INSERT INTO webhook_outbox (event_id, endpoint, type, payload, created_at, attempts, next_attempt_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::bigint[])
+    ON CONFLICT (event_id, endpoint) DO NOTHING`,
+  // Locks on the reservation key and, when a total is limited, on the totals: creates that could
+  // pass the same limit wait for each other (always key first, then totals: no lock cycle).
+  lockQuotaKey: `SELECT pg_advisory_xact_lock(${quotaKeyLock}, hashtext($1))`,
+  lockQuotaTotal: `SELECT pg_advisory_xact_lock(${quotaTotalLock}, 0)`,
+  reservations: `SELECT count(*) FILTER (WHERE quota_key = $1) AS uploads,
+      COALESCE(sum(size) FILTER (WHERE quota_key = $1), 0)::bigint AS bytes,
+      COALESCE(sum(size), 0)::bigint AS total_bytes,
+      COALESCE(sum(size - bytes_received), 0)::bigint AS pending_bytes
+    FROM uploads WHERE state = 'uploading'`,
+  getUpload: `SELECT ${uploadColumns} FROM uploads WHERE id = $1`,
+  deleteUpload: 'DELETE FROM uploads WHERE id = $1',
+  listChunks: 'SELECT idx, size, digest, receipt FROM chunks WHERE upload_id = $1 ORDER BY idx',
+  listChunkPage: 'SELECT idx, size, digest, receipt FROM chunks WHERE upload_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3',
+  listGaps: 'SELECT first_idx, last_idx FROM upload_gaps WHERE upload_id = $1 AND first_idx > $2 ORDER BY first_idx LIMIT $3',
+  getChunk: 'SELECT idx, size, digest, receipt FROM chunks WHERE upload_id = $1 AND idx = $2',
+  // recordChunk, step 1: the upload's state and the chunk's claim, the upload row locked until commit
+  // (so chunks of one upload are recorded one after another, and a transition waits for them).
+  lockForChunk: `SELECT u.state, c.token FROM uploads u
+    LEFT JOIN chunk_claims c ON c.upload_id = u.id AND c.idx = $2
+    WHERE u.id = $1 FOR NO KEY UPDATE OF u`,
+  // Step 2: the chunk row; a chunk already there is left alone (per-chunk uniqueness).
+  insertChunk: `INSERT INTO chunks (upload_id, idx, size, digest, receipt) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (upload_id, idx) DO NOTHING RETURNING idx`,
+  // Step 3: index $2 has arrived: the gap holding it (the last one starting at or before it) goes,
+  // and what is left of it on either side comes back; then the counters and the expiry.
+  countChunk: `WITH g AS (
+      SELECT first_idx, last_idx FROM upload_gaps WHERE upload_id = $1 AND first_idx <= $2::int ORDER BY first_idx DESC LIMIT 1
+    ), gone AS (
+      DELETE FROM upload_gaps x USING g
+      WHERE x.upload_id = $1 AND x.first_idx = g.first_idx AND g.last_idx >= $2::int
+      RETURNING g.first_idx, g.last_idx
+    ), rest AS (
+      INSERT INTO upload_gaps (upload_id, first_idx, last_idx)
+      SELECT $1, s.f, s.l FROM gone CROSS JOIN LATERAL (VALUES (gone.first_idx, $2::int - 1), ($2::int + 1, gone.last_idx)) AS s (f, l)
+      WHERE s.f <= s.l
+    )
+    UPDATE uploads SET chunks_received = chunks_received + 1, bytes_received = bytes_received + $3::bigint,
+      updated_at = $4, expires_at = $5
+    WHERE id = $1 RETURNING chunks_received, bytes_received`,
+  // One statement: take the claim when it is free, expired, or already ours.
+  claim: `INSERT INTO chunk_claims (upload_id, idx, token, expires_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (upload_id, idx) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+    WHERE chunk_claims.token = excluded.token OR chunk_claims.expires_at <= $5`,
+  renew: 'UPDATE chunk_claims SET expires_at = $4 WHERE upload_id = $1 AND idx = $2 AND token = $3',
+  release: 'DELETE FROM chunk_claims WHERE upload_id = $1 AND idx = $2 AND token = $3',
+  lease: `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+    WHERE leases.holder = excluded.holder OR leases.expires_at <= $4`,
+  releaseLease: 'DELETE FROM leases WHERE name = $1 AND holder = $2',
+  // Conditional: a concurrent transition waits for the row, then finds the state changed and does nothing.
+  transition: `UPDATE uploads SET state = $3, file_id = COALESCE($4, file_id), updated_at = $5
+    WHERE id = $1 AND state = ANY ($2::text[])`,
+  forgetClaims: 'DELETE FROM chunk_claims WHERE upload_id = $1',
+  forgetChunks: `WITH c AS (DELETE FROM chunks WHERE upload_id = $1), k AS (DELETE FROM chunk_claims WHERE upload_id = $1)
+    DELETE FROM upload_gaps WHERE upload_id = $1`,
+  insertFile: `INSERT INTO files (${fileColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+  getFile: `SELECT ${fileColumns} FROM files WHERE id = $1`,
+  deleteFileRow: `DELETE FROM files WHERE id = $1 RETURNING ${fileColumns}`,
+  // Only for a file that exists (no row, no answer), so a manifest cannot outlive its file.
+  putManifestPart: `INSERT INTO manifest_parts (file_id, part, data) SELECT $1, $2::int, $3::bytea WHERE EXISTS (SELECT 1 FROM files WHERE id = $1)
+    ON CONFLICT (file_id, part) DO UPDATE SET data = excluded.data`,
+  sealManifest: `INSERT INTO manifests (file_id, parts, bytes) SELECT $1, $2::int, $3::bigint WHERE EXISTS (SELECT 1 FROM files WHERE id = $1)
+    ON CONFLICT (file_id) DO UPDATE SET parts = excluded.parts, bytes = excluded.bytes`,
+  getManifest: 'SELECT parts, bytes FROM manifests WHERE file_id = $1',
+  getManifestPart: 'SELECT data FROM manifest_parts WHERE file_id = $1 AND part = $2',
+  // A page after a (created_at, id) position: a row-value range, walked on the (owner,) created_at, id index.
+  listFiles: `SELECT ${fileColumns} FROM files WHERE (created_at, id) < ($1::bigint, $2::text) ORDER BY created_at DESC, id DESC LIMIT $3`,
+  listOwnerFiles: `SELECT ${fileColumns} FROM files WHERE owner = $4 AND (created_at, id) < ($1::bigint, $2::text)
+    ORDER BY created_at DESC, id DESC LIMIT $3`,
+  insertKey: `INSERT INTO api_keys (id, secret_hash, identity, role, label, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+  getKey: 'SELECT id, secret_hash, identity, role, label, created_at, revoked_at FROM api_keys WHERE id = $1',
+  listKeys: 'SELECT id, secret_hash, identity, role, label, created_at, revoked_at FROM api_keys ORDER BY created_at, id',
+  revokeKey: 'UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL',
+  // Takes the budget only when the result stays within the limits; the row after it tells what was used before.
+  reserveGrant: `INSERT INTO grant_usage (grant_id, bytes, files, expires_at)
+    SELECT $1::text, $2::bigint, 1, $5::bigint WHERE $2::bigint <= $3::bigint AND ($4::int IS NULL OR $4::int >= 1)
+    ON CONFLICT (grant_id) DO UPDATE SET bytes = grant_usage.bytes + excluded.bytes, files = grant_usage.files + 1
+    WHERE grant_usage.bytes + excluded.bytes <= $3::bigint AND ($4::int IS NULL OR grant_usage.files + 1 <= $4::int)
+    RETURNING bytes, files`,
+  grantUsage: 'SELECT bytes, files FROM grant_usage WHERE grant_id = $1',
+  releaseGrant: 'UPDATE grant_usage SET bytes = GREATEST(0, bytes - $2), files = GREATEST(0, files - 1) WHERE grant_id = $1',
+  purgeGrants: 'DELETE FROM grant_usage WHERE expires_at < $1',
+  insertSecret: 'INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING',
+  getSecret: 'SELECT value FROM secrets WHERE name = $1',
+  // Due deliveries no other node is claiming right now (SKIP LOCKED), leased in the same statement;
+  // each comes back as it was before the lease.
+  claimDeliveries: `WITH due AS (
+      SELECT event_id, endpoint, next_attempt_at FROM webhook_outbox WHERE next_attempt_at <= $1
+      ORDER BY next_attempt_at, created_at LIMIT $3 FOR UPDATE SKIP LOCKED
+    ), leased AS (
+      UPDATE webhook_outbox o SET next_attempt_at = $2 FROM due
+      WHERE o.event_id = due.event_id AND o.endpoint = due.endpoint
+      RETURNING o.event_id, o.endpoint, o.type, o.payload, o.created_at, o.attempts, due.next_attempt_at
+    )
+    SELECT * FROM leased ORDER BY next_attempt_at, created_at`,
+  deleteDelivery: 'DELETE FROM webhook_outbox WHERE event_id = $1 AND endpoint = $2',
+  failDelivery: 'UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4 WHERE event_id = $1 AND endpoint = $2',
+  listDue: `SELECT ${uploadColumns} FROM uploads WHERE state = $1 AND expires_at < $2 ORDER BY expires_at, id LIMIT $3`,
+  listUnfinished: `SELECT ${uploadColumns} FROM uploads
+    WHERE state = 'completing' OR (state = 'uploading' AND chunks_received = total_chunks)
+    ORDER BY updated_at, id LIMIT $1`,
+  ping: 'SELECT 1',
+} as const;
+
+/** The statements' text, for tests that check their plans (EXPLAIN (GENERIC_PLAN)). */
+export const statements: Readonly<Record<Statement, string>> = SQL;
+
+type Statement = keyof typeof SQL;
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+function run<R extends pg.QueryResultRow>(on: Queryable, name: Statement, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  return on.query<R>({ name: `ferry_${name}`, text: SQL[name], values });
+}
+
+/** Use openPostgresMetaStore(); the constructor expects a pool over a migrated database. */
+class PgMetaStore implements PostgresMetaStore {
+  readonly #pool: pg.Pool;
+  readonly #target: PostgresTarget;
+  readonly #now: () => number;
+  readonly #retry: RetryOptions;
+  #closed: Promise<void> | undefined;
+
+  constructor(pool: pg.Pool, target: PostgresTarget, now: () => number, retry: RetryOptions) {
+    this.#pool = pool;
+    this.#target = target;
+    this.#now = now;
+    this.#retry = retry;
+  }
+
+  /**
+   * One statement on any pooled connection, retried when it fails transiently. For reads, and for
+   * writes that give the same answer when made twice (a replay after a lost reply changes nothing).
+   */
+  #q<R extends pg.QueryResultRow>(name: Statement, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return withRetries(() => run<R>(this.#pool, name, values), this.#retry);
+  }
+
+  /**
+   * `body` inside BEGIN ... COMMIT on one connection, retried as a whole when it fails transiently
+   * (the server rolled it back). Not when the connection is lost during COMMIT: then the outcome
+   * is unknown and making the change twice could be wrong (OutcomeUnknownError).
+   */
+  #tx<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withRetries(async () => {
+      const client = await this.#pool.connect();
+      let lost = false;
+      try {
+        await client.query('BEGIN');
+        const result = await body(client);
+        try {
+          await client.query('COMMIT');
+        } catch (error) {
+          if (!isConnectionLoss(error)) throw error;
+          lost = true;
+          throw new OutcomeUnknownError(error);
+        }
+        return result;
+      } catch (error) {
+        if (!lost && isConnectionLoss(error)) lost = true;
+        if (!lost) await client.query('ROLLBACK').catch(() => (lost = true));
+        throw error;
+      } finally {
+        // A broken connection is closed, not given back to the pool.
+        client.release(lost);
+      }
+    }, this.#retry);
+  }
+
+  async ping(): Promise<void> {
+    try {
+      // Retried too: a pooled connection the server has since closed says nothing about the server now.
+      await withRetries(() => run(this.#pool, 'ping'), { attempts: 3 });
+    } catch (error) {
+      throw connectionError(error, this.#target);
+    }
+  }
+
+  async createUpload(upload: UploadRecord, events: WebhookDelivery[] = []): Promise<void> {
+    const row = fromUpload(upload);
+    await this.#tx((c) => insertUpload(c, row, events));
+  }
+
+  async reservations(key: string): Promise<Reservations> {
+    return reservedFrom((await this.#q<ReservationRow>('reservations', [key])).rows[0]!);
+  }
+
+  async createUploadWithin(upload: UploadRecord, limits: ReservationLimits, events: WebhookDelivery[] = []): Promise<ReservationResult> {
+    const row = { ...fromUpload(upload), quota_key: limits.key };
+    return this.#tx(async (c): Promise<ReservationResult> => {
+      // Read and insert under the locks: no other create counted under the same key (or, with a
+      // total limited, no other create at all) can slip in between.
+      await run(c, 'lockQuotaKey', [limits.key]);
+      if (limits.maxTotalBytes !== null || limits.maxPendingBytes !== null) await run(c, 'lockQuotaTotal');
+      const reserved = reservedFrom((await run<ReservationRow>(c, 'reservations', [limits.key])).rows[0]!);
+      const limit = passedLimit(reserved, row.size, limits);
+      if (limit) return { ok: false, limit, reserved };
+      await insertUpload(c, row, events);
+      return { ok: true, reserved };
+    });
+  }
+
+  async getUpload(uploadId: string): Promise<UploadRecord | undefined> {
+    const row = (await this.#q<UploadRow>('getUpload', [uploadId])).rows[0];
+    return row && toUpload(row);
+  }
+
+  async listChunks(uploadId: string, page?: { from: number; limit: number }): Promise<ChunkRecord[]> {
+    const result = page ? await this.#q<ChunkRow>('listChunkPage', [uploadId, page.from, page.limit]) : await this.#q<ChunkRow>('listChunks', [uploadId]);
+    return result.rows.map(toChunk);
+  }
+
+  async listMissing(uploadId: string, after: number, limit: number): Promise<IndexRange[]> {
+    const { rows } = await this.#q<{ first_idx: number; last_idx: number }>('listGaps', [uploadId, after, limit]);
+    return rows.map((g) => ({ first: g.first_idx, last: g.last_idx }));
+  }
+
+  async getChunk(uploadId: string, index: number): Promise<ChunkRecord | undefined> {
+    const row = (await this.#q<ChunkRow>('getChunk', [uploadId, index])).rows[0];
+    return row && toChunk(row);
+  }
+
+  // Claims, renewals, releases and leases answer the same when replayed by the same token: one statement each.
+  async claimChunk(uploadId: string, index: number, token: string, expiresAt: number): Promise<boolean> {
+    return ((await this.#q('claim', [uploadId, index, token, expiresAt, this.#now()])).rowCount ?? 0) > 0;
+  }
+
+  async renewChunk(uploadId: string, index: number, token: string, expiresAt: number): Promise<boolean> {
+    return ((await this.#q('renew', [uploadId, index, token, expiresAt])).rowCount ?? 0) > 0;
+  }
+
+  async releaseChunk(uploadId: string, index: number, token: string): Promise<void> {
+    await this.#q('release', [uploadId, index, token]);
+  }
+
+  async recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken?: string): Promise<RecordChunkResult> {
+    return this.#tx(async (c): Promise<RecordChunkResult> => {
+      const head = (await run<{ state: UploadState; token: string | null }>(c, 'lockForChunk', [uploadId, chunk.index])).rows[0];
+      if (!head) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
+      if (head.state !== 'uploading') return { outcome: 'closed', state: head.state };
+      const stored = async (): Promise<ChunkRecord | undefined> => {
+        const row = (await run<ChunkRow>(c, 'getChunk', [uploadId, chunk.index])).rows[0];
+        return row && toChunk(row);
+      };
+      if (claimToken !== undefined && head.token !== claimToken) {
+        const existing = await stored();
+        return existing ? { outcome: 'exists', existing } : { outcome: 'claim-lost' };
+      }
+      const inserted = await run(c, 'insertChunk', [uploadId, chunk.index, chunk.size, chunk.digest, chunk.receipt]);
+      if (inserted.rowCount === 0) return { outcome: 'exists', existing: (await stored())! };
+      const counts = (await run<{ chunks_received: number; bytes_received: number }>(c, 'countChunk', [uploadId, chunk.index, chunk.size, this.#now(), expiresAt]))
+        .rows[0]!;
+      return { outcome: 'recorded', chunksReceived: counts.chunks_received, bytesReceived: counts.bytes_received };
+    });
+  }
+
+  async claimLease(name: string, holder: string, expiresAt: number): Promise<boolean> {
+    return ((await this.#q('lease', [name, holder, expiresAt, this.#now()])).rowCount ?? 0) > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.#q('releaseLease', [name, holder]);
+  }
+
+  async transition(uploadId: string, from: UploadState[], to: UploadState, patch: { fileId?: string } = {}, events: WebhookDelivery[] = []): Promise<boolean> {
+    return this.#tx(async (c) => {
+      const changed = ((await run(c, 'transition', [uploadId, from, to, patch.fileId ?? null, this.#now()])).rowCount ?? 0) > 0;
+      if (changed) await enqueue(c, events);
+      // Claims mean something only while chunks or the completion may still be written.
+      if (changed && endedStates.has(to)) await run(c, 'forgetClaims', [uploadId]);
+      return changed;
+    });
+  }
+
+  async forgetChunks(uploadId: string): Promise<void> {
+    await this.#q('forgetChunks', [uploadId]);
+  }
+
+  async createFile(file: FileRecord): Promise<void> {
+    const f = fromFile(file);
+    await this.#tx((c) =>
+      run(c, 'insertFile', [f.id, f.upload_id, f.name, f.size, f.chunk_size, f.total_chunks, f.algorithm, f.file_digest, f.etag, f.metadata, f.blob_ref, f.created_at, f.owner]),
+    );
+  }
+
+  async getFile(fileId: string): Promise<FileRecord | undefined> {
+    const row = (await this.#q<FileRow>('getFile', [fileId])).rows[0];
+    return row && toFile(row);
+  }
+
+  async putManifestPart(fileId: string, part: number, data: Uint8Array): Promise<boolean> {
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    return ((await this.#q('putManifestPart', [fileId, part, bytes])).rowCount ?? 0) > 0;
+  }
+
+  async sealManifest(fileId: string, manifest: StoredManifest): Promise<boolean> {
+    return ((await this.#q('sealManifest', [fileId, manifest.parts, manifest.bytes])).rowCount ?? 0) > 0;
+  }
+
+  async getManifest(fileId: string): Promise<StoredManifest | undefined> {
+    const row = (await this.#q<StoredManifest>('getManifest', [fileId])).rows[0];
+    return row && { parts: row.parts, bytes: row.bytes };
+  }
+
+  async getManifestPart(fileId: string, part: number): Promise<Uint8Array | undefined> {
+    return (await this.#q<{ data: Buffer }>('getManifestPart', [fileId, part])).rows[0]?.data;
+  }
+
+  async listFiles(query: FileQuery): Promise<FileRecord[]> {
+    // No position: from the newest (any id sorts after ''). createdBefore is a position before every id of that time.
+    let afterAt = query.after ? query.after.createdAt : Number.MAX_SAFE_INTEGER;
+    let afterId = query.after ? query.after.id : '';
+    if (query.createdBefore !== undefined && query.createdBefore <= afterAt) [afterAt, afterId] = [query.createdBefore, ''];
+    const result =
+      query.owner === undefined
+        ? await this.#q<FileRow>('listFiles', [afterAt, afterId, query.limit])
+        : await this.#q<FileRow>('listOwnerFiles', [afterAt, afterId, query.limit, query.owner]);
+    return result.rows.map(toFile);
+  }
+
+  async deleteFile(fileId: string, events: WebhookDelivery[] = []): Promise<FileRecord | undefined> {
+    const row = await this.#tx(async (c) => {
+      const removed = (await run<FileRow>(c, 'deleteFileRow', [fileId])).rows[0];
+      if (!removed) return undefined;
+      await run(c, 'deleteUpload', [removed.upload_id]); // its chunk rows, claims and gaps go with it (ON DELETE CASCADE)
+      await enqueue(c, events);
+      return removed;
+    });
+    return row && toFile(row);
+  }
+
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.#tx((c) => run(c, 'insertKey', [key.id, key.secretHash, key.identity, key.role, key.label, key.createdAt, key.revokedAt]));
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = (await this.#q<ApiKeyRow>('getKey', [id])).rows[0];
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return (await this.#q<ApiKeyRow>('listKeys')).rows.map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, at: number): Promise<boolean> {
+    return this.#tx(async (c) => ((await run(c, 'revokeKey', [id, at])).rowCount ?? 0) > 0);
+  }
+
+  async reserveGrant(
+    grantId: string,
+    bytes: number,
+    limits: { maxBytes: number; maxFiles: number | null },
+    expiresAt: number,
+  ): Promise<{ ok: boolean; used: GrantUsage }> {
+    return this.#tx(async (c) => {
+      const after = (await run<GrantUsage>(c, 'reserveGrant', [grantId, bytes, limits.maxBytes, limits.maxFiles, expiresAt])).rows[0];
+      if (after) return { ok: true, used: { bytes: after.bytes - bytes, files: after.files - 1 } };
+      const used = (await run<GrantUsage>(c, 'grantUsage', [grantId])).rows[0];
+      return { ok: false, used: { bytes: used?.bytes ?? 0, files: used?.files ?? 0 } };
+    });
+  }
+
+  async releaseGrant(grantId: string, bytes: number): Promise<void> {
+    await this.#tx((c) => run(c, 'releaseGrant', [grantId, bytes]));
+  }
+
+  async purgeGrants(now: number): Promise<number> {
+    return (await this.#q('purgeGrants', [now])).rowCount ?? 0;
+  }
+
+  async sharedSecret(name: string, create: () => string): Promise<string> {
+    const existing = (await this.#q<{ value: string }>('getSecret', [name])).rows[0];
+    if (existing) return existing.value;
+    // Two nodes racing: the first insert wins and both read it back.
+    await this.#q('insertSecret', [name, create()]);
+    return (await this.#q<{ value: string }>('getSecret', [name])).rows[0]!.value;
+  }
+
+  async enqueueDeliveries(deliveries: WebhookDelivery[]): Promise<void> {
+    if (deliveries.length > 0) await this.#q('insertDeliveries', deliveryArrays(deliveries));
+  }
+
+  async claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]> {
+    // A replay after a lost reply finds them leased: they come out when the lease ends (at least once).
+    const { rows } = await this.#q<DeliveryRow>('claimDeliveries', [now, leaseUntil, limit]);
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      endpoint: r.endpoint,
+      type: r.type,
+      payload: r.payload,
+      createdAt: r.created_at,
+      attempts: r.attempts,
+      nextAttemptAt: r.next_attempt_at,
+    }));
+  }
+
+  async deliveryDone(eventId: string, endpoint: string): Promise<void> {
+    await this.#q('deleteDelivery', [eventId, endpoint]);
+  }
+
+  async deliveryFailed(eventId: string, endpoint: string, nextAttemptAt: number | null, error: string): Promise<void> {
+    if (nextAttemptAt === null) await this.#q('deleteDelivery', [eventId, endpoint]);
+    else await this.#tx((c) => run(c, 'failDelivery', [eventId, endpoint, nextAttemptAt, error.slice(0, 500)]));
+  }
+
+  async listDue(state: UploadState, now: number, limit: number): Promise<UploadRecord[]> {
+    return (await this.#q<UploadRow>('listDue', [state, now, limit])).rows.map(toUpload);
+  }
+
+  async listUnfinished(limit: number): Promise<UploadRecord[]> {
+    return (await this.#q<UploadRow>('listUnfinished', [limit])).rows.map(toUpload);
+  }
+
+  async deleteUpload(uploadId: string): Promise<void> {
+    await this.#q('deleteUpload', [uploadId]);
+  }
+
+  close(): Promise<void> {
+    return (this.#closed ??= this.#pool.end());
+  }
+}
+
+interface ReservationRow {
+  uploads: number;
+  bytes: number;
+  total_bytes: number;
+  pending_bytes: number;
+}
+
+function reservedFrom(r: ReservationRow): Reservations {
+  return { uploads: r.uploads, bytes: r.bytes, totalBytes: r.total_bytes, pendingBytes: r.pending_bytes };
+}
+
+async function insertUpload(c: Queryable, r: UploadRow, events: WebhookDelivery[]): Promise<void> {
+  await run(c, 'insertUpload', [
+    r.id, r.state, r.name, r.size, r.chunk_size, r.total_chunks, r.algorithm, r.file_digest, r.metadata, r.blob_handle,
+    r.chunks_received, r.bytes_received, r.created_at, r.updated_at, r.expires_at, r.file_id, r.owner, r.grant_id, r.quota_key,
+  ]);
+  if (r.total_chunks > 0) await run(c, 'insertGap', [r.id, 0, r.total_chunks - 1]);
+  await enqueue(c, events);
+}
+
+async function enqueue(c: Queryable, events: WebhookDelivery[]): Promise<void> {
+  if (events.length > 0) await run(c, 'insertDeliveries', deliveryArrays(events));
+}
+
+/** Deliveries as one array per column, for insertDeliveries. */
+function deliveryArrays(ds: WebhookDelivery[]): unknown[] {
+  return [
+    ds.map((d) => d.eventId),
+    ds.map((d) => d.endpoint),
+    ds.map((d) => d.type),
+    ds.map((d) => d.payload),
+    ds.map((d) => d.createdAt),
+    ds.map((d) => d.attempts),
+    ds.map((d) => d.nextAttemptAt),
+  ];
+}
+
+function fromUpload(u: UploadRecord): UploadRow {
+  return {
+    id: u.id,
+    state: u.state,
+    name: u.name,
+    size: u.size,
+    chunk_size: u.chunkSize,
+    total_chunks: u.totalChunks,
+    algorithm: u.algorithm,
+    file_digest: u.fileDigest,
+    metadata: JSON.stringify(u.metadata),
+    blob_handle: u.blobHandle,
+    chunks_received: u.chunksReceived,
+    bytes_received: u.bytesReceived,
+    created_at: u.createdAt,
+    updated_at: u.updatedAt,
+    expires_at: u.expiresAt,
+    file_id: u.fileId,
+    owner: u.owner,
+    grant_id: u.grantId,
+    quota_key: u.owner,
+  };
+}
+
+function toUpload(r: UploadRow): UploadRecord {
+  return {
+    id: r.id,
+    state: r.state,
+    name: r.name,
+    size: r.size,
+    chunkSize: r.chunk_size,
+    totalChunks: r.total_chunks,
+    algorithm: r.algorithm,
+    fileDigest: r.file_digest,
+    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+    blobHandle: r.blob_handle,
+    chunksReceived: r.chunks_received,
+    bytesReceived: r.bytes_received,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    expiresAt: r.expires_at,
+    fileId: r.file_id,
+    owner: r.owner,
+    grantId: r.grant_id,
+  };
+}
+
+function toChunk(r: ChunkRow): ChunkRecord {
+  return { index: r.idx, size: r.size, digest: r.digest, receipt: r.receipt };
+}
+
+function fromFile(f: FileRecord): FileRow {
+  return {
+    id: f.id,
+    upload_id: f.uploadId,
+    name: f.name,
+    size: f.size,
+    chunk_size: f.chunkSize,
+    total_chunks: f.totalChunks,
+    algorithm: f.algorithm,
+    file_digest: f.fileDigest,
+    etag: f.etag,
+    metadata: JSON.stringify(f.metadata),
+    blob_ref: f.blobRef,
+    created_at: f.createdAt,
+    owner: f.owner,
+  };
+}
+
+function toFile(r: FileRow): FileRecord {
+  return {
+    id: r.id,
+    uploadId: r.upload_id,
+    name: r.name,
+    size: r.size,
+    chunkSize: r.chunk_size,
+    totalChunks: r.total_chunks,
+    algorithm: r.algorithm,
+    fileDigest: r.file_digest,
+    etag: r.etag,
+    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+    blobRef: r.blob_ref,
+    createdAt: r.created_at,
+    owner: r.owner,
+  };
+}
+
+function toApiKey(r: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: r.id,
+    secretHash: r.secret_hash,
+    identity: r.identity,
+    role: r.role,
+    label: r.label,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}

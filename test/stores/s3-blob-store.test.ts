@@ -1,0 +1,274 @@
+// The S3 blob store against a real S3 service (Ceph RGW in CI): the shared contract, its layout, S3's own rules, ping's messages.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FerryError, MiB } from '../../src/protocol/index.js';
+import { openS3BlobStore } from '../../src/stores/s3/blob-store.js';
+import type { BlobStore } from '../../src/stores/types.js';
+import { dropBuckets, freshBucket, s3Required, s3StoreOptions, testS3Client } from '../helpers/s3.js';
+import { collect, describeBlobStoreContract, pieces } from './blob-store-contract.js';
+
+const part = 5 * MiB;
+const opened: BlobStore[] = [];
+
+async function openStore(prefix?: string, bucket?: string) {
+  const store = await openS3BlobStore(s3StoreOptions(bucket ?? (await freshBucket()), prefix));
+  opened.push(store);
+  return store;
+}
+
+afterAll(async () => {
+  await Promise.all(opened.map((s) => s.close()));
+  if (!s3Required) await dropBuckets();
+});
+
+/** A port nothing listens on (taken, then let go). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  const outcome = await promise.then(
+    () => null,
+    (e: unknown) => e as Error,
+  );
+  expect(outcome, 'expected a rejection').not.toBeNull();
+  return outcome!;
+}
+
+describe.skipIf(s3Required)('S3 blob store', () => {
+  // A fresh bucket per store; with a prefix too, as operators share buckets.
+  describeBlobStoreContract('s3', () => openStore());
+  describeBlobStoreContract('s3 under a prefix', () => openStore('ferry/blobs'));
+
+  it('keeps an upload in progress as a multipart upload at <prefix>uploads/<id>, and the finished file as the object at the same key', async () => {
+    const bucket = await freshBucket();
+    const store = await openStore('tenant-a', bucket);
+    const s3 = testS3Client();
+    const uploadId = randomUUID();
+    const data = randomBytes(part + 100);
+    const handle = await store.begin(uploadId, data.byteLength, 2);
+    const key = `tenant-a/uploads/${uploadId}`;
+    expect(JSON.parse(handle)).toMatchObject({ key });
+    expect(store.fileRefOf(handle, randomUUID())).toBe(key);
+
+    const receipts = [
+      await store.putChunk(handle, { index: 0, offset: 0, length: part }, pieces(data.subarray(0, part))),
+      await store.putChunk(handle, { index: 1, offset: part, length: 100 }, pieces(data.subarray(part))),
+    ];
+    expect(receipts.every((r) => /^"[0-9a-f]{32}"$/.test(r))).toBe(true); // the parts' ETags
+    const inProgress = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+    expect(inProgress.Uploads?.map((u) => u.Key)).toEqual([key]);
+    expect((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).KeyCount).toBe(0);
+
+    expect(await store.complete(handle, randomUUID(), receipts)).toBe(key);
+    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    expect(head.ContentLength).toBe(data.byteLength);
+    expect(head.Metadata?.['ferry-size']).toBe(String(data.byteLength)); // what a retried complete checks
+  });
+
+  it('declares S3 limits, and the service itself refuses a part under 5 MiB that is not the last', async () => {
+    const store = await openStore();
+    expect(store.limits).toEqual({ minChunkSize: 5 * MiB, maxChunks: 10_000 });
+    const data = randomBytes(3000);
+    const handle = await store.begin(randomUUID(), data.byteLength, 3);
+    const receipts: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      receipts.push(await store.putChunk(handle, { index: i, offset: i * 1000, length: 1000 }, pieces(data.subarray(i * 1000, (i + 1) * 1000))));
+    }
+    const err = await rejection(store.complete(handle, randomUUID(), receipts));
+    expect(err.message).toMatch(/smaller than the service's minimum part size.*EntityTooSmall \(HTTP 400\)/);
+    await store.abort(handle);
+  });
+
+  it('refuses to complete with a receipt that is not the stored part (InvalidPart): it never assembles other bytes', async () => {
+    const store = await openStore();
+    const data = randomBytes(part + 10);
+    const handle = await store.begin(randomUUID(), data.byteLength, 2);
+    const first = await store.putChunk(handle, { index: 0, offset: 0, length: part }, pieces(data.subarray(0, part)));
+    // A late writer replaces part 2's bytes after another's receipt was recorded.
+    const recorded = await store.putChunk(handle, { index: 1, offset: part, length: 10 }, pieces(data.subarray(part)));
+    await store.putChunk(handle, { index: 1, offset: part, length: 10 }, pieces(randomBytes(10)));
+    const err = await rejection(store.complete(handle, randomUUID(), [first, recorded]));
+    expect(err.message).toMatch(/not the ones recorded.*InvalidPart/);
+    await store.abort(handle);
+  });
+
+  it('gives the same reference when complete is called again, by this store or another on the same bucket', async () => {
+    const bucket = await freshBucket();
+    const [a, b] = [await openStore('p', bucket), await openStore('p', bucket)];
+    const data = randomBytes(part + 7);
+    const handle = await a.begin(randomUUID(), data.byteLength, 2);
+    const receipts = [
+      await a.putChunk(handle, { index: 0, offset: 0, length: part }, pieces(data.subarray(0, part))),
+      await b.putChunk(handle, { index: 1, offset: part, length: 7 }, pieces(data.subarray(part))),
+    ];
+    const ref = await a.complete(handle, randomUUID(), receipts);
+    expect(await a.complete(handle, randomUUID(), receipts)).toBe(ref);
+    expect(await b.complete(handle, randomUUID(), receipts)).toBe(ref);
+    expect((await collect(b.read(ref, 0, data.byteLength))).bytes.equals(data)).toBe(true);
+  });
+
+  it('completes again when S3 has forgotten the multipart upload but holds its object, only at the size begun', async () => {
+    // AWS forgets a completed upload (NoSuchUpload); RGW answers 500 to a completion it does not know.
+    const bucket = await freshBucket();
+    const store = await openStore('', bucket);
+    const s3 = testS3Client();
+    const uploadId = randomUUID();
+    const key = `uploads/${uploadId}`;
+    const forgotten = JSON.stringify({ key, uploadId: '2~forgotten' });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(10), Metadata: { 'ferry-size': '10' } }));
+    expect(await store.complete(forgotten, randomUUID(), ['"x"'])).toBe(key);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(9), Metadata: { 'ferry-size': '10' } }));
+    expect((await rejection(store.complete(forgotten, randomUUID(), ['"x"']))).message).toMatch(/CompleteMultipartUpload uploads\/[\w-]+ failed: InternalError \(HTTP 500\)/);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await expect(store.complete(forgotten, randomUUID(), ['"x"'])).rejects.toThrow(/CompleteMultipartUpload/);
+  });
+
+  it('lists a begun upload with its handle and start time, and not one completed or aborted', async () => {
+    const store = await openStore('listing');
+    const before = Date.now();
+    const begun = randomUUID();
+    const handle = await store.begin(begun, 10, 1);
+    const after = Date.now();
+
+    const done = await store.begin(randomUUID(), 10, 1);
+    const receipt = await store.putChunk(done, { index: 0, offset: 0, length: 10 }, pieces(randomBytes(10)));
+    await store.complete(done, randomUUID(), [receipt]);
+    const aborted = await store.begin(randomUUID(), 10, 1);
+    await store.abort(aborted);
+
+    const listed = await store.listIncomplete();
+    expect(listed.map((l) => l.uploadId)).toEqual([begun]);
+    expect(listed[0]!.handle).toBe(handle); // what recovery compares with the upload row
+    // S3 keeps whole seconds (RGW: milliseconds); both clocks are this machine's.
+    expect(listed[0]!.startedAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 - 2000);
+    expect(listed[0]!.startedAt).toBeLessThanOrEqual(after + 2000);
+  });
+
+  it('lists every incomplete upload across pages, and only those under its own prefix', async () => {
+    const bucket = await freshBucket();
+    const mine = await openStore('mine', bucket);
+    const other = await openStore('mine-too', bucket); // a prefix that extends this one's
+    const ids = Array.from({ length: 1003 }, () => randomUUID());
+    // ListMultipartUploads gives 1,000 at most per page.
+    for (let i = 0; i < ids.length; i += 50) await Promise.all(ids.slice(i, i + 50).map((id) => mine.begin(id, 1, 1)));
+    await other.begin(randomUUID(), 1, 1);
+    const listed = await mine.listIncomplete();
+    expect(listed.map((l) => l.uploadId).sort()).toEqual([...ids].sort());
+    expect((await other.listIncomplete()).length).toBe(1);
+  });
+
+  it('leaves a completed file in place when its upload is aborted afterwards', async () => {
+    const store = await openStore();
+    const data = randomBytes(1234);
+    const handle = await store.begin(randomUUID(), data.byteLength, 1);
+    const receipt = await store.putChunk(handle, { index: 0, offset: 0, length: data.byteLength }, pieces(data));
+    const ref = await store.complete(handle, randomUUID(), [receipt]);
+    await store.abort(handle);
+    expect((await collect(store.read(ref, 0, data.byteLength))).bytes.equals(data)).toBe(true);
+  });
+
+  it('refuses a body that runs past its chunk even when S3 already has the chunk’s bytes', async () => {
+    const store = await openStore();
+    const handle = await store.begin(randomUUID(), 20, 2);
+    async function* exactThenMore() {
+      yield randomBytes(10);
+      yield randomBytes(1);
+    }
+    const err = await rejection(store.putChunk(handle, { index: 0, offset: 0, length: 10 }, exactThenMore()));
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).code).toBe('chunk-too-long');
+    await store.abort(handle);
+  });
+
+  it('stops a part upload when its signal aborts, and stops pulling the body', async () => {
+    const store = await openStore();
+    const handle = await store.begin(randomUUID(), part, 1);
+    const controller = new AbortController();
+    let pulled = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    async function* endless() {
+      try {
+        for (;;) {
+          pulled++;
+          if (pulled === 5) controller.abort(new Error('client went away'));
+          yield randomBytes(64 * 1024);
+        }
+      } finally {
+        release();
+      }
+    }
+    const err = await rejection(store.putChunk(handle, { index: 0, offset: 0, length: part }, endless(), { signal: controller.signal }));
+    expect(err.message).toBe('client went away');
+    await released; // its finally ran: the store ended the body it stopped reading
+    expect(pulled).toBeLessThan(part / (64 * 1024));
+    await store.abort(handle);
+  });
+
+  it('fails a part sent to an aborted upload with S3’s answer, and lets the body go', async () => {
+    const store = await openStore();
+    const handle = await store.begin(randomUUID(), part, 1);
+    await store.abort(handle);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    async function* body() {
+      try {
+        yield* pieces(randomBytes(part));
+      } finally {
+        release();
+      }
+    }
+    const err = await rejection(store.putChunk(handle, { index: 0, offset: 0, length: part }, body()));
+    expect(err.message).toMatch(/UploadPart \(part 1\) uploads\/[\w-]+ failed: NoSuchUpload \(HTTP 404\)/);
+    await released; // its finally ran: the store ended the body S3 stopped reading
+  });
+
+  it('refuses references and handles outside its prefix', async () => {
+    const bucket = await freshBucket();
+    const store = await openStore('here', bucket);
+    await expect(store.deleteFile('elsewhere/uploads/x')).rejects.toThrow(/not an object of this store/);
+    await expect(collect(store.read('here/uploads/../x', 0, 1))).rejects.toThrow(/not an object of this store/);
+    await expect(store.abort('{"key":"there/uploads/x","uploadId":"2~y"}')).rejects.toThrow(/not an object of this store/);
+    await expect(store.begin('a/b', 1, 1)).rejects.toThrow(/plain name/);
+  });
+
+  it('gives a missing file’s read a clear error', async () => {
+    const store = await openStore();
+    const err = await rejection(collect(store.read('uploads/nothing', 0, 10)));
+    expect(err.message).toMatch(/GetObject .*uploads\/nothing.*NoSuchKey \(HTTP 404\)/);
+  });
+
+  describe('ping', () => {
+    it('answers for a bucket that is there', async () => {
+      await (await openStore()).ping();
+    });
+
+    it('says the bucket does not exist', async () => {
+      const store = await openS3BlobStore(s3StoreOptions(`ferry-missing-${Date.now().toString(36)}`));
+      opened.push(store);
+      expect((await rejection(store.ping())).message).toMatch(/^bucket ferry-missing-\w+ does not exist at http:/);
+    });
+
+    it('says S3 refused the credentials', async () => {
+      const options = s3StoreOptions(await freshBucket());
+      const store = await openS3BlobStore({ ...options, credentials: { ...options.credentials, secretAccessKey: 'not-the-secret' } });
+      opened.push(store);
+      expect((await rejection(store.ping())).message).toMatch(/^S3 refused the credentials for bucket ferry-test-[\w-]+ at http:.*HTTP 403/);
+    });
+
+    it('says it cannot reach S3 at a closed port', async () => {
+      const port = await closedPort();
+      const store = await openS3BlobStore({ ...s3StoreOptions('some-bucket'), endpoint: `http://127.0.0.1:${port}` });
+      opened.push(store);
+      expect((await rejection(store.ping())).message).toBe(`cannot reach S3 at http://127.0.0.1:${port}: ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:${port}`);
+    });
+  });
+});
