@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerDownload } from './download.js';
 import { registerGrant } from './grant.js';
 import { registerKeys } from './keys.js';
+import { registerMigrate } from './migrate.js';
 import { registerServe } from './serve.js';
 import { registerShare } from './share.js';
 import { registerStatus } from './status.js';
@@ -21,5 +22,6 @@ registerStatus(program);
 registerShare(program);
 registerKeys(program);
 registerGrant(program);
+registerMigrate(program);
 
 await program.parseAsync(process.argv);

@@ -26,6 +26,12 @@ export function parsePositiveNumber(text: string): number {
   return n;
 }
 
+export function parseNonNegativeNumber(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number, 0 or more.');
+  return n;
+}
+
 /** For repeatable options: each use adds one value. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -1,11 +1,12 @@
-// `ferry serve`: run the server with the embedded stores until SIGINT/SIGTERM.
+// `ferry serve`: run the server until SIGINT/SIGTERM, on the embedded stores or on PostgreSQL and S3.
 import { Command, Option } from 'commander';
-import { collect, collectGrantSecrets, parseDuration, parseInteger, parsePositiveNumber, parseSize } from './options.js';
+import { collect, collectGrantSecrets, parseDuration, parseInteger, parseNonNegativeNumber, parsePositiveNumber, parseSize } from './options.js';
+import { addStoreOptions, storeConfig } from './store-options.js';
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
-    .description('Run a Ferry server (SQLite metadata + files under --data-dir, web page at /)')
+    .description('Run a Ferry server (SQLite metadata + files under --data-dir, or --meta postgres://… --store s3://… for several nodes; web page at /)')
     .addOption(new Option('-p, --port <port>', 'TCP port (0 picks a free one)').env('PORT').default(8080).argParser(parseInteger(0, 65535)))
     .addOption(new Option('--host <host>', 'address to listen on (0.0.0.0: every address, which turns on --auth token)').env('FERRY_HOST').default('127.0.0.1'))
     .addOption(new Option('--auth <mode>', 'open: no credentials (loopback only); token: API keys and grants (default off loopback)').choices(['open', 'token']).env('FERRY_AUTH'))
@@ -27,6 +28,16 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--public-url <url>', 'base URL for links in responses (default: the listening URL, or a Host naming this machine)').env('FERRY_PUBLIC_URL'))
     .addOption(new Option('--upload-ttl <seconds>', 'incomplete uploads expire after this long without activity').default(86400).argParser(parsePositiveNumber))
     .addOption(new Option('--sweep-interval <seconds>', 'how often expired uploads are cleaned up').default(60).argParser(parsePositiveNumber))
+    .addOption(
+      new Option('--orphan-grace <duration>', 'age at which storage no upload names is freed (another node may be creating it; 0: at once)')
+        .default(600)
+        .argParser((text) => (text.trim() === '0' ? 0 : parseDuration(text))),
+    )
+    .addOption(
+      new Option('--chunk-takeover <seconds>', 'a chunk whose writer sent no byte for this long (a stalled client, a dead node) may be written by another request')
+        .default(2)
+        .argParser(parseNonNegativeNumber),
+    )
     .addOption(new Option('--max-file-size <size>', 'largest accepted file').argParser(parseSize))
     .addOption(new Option('--min-chunk-size <size>', 'smallest accepted chunk').argParser(parseSize))
     .addOption(new Option('--default-chunk-size <size>', 'chunk size offered to clients').argParser(parseSize))
@@ -47,7 +58,8 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--min-free-space <size>', 'disk space a new upload may not take (default 1GiB, or 5% of the volume if less)').argParser(parseSize))
     .addOption(new Option('--rate-limit <n>', 'requests per second one identity (open mode: one client address) may average; 0: no limit').default(100).argParser(parseInteger(0, 1_000_000)))
     .addOption(new Option('--rate-burst <n>', 'requests at once above the rate (default: two seconds of --rate-limit)').argParser(parseInteger(1, Number.MAX_SAFE_INTEGER)))
-    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('FERRY_LOG_LEVEL').default('info'))
+    .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent').env('FERRY_LOG_LEVEL').default('info'));
+  addStoreOptions(command)
     .action(async (o) => {
       // Loaded here, not at the top: the other commands start faster without the server and SQLite.
       const { startServer } = await import('../server/index.js');
@@ -65,10 +77,13 @@ export function registerServe(program: Command): void {
         webhookTimeoutSeconds: o.webhookTimeout,
         ...(o.preCreateHook !== undefined && { preCreateHook: o.preCreateHook }),
         dataDir: o.dataDir,
+        ...storeConfig(o),
         fsync: o.fsync,
         publicUrl: o.publicUrl,
         uploadTtlSeconds: o.uploadTtl,
         sweepIntervalSeconds: o.sweepInterval,
+        orphanGraceSeconds: o.orphanGrace,
+        chunkTakeoverSeconds: o.chunkTakeover,
         ...(o.maxFileSize !== undefined && { maxFileSize: o.maxFileSize }),
         ...(o.minChunkSize !== undefined && { minChunkSize: o.minChunkSize }),
         ...(o.defaultChunkSize !== undefined && { defaultChunkSize: o.defaultChunkSize }),
@@ -97,9 +112,9 @@ export function registerServe(program: Command): void {
         server = await startServer(config);
       } catch (error) {
         // A configuration mistake (2) or a start that fails (1: the port is taken, the data directory
-        // is not writable...) is one clear line, not a stack trace.
+        // is not writable, the database or the bucket does not answer...) is one clear line, not a stack trace.
         const issues = (error as { issues?: Array<{ message: string; path: PropertyKey[] }> }).issues;
-        const text = issues ? issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ') : (error as Error).message;
+        const text = issues ? issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ') : (error as Error).message.split('\n')[0];
         process.stderr.write(`ferry serve: ${text}\n`);
         process.exit(issues ? 2 : 1);
       }

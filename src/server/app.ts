@@ -4,12 +4,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { FerryError, Headers, PROTOCOL_VERSION } from '../protocol/index.js';
-import { openEmbeddedStores } from '../stores/embedded.js';
+import { describeMeta, describeStore, parseMetaLocation, parseStoreLocation } from '../stores/locations.js';
+import { openStores } from '../stores/open.js';
+import { chunkLimits } from './chunk-limits.js';
 import type { BlobStore, MetaStore } from '../stores/types.js';
 import { authenticate, wwwAuthenticate } from './auth/authenticate.js';
 import { openPrincipal, type Principal } from './auth/principal.js';
 import { loadShareKey } from './auth/share-links.js';
-import { recoverCompletions, recoverFailedCompletions } from './completion.js';
 import { isLoopback, parseServerConfig, type ServerConfigInput } from './config.js';
 import { createContext, type ServerContext } from './context.js';
 import { handleCors } from './cors.js';
@@ -26,7 +27,6 @@ import { checkRate } from './limits/rate-limiter.js';
 import { assignRequestId, errorSummary, RequestIdHeader } from './request-log.js';
 import { route } from './router.js';
 import { startSweeper, sweep, type SweepResult } from './sweeper.js';
-import { recoverStorage } from './upload-lifecycle.js';
 import { clientAddress } from './limits/limit-key.js';
 import { startWebhookDispatcher } from './webhooks/dispatcher.js';
 import { httpPreCreateHook } from './webhooks/pre-create-http.js';
@@ -57,17 +57,23 @@ export interface StartOptions {
 export async function startServer(input: ServerConfigInput = {}, options: StartOptions = {}): Promise<FerryServer> {
   const config = parseServerConfig(input);
   await mkdir(config.dataDir, { recursive: true });
-  const stores = options.meta && options.blobs ? { meta: options.meta, blobs: options.blobs } : await openEmbeddedStores(config);
   const log = options.logger ?? createLogger(config.logLevel);
+  const stores = options.meta && options.blobs ? { meta: options.meta, blobs: options.blobs } : await openStores(config, { log });
+  try {
+    chunkLimits(config, stores.blobs); // a chunk-size range the blob store cannot hold is a start-up error, not a 500 per create
+  } catch (error) {
+    await Promise.allSettled([stores.meta.close(), stores.blobs.close()]);
+    throw error;
+  }
   const ctx = createContext(config, stores.meta, stores.blobs, log);
   ctx.shareKey = await loadShareKey(ctx.meta);
   ctx.grantKeys.push(ctx.shareKey);
   if (options.onEvent) ctx.listeners.push(options.onEvent);
   if (options.preCreate) ctx.preCreate.push(options.preCreate);
   if (config.preCreateHook) ctx.preCreate.push(httpPreCreateHook(config.preCreateHook, config.webhookSecret!, config.webhookTimeoutSeconds * 1000));
-  await recoverCompletions(ctx);
-  await recoverFailedCompletions(ctx);
-  await recoverStorage(ctx);
+  // What a crash left: completions to finish, clean-ups to end, storage to free (one node at a time,
+  // under the sweep lease; a node that does not get it leaves the job to the holder).
+  await sweep(ctx);
 
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const idleTimeoutMs = config.idleTimeoutSeconds * 1000;
@@ -113,7 +119,7 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   const stopSweeper = startSweeper(ctx, config.sweepIntervalSeconds * 1000);
   const stopWebhooks = startWebhookDispatcher(ctx);
   log.info(
-    { event: 'listening', url, address: config.host, port, auth: config.auth, dataDir: config.dataDir, fsync: config.fsync, metricsUrl: metricsListener?.url },
+    { event: 'listening', url, address: config.host, port, auth: config.auth, dataDir: config.dataDir, meta: describeMeta(parseMetaLocation(config.meta)), store: describeStore(parseStoreLocation(config.store)), fsync: config.fsync, metricsUrl: metricsListener?.url },
     `Ferry listening on ${url} (address ${config.host}, auth ${config.auth})`,
   );
   if (config.auth === 'open' && !isLoopback(config.host)) {

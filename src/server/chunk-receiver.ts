@@ -14,6 +14,7 @@ import {
 import type { ChunkRecord, UploadRecord } from '../stores/types.js';
 import { checkDeclaredLength, verifiedBody } from './chunk-body.js';
 import { completeUpload } from './completion.js';
+import { takeChunkLease } from './chunk-lease.js';
 import type { ServerContext } from './context.js';
 import { isStorageFull } from './http.js';
 import { errorSummary, requestIdOf } from './request-log.js';
@@ -69,35 +70,29 @@ async function storeChunk(
   checkDeclaredLength(req, length);
 
   if (upload.state !== 'uploading') {
-    // A replay of a stored chunk still succeeds after completion, so a client whose ack was lost can finish.
-    const stored = upload.state === 'complete' ? await ctx.meta.getChunk(upload.id, index) : undefined;
-    if (stored) return answerStored(upload, stored, expected, upload.totalChunks, base);
-    throw closedUploadProblem(upload);
+    // A replay of a stored chunk still succeeds once the upload is completing or complete, so a
+    // client whose ack was lost can finish.
+    const stored = upload.state === 'complete' || upload.state === 'completing' ? await ctx.meta.getChunk(upload.id, index) : undefined;
+    if (!stored) throw closedUploadProblem(upload);
+    if (upload.state === 'complete') return answerStored(upload, stored, expected, upload.totalChunks, base);
+    return answerStored(await finish(ctx, upload), stored, expected, upload.totalChunks, base);
   }
   const existing = await ctx.meta.getChunk(upload.id, index);
   if (existing) {
-    if (upload.chunksReceived === upload.totalChunks) {
-      // Every chunk is in but a crash interrupted completion: finish it now for the client.
-      const file = await completeUpload(ctx, upload);
-      return answerStored({ ...upload, state: 'complete', fileId: file.id }, existing, expected, upload.totalChunks, base);
-    }
+    // Every chunk is in but the completion did not run (a crash): finish it now for the client.
+    if (upload.chunksReceived === upload.totalChunks) return answerStored(await finish(ctx, upload), existing, expected, upload.totalChunks, base);
     return answerStored(upload, existing, expected, upload.chunksReceived, base);
   }
 
-  const lock = await ctx.chunkLocks.acquire(`${upload.id}/${index}`, expected, () => req.destroy(), ctx.config.chunkTakeoverSeconds * 1000);
-  if (!lock) {
-    throw chunkInProgress(index);
-  }
+  const lease = await takeChunkLease(ctx, upload.id, index);
+  if (!lease) throw chunkInProgress(index);
   let recorded: { chunksReceived: number };
   try {
-    // The request that held the lock may have stored the chunk before it let go.
+    // The writer that held the lease may have stored the chunk before it let go.
     const stored = await ctx.meta.getChunk(upload.id, index);
     if (stored) return answerStored(upload, stored, expected, upload.chunksReceived, base);
     const hash = createHash('sha256');
-    const body = verifiedBody(req, length, hash, (n) => {
-      lock.touch();
-      ctx.metrics.inc('ferry_chunk_bytes_received_total', n);
-    });
+    const body = lease.guard(verifiedBody(req, length, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n)));
     const place = { index, offset: index * upload.chunkSize, length };
     const receipt = await ctx.blobs.putChunk(upload.blobHandle, place, body).catch(async (error: unknown) => {
       // An abort or expiry that won the race has freed the upload's storage under this request.
@@ -110,23 +105,30 @@ async function storeChunk(
       throw new FerryError('digest-mismatch', `Chunk ${index} hashes to ${actual}, not ${expected}.`, { expected, actual });
     }
     const chunk: ChunkRecord = { index, size: length, digest: actual, receipt };
-    const result = await ctx.meta.recordChunk(upload.id, chunk, ctx.now() + ctx.config.uploadTtlSeconds * 1000);
+    // Only while this request still holds the lease: a writer taken over never records its bytes.
+    const result = await ctx.meta.recordChunk(upload.id, chunk, ctx.now() + ctx.config.uploadTtlSeconds * 1000, lease.token);
     if (result.outcome === 'closed') throw closedUploadProblem({ id: upload.id, state: result.state });
     if (result.outcome === 'exists') return answerStored(upload, result.existing, expected, upload.chunksReceived, base);
     if (result.outcome === 'claim-lost') throw chunkInProgress(index);
     recorded = result;
   } finally {
-    lock.release();
+    await lease.release();
   }
 
   let fileId: string | null = null;
   if (recorded.chunksReceived === upload.totalChunks) {
-    fileId = (await completeUpload(ctx, upload)).id;
+    fileId = (await completeUpload(ctx, upload))?.id ?? null;
   }
   return {
     status: 201,
     ack: ack(upload, index, length, expected, false, recorded.chunksReceived, fileId, base),
   };
+}
+
+/** `upload` once its completion has run (here, or elsewhere within the wait); still 'completing' if not. */
+async function finish(ctx: ServerContext, upload: UploadRecord): Promise<UploadRecord> {
+  const file = await completeUpload(ctx, upload);
+  return file ? { ...upload, state: 'complete', fileId: file.id } : { ...upload, state: 'completing' };
 }
 
 /** The answer when the chunk is already stored: success if the digests agree, else a conflict. */

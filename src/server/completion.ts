@@ -1,24 +1,95 @@
-// Assembling an upload into a file once its last chunk is recorded: exactly once, crash-safe.
-import { createHash } from 'node:crypto';
+// Assembling an upload into a file once its last chunk is recorded: exactly once across nodes, crash-safe.
+import { createHash, randomUUID } from 'node:crypto';
 import { bytesToBase64, FerryError, formatDigest, readMetadata } from '../protocol/index.js';
 import type { ChunkRecord, FileRecord, UploadRecord } from '../stores/types.js';
+import { chunkLeaseMs } from './chunk-lease.js';
 import type { ServerContext } from './context.js';
 import { announceEvent, eventData, prepareEvent } from './events.js';
 import { storedManifest } from './manifest.js';
+import { closedUploadProblem } from './upload-lifecycle.js';
+
+/** How long a request that brought the last chunk waits for a completion another request holds. */
+const completionWaitMs = 5_000;
 
 /**
- * Completes `upload` (every chunk must be recorded). Concurrent callers in this process share one
- * run; a run interrupted by a crash is simply run again (each step is idempotent).
+ * Completes `upload` (every chunk must be recorded): moves it to 'completing', takes its completion
+ * lease in the metadata store and assembles the file. When another request holds the lease (on this
+ * node or another), waits up to a few seconds for it with `wait`, else not at all. Returns the file,
+ * or null while the completion is still under way elsewhere (the client then asks the status).
+ * A completion cut short by a crash keeps its 'completing' state: whoever comes next (a chunk or
+ * status request, the sweep, a restart) takes the expired lease and runs it again; every step is
+ * idempotent and only the one that moves the upload to 'complete' reports it.
  */
-export function completeUpload(ctx: ServerContext, upload: UploadRecord): Promise<FileRecord> {
+export function completeUpload(ctx: ServerContext, upload: UploadRecord, options: { wait?: boolean } = {}): Promise<FileRecord | null> {
   let running = ctx.completions.get(upload.id);
   if (!running) {
-    running = runCompletion(ctx, upload).finally(() => ctx.completions.delete(upload.id));
+    running = leadCompletion(ctx, upload.id, options.wait ?? true).finally(() => ctx.completions.delete(upload.id));
     ctx.completions.set(upload.id, running);
   }
   return running;
 }
 
+async function leadCompletion(ctx: ServerContext, uploadId: string, wait: boolean): Promise<FileRecord | null> {
+  const deadline = ctx.now() + (wait ? completionWaitMs : 0);
+  for (let round = 0; ; round++) {
+    const upload = await ctx.meta.getUpload(uploadId);
+    if (!upload) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
+    if (upload.state === 'complete') return fileOf(ctx, upload);
+    if (upload.state === 'uploading') {
+      if (upload.chunksReceived !== upload.totalChunks) {
+        throw new FerryError('internal-error', `Upload ${uploadId} has ${upload.chunksReceived} of ${upload.totalChunks} chunks.`);
+      }
+      // Whoever moves it, it is completing now (or ended meanwhile): read it again either way.
+      await ctx.meta.transition(uploadId, ['uploading'], 'completing');
+      continue;
+    }
+    if (upload.state !== 'completing') throw closedUploadProblem(upload);
+    const lease = await takeCompletionLease(ctx, uploadId);
+    if (lease) {
+      try {
+        return await runCompletion(ctx, upload);
+      } finally {
+        await lease.release();
+      }
+    }
+    if (ctx.now() >= deadline) return null;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(250, 25 * 2 ** Math.min(round, 4))));
+  }
+}
+
+async function fileOf(ctx: ServerContext, upload: UploadRecord): Promise<FileRecord> {
+  const file = upload.fileId ? await ctx.meta.getFile(upload.fileId) : undefined;
+  // Completed, then deleted: the file is gone, as for anyone who asks for it now.
+  if (!file) throw new FerryError('file-not-found', `The file of upload ${upload.id} was deleted.`);
+  return file;
+}
+
+/**
+ * The completion lease: claim -1 of the upload, renewed on a timer while the (possibly long) steps
+ * run, so a live completer keeps it and a dead one's lapses for another node to take.
+ */
+async function takeCompletionLease(ctx: ServerContext, uploadId: string): Promise<{ release(): Promise<void> } | undefined> {
+  const leaseMs = Math.max(2_000, chunkLeaseMs(ctx));
+  const token = `${ctx.nodeId}/${randomUUID()}`;
+  if (!(await ctx.meta.claimChunk(uploadId, completionClaim, token, ctx.now() + leaseMs))) return undefined;
+  const timer = setInterval(() => {
+    ctx.meta.renewChunk(uploadId, completionClaim, token, ctx.now() + leaseMs).catch((err: unknown) => {
+      ctx.log.warn({ uploadId, err }, 'could not renew the completion lease');
+    });
+  }, leaseMs / 3);
+  timer.unref();
+  return {
+    release: async () => {
+      clearInterval(timer);
+      await ctx.meta.releaseChunk(uploadId, completionClaim, token);
+    },
+  };
+}
+
+/** The claim index that stands for an upload's completion. */
+const completionClaim = -1;
+
+/** The steps, for an upload in 'completing' whose lease this request holds. */
 async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<FileRecord> {
   const started = ctx.now();
   const fileId = upload.fileId;
@@ -36,7 +107,7 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
       // The state first: a crash after it leaves chunk rows behind, which recoverFailedCompletions
       // takes as the sign that the file still has to be deleted.
       const failed = prepareEvent(ctx, 'upload.failed', eventData(ctx, upload, null));
-      const failedHere = await ctx.meta.transition(upload.id, ['uploading'], 'failed', {}, failed.deliveries);
+      const failedHere = await ctx.meta.transition(upload.id, ['completing'], 'failed', {}, failed.deliveries);
       await ctx.blobs.deleteFile(blobRef);
       await ctx.meta.forgetChunks(upload.id);
       if (failedHere && upload.grantId) await ctx.meta.releaseGrant(upload.grantId, upload.size);
@@ -49,42 +120,55 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
     }
   }
 
-  let file = await ctx.meta.getFile(fileId);
-  if (!file) {
-    const record: FileRecord = {
-      id: fileId,
-      uploadId: upload.id,
-      name: upload.name,
-      size: upload.size,
-      chunkSize: upload.chunkSize,
-      totalChunks: upload.totalChunks,
-      algorithm: upload.algorithm,
-      fileDigest: upload.fileDigest,
-      etag: etagOf(chunks.map((c) => c.digest)),
-      metadata: readMetadata(upload.metadata), // an upload from before metadata was limited may hold any JSON
-      blobRef,
-      createdAt: ctx.now(),
-      owner: upload.owner,
-    };
-    await ctx.meta.createFile(record);
-    file = record;
-  }
+  const file = (await ctx.meta.getFile(fileId)) ?? (await createFileRecord(ctx, upload, fileId, blobRef, chunks));
   // Serialised once, here, so manifest requests serve stored bytes instead of listing every chunk.
   // Not fatal: a manifest missing for any reason is built at its first request.
   await storedManifest(ctx, file, chunks).catch((error: unknown) => {
     ctx.log.warn({ uploadId: upload.id, fileId, err: error }, 'could not store the manifest; it will be built when first asked for');
   });
-  // Only the run that moves the upload to complete reports it (a crash-recovery rerun may find it done).
+  // Only the run that moves the upload to complete reports it (a rerun after a crash may find it done).
   const completed = prepareEvent(ctx, 'upload.completed', eventData(ctx, upload, file));
-  const completedHere = await ctx.meta.transition(upload.id, ['uploading'], 'complete', { fileId }, completed.deliveries);
-  if (!completedHere) return file;
+  const completedHere = await ctx.meta.transition(upload.id, ['completing'], 'complete', { fileId }, completed.deliveries);
+  if (!completedHere) {
+    const now = await ctx.meta.getUpload(upload.id);
+    // Another completer (whose lease this one took after it stalled) finished first: the same file.
+    if (now?.state === 'complete') return file;
+    throw closedUploadProblem(now ?? upload);
+  }
   ctx.metrics.inc('ferry_uploads_completed_total');
   ctx.log.info(
-    { uploadId: upload.id, fileId, event: 'upload-complete', bytes: upload.size, durationMs: ctx.now() - started },
+    { uploadId: upload.id, fileId, event: 'upload-complete', bytes: upload.size, durationMs: ctx.now() - started, node: ctx.nodeId },
     'upload complete',
   );
   await announceEvent(ctx, completed);
   return file;
+}
+
+async function createFileRecord(ctx: ServerContext, upload: UploadRecord, fileId: string, blobRef: string, chunks: ChunkRecord[]): Promise<FileRecord> {
+  const record: FileRecord = {
+    id: fileId,
+    uploadId: upload.id,
+    name: upload.name,
+    size: upload.size,
+    chunkSize: upload.chunkSize,
+    totalChunks: upload.totalChunks,
+    algorithm: upload.algorithm,
+    fileDigest: upload.fileDigest,
+    etag: etagOf(chunks.map((c) => c.digest)),
+    metadata: readMetadata(upload.metadata), // an upload from before metadata was limited may hold any JSON
+    blobRef,
+    createdAt: ctx.now(),
+    owner: upload.owner,
+  };
+  try {
+    await ctx.meta.createFile(record);
+    return record;
+  } catch (error) {
+    // A completer that lost its lease mid-way may have written the same record first.
+    const existing = await ctx.meta.getFile(fileId);
+    if (existing) return existing;
+    throw error;
+  }
 }
 
 /** Every chunk row of an upload, read a page at a time so a 10,000-chunk upload is not one long read. */
@@ -113,13 +197,15 @@ export function etagOf(chunkDigests: string[]): string {
   return `"${createHash('sha256').update(chunkDigests.join('\n')).digest('base64url')}"`;
 }
 
-/** Completes uploads whose last chunk was recorded but whose completion a crash interrupted. */
+/**
+ * Runs completions nobody is running: uploads with every chunk in that never reached 'completing', and
+ * 'completing' ones whose completer died (its lease lapsed). One held elsewhere is left to its holder.
+ */
 export async function recoverCompletions(ctx: ServerContext): Promise<number> {
   let done = 0;
   for (const upload of await ctx.meta.listUnfinished(1000)) {
     try {
-      await completeUpload(ctx, upload);
-      done++;
+      if (await completeUpload(ctx, upload, { wait: false })) done++;
     } catch (error) {
       ctx.log.error({ uploadId: upload.id, err: error }, 'completion recovery failed');
     }
@@ -129,16 +215,16 @@ export async function recoverCompletions(ctx: ServerContext): Promise<number> {
 
 /**
  * Finishes the clean-up of uploads whose assembled file failed its digest check when a crash cut it
- * short: state 'failed' but chunk rows still there. Completing again (idempotent once the rename is
- * done) gives the file's reference to delete; when the file is already gone there is nothing to do.
+ * short: state 'failed' but chunk rows still there. Frees both what may be left, the incomplete
+ * storage and the assembled file, without assembling anything again. Safe on several nodes at once.
  */
 export async function recoverFailedCompletions(ctx: ServerContext): Promise<number> {
   let freed = 0;
   for (const upload of await ctx.meta.listDue('failed', Number.MAX_SAFE_INTEGER, 1000)) {
-    const chunks = await ctx.meta.listChunks(upload.id);
+    const chunks = await ctx.meta.listChunks(upload.id, { from: 0, limit: 1 });
     if (chunks.length === 0 || !upload.fileId) continue;
-    const blobRef = await ctx.blobs.complete(upload.blobHandle, upload.fileId, chunks.map((c) => c.receipt)).catch(() => null);
-    if (blobRef !== null) await ctx.blobs.deleteFile(blobRef);
+    await ctx.blobs.abort(upload.blobHandle);
+    await ctx.blobs.deleteFile(ctx.blobs.fileRefOf(upload.blobHandle, upload.fileId));
     await ctx.meta.forgetChunks(upload.id);
     ctx.log.warn({ uploadId: upload.id, event: 'storage-recovered', state: 'failed' }, 'deleted the file of an upload that failed verification');
     freed++;

@@ -1,6 +1,7 @@
 // Server configuration: every option, its default and its validation, in one place.
 import { z } from 'zod';
 import { DefaultLimits } from '../protocol/index.js';
+import { LocationError, parseMetaLocation, parseStoreLocation } from '../stores/locations.js';
 import { parseHostPort } from './metrics-listener.js';
 
 export const ServerConfig = z
@@ -36,8 +37,17 @@ export const ServerConfig = z
     webhookBackoffSeconds: z.array(z.number().positive()).min(1).default([5, 10, 30, 60, 120, 300, 600, 1800, 3600]),
     /** An HTTP endpoint asked before every upload is created; it may refuse it or add metadata. */
     preCreateHook: z.string().url().optional(),
-    /** Holds meta.sqlite (metadata) and uploads/ + files/ (bytes). */
+    /** Holds meta.sqlite (metadata) and uploads/ + files/ (bytes), unless meta and store say otherwise. */
     dataDir: z.string().default('./ferry-data'),
+    /** The metadata store: a postgres:// URL (shared by every node); default: SQLite in the data directory. */
+    meta: z.string().superRefine(refineLocation(parseMetaLocation)).optional(),
+    /** The blob store: s3://bucket/prefix (shared by every node); default: files in the data directory. */
+    store: z.string().superRefine(refineLocation(parseStoreLocation)).optional(),
+    /** The S3 service's URL (MinIO, Ceph RGW, R2...); default: AWS for the region. */
+    s3Endpoint: z.string().url().optional(),
+    s3Region: z.string().min(1).default('us-east-1'),
+    /** Address buckets as endpoint/bucket rather than bucket.endpoint (most S3 look-alikes need it). */
+    s3PathStyle: z.boolean().default(false),
     /** fsync chunk bytes before acknowledging them (and the file at completion). */
     fsync: z.boolean().default(true),
     /** Absolute base URL of links in responses; without it, see baseUrl() in http.ts (never an unknown Host). */
@@ -61,6 +71,8 @@ export const ServerConfig = z
      * the same digest (a client retrying over a connection that died without a reset).
      */
     chunkTakeoverSeconds: z.number().nonnegative().default(2),
+    /** Storage no upload names is freed once this old (another node may be about to write its row). */
+    orphanGraceSeconds: z.number().nonnegative().default(10 * 60),
     /** host:port where GET /metrics is served without credentials (a private network); the main listener then answers 404 there. */
     metricsAddress: z.string().refine((a) => parseHostPort(a) !== null, 'metricsAddress must be host:port (e.g. 127.0.0.1:9464, [::1]:9464)').optional(),
     /** Uploads in progress one identity may have at once (one client address in open mode): 429 beyond. */
@@ -110,6 +122,18 @@ export const ServerConfig = z
   .refine((c) => c.auth === 'token' || isLoopback(c.host) || c.allowPublicOpen, {
     message: 'open mode on a non-loopback address lets anyone read and fill the server; use --auth token, or add --i-know-this-is-public',
   });
+
+/** A zod check from a location parser: its error, which names the option, as the issue. */
+function refineLocation(parse: (text: string) => unknown) {
+  return (text: string, ctx: z.RefinementCtx): void => {
+    try {
+      parse(text);
+    } catch (error) {
+      if (!(error instanceof LocationError)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message });
+    }
+  };
+}
 
 export type ServerConfig = z.output<typeof ServerConfig>;
 export type ServerConfigInput = z.input<typeof ServerConfig>;

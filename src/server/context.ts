@@ -5,7 +5,9 @@ import type { BlobStore, FileRecord, MetaStore } from '../stores/types.js';
 import type { ServerConfig } from './config.js';
 import type { EventListener } from './events.js';
 import type { PreCreateHook } from './hooks.js';
-import { KeyedLock } from './keyed-lock.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ChunkWrites } from './chunk-lease.js';
 import { Metrics } from './metrics.js';
 
 export interface ServerContext {
@@ -13,10 +15,15 @@ export interface ServerContext {
   meta: MetaStore;
   blobs: BlobStore;
   log: Logger;
-  /** One writer per chunk within this process. */
-  chunkLocks: KeyedLock;
-  /** Completions running in this process, so concurrent last chunks share one. */
-  completions: Map<string, Promise<FileRecord>>;
+  /** Names this server process in the leases it takes (host, pid and a random tag: unique per start). */
+  nodeId: string;
+  /** Chunk writes in progress here (observability; the leases in the metadata store coordinate). */
+  chunkWrites: ChunkWrites;
+  /**
+   * Completions this process is running, so its own concurrent callers share one run and a clean
+   * shutdown can wait for them. Not coordination: the completion lease in the metadata store is.
+   */
+  completions: Map<string, Promise<FileRecord | null>>;
   metrics: Metrics;
   now: () => number;
   /** Absolute base URL for links made outside a request (events): --public-url, else the listening URL. */
@@ -39,7 +46,8 @@ export function createContext(config: ServerConfig, meta: MetaStore, blobs: Blob
     meta,
     blobs,
     log,
-    chunkLocks: new KeyedLock(),
+    nodeId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    chunkWrites: new ChunkWrites(),
     completions: new Map(),
     metrics: new Metrics(),
     now: () => Date.now(),

@@ -1,26 +1,54 @@
-// Periodic housekeeping: expire idle uploads (freeing their bytes), purge old tombstones and spent
-// grant budgets, and delete finished files past their retention (--file-ttl).
+// Periodic housekeeping: expire idle uploads (freeing their bytes), finish completions and clean-ups
+// a crash interrupted, purge old tombstones and spent grant budgets, and delete finished files past
+// their retention (--file-ttl). One node at a time does it, under the 'sweep' lease in the metadata store.
+import { recoverCompletions, recoverFailedCompletions } from './completion.js';
 import type { ServerContext } from './context.js';
 import { removeFile } from './routes/file-admin.js';
-import { expireUpload } from './upload-lifecycle.js';
+import { expireUpload, recoverStorage } from './upload-lifecycle.js';
 
 const batch = 500;
 
 export interface SweepResult {
+  /** False when another node holds the sweep lease (this one did nothing). */
+  swept: boolean;
   expired: number;
   purged: number;
   /** Files deleted for being older than the retention. */
   retired: number;
 }
 
+/** The named lease one node holds while it sweeps: long enough to outlast a sweep, renewed by the next. */
+export const sweepLease = 'sweep';
+
 export async function sweep(ctx: ServerContext): Promise<SweepResult> {
+  // Held only while a sweep runs (renewed as it goes, given up at its end): a node killed mid-sweep
+  // blocks the others for one lease at most, and no node has to be "the sweeper".
+  const leaseMs = Math.min(30_000, Math.max(3 * ctx.config.sweepIntervalSeconds * 1000, 1_000));
+  if (!(await ctx.meta.claimLease(sweepLease, ctx.nodeId, ctx.now() + leaseMs))) return { swept: false, expired: 0, purged: 0, retired: 0 };
+  const renew = setInterval(() => {
+    ctx.meta.claimLease(sweepLease, ctx.nodeId, ctx.now() + leaseMs).catch((err: unknown) => ctx.log.warn({ err }, 'could not renew the sweep lease'));
+  }, leaseMs / 3);
+  renew.unref();
+  try {
+    return await sweepAsHolder(ctx);
+  } finally {
+    clearInterval(renew);
+    await ctx.meta.releaseLease(sweepLease, ctx.nodeId).catch(() => undefined);
+  }
+}
+
+async function sweepAsHolder(ctx: ServerContext): Promise<SweepResult> {
   const now = ctx.now();
   let expired = 0;
   for (const upload of await ctx.meta.listDue('uploading', now, batch)) {
-    // An upload with every chunk in is completing, not idle.
-    if (upload.chunksReceived === upload.totalChunks || ctx.completions.has(upload.id)) continue;
+    // An upload with every chunk in is due for completion, not expiry (recoverCompletions below).
+    if (upload.chunksReceived === upload.totalChunks) continue;
+    // The state change is conditional: whatever else expires it at the same moment, it ends once.
     if (await expireUpload(ctx, upload)) expired++;
   }
+  await recoverCompletions(ctx);
+  await recoverFailedCompletions(ctx);
+  await recoverStorage(ctx);
   let purged = 0;
   const horizon = now - ctx.config.tombstoneSeconds * 1000;
   for (const state of ['expired', 'aborted', 'failed'] as const) {
@@ -39,7 +67,7 @@ export async function sweep(ctx: ServerContext): Promise<SweepResult> {
     }
   }
   if (expired || purged || retired) ctx.log.info({ event: 'sweep', expired, purged, retired }, 'sweep');
-  return { expired, purged, retired };
+  return { swept: true, expired, purged, retired };
 }
 
 /** Runs sweep() every `intervalMs` until the returned stop function is called. */

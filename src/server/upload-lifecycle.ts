@@ -14,7 +14,8 @@ export async function loadUpload(ctx: ServerContext, uploadId: string, who: Prin
   const upload = await ctx.meta.getUpload(uploadId);
   if (!upload) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
   requireUpload(who, upload);
-  if (upload.state === 'uploading' && upload.expiresAt <= ctx.now() && !ctx.completions.has(uploadId)) {
+  // One with every chunk in is due for completion, not expiry (a crash stopped it before 'completing').
+  if (upload.state === 'uploading' && upload.expiresAt <= ctx.now() && upload.chunksReceived < upload.totalChunks) {
     await expireUpload(ctx, upload);
     return { ...upload, state: 'expired' };
   }
@@ -46,25 +47,31 @@ export function closedUploadProblem(upload: Pick<UploadRecord, 'id' | 'state'>):
   switch (upload.state) {
     case 'complete':
       return new FerryError('upload-completed', `Upload ${upload.id} is already complete.`);
+    case 'completing':
+      return new FerryError('upload-completed', `Upload ${upload.id} has every chunk and its file is being assembled.`);
     case 'aborted':
       return new FerryError('upload-aborted', `Upload ${upload.id} was aborted.`);
     case 'expired':
       return new FerryError('upload-expired', `Upload ${upload.id} expired; start a new upload.`);
-    default:
+    case 'failed':
+    case 'uploading':
       return new FerryError('upload-failed', `Upload ${upload.id} failed verification and was discarded.`);
   }
 }
 
 /**
- * At startup, frees what a crash left behind: the storage of uploads that are no longer uploading
- * (a crash between their end and their clean-up) or that have no row at all (a crash while one was
- * created), with their chunk rows. Run before serving: nothing else touches uploads meanwhile.
+ * Frees what a crash left behind: the storage of uploads that are no longer uploading (a crash between
+ * their end and their clean-up), with their chunk rows, and storage no upload row names (a crash while
+ * one was created). The latter only once older than `orphanGraceSeconds`: on several nodes, another
+ * node may be between beginning an upload's storage and writing its row. Never assembles anything.
  */
 export async function recoverStorage(ctx: ServerContext): Promise<number> {
   let freed = 0;
-  for (const { uploadId, handle } of await ctx.blobs.listIncomplete()) {
+  const bornBefore = ctx.now() - ctx.config.orphanGraceSeconds * 1000;
+  for (const { uploadId, handle, startedAt } of await ctx.blobs.listIncomplete()) {
     const upload = await ctx.meta.getUpload(uploadId);
-    if (upload?.state === 'uploading' && upload.blobHandle === handle) continue;
+    if (upload && (upload.state === 'uploading' || upload.state === 'completing') && upload.blobHandle === handle) continue;
+    if (!upload && startedAt > bornBefore) continue;
     // A complete upload keeps its chunk rows: they are its file's manifest.
     if (upload && upload.state !== 'complete') await ctx.meta.forgetChunks(upload.id);
     await ctx.blobs.abort(handle);

@@ -102,11 +102,17 @@ export interface UploadStore {
   getChunk(uploadId: string, index: number): Promise<ChunkRecord | undefined>;
   /**
    * Takes the exclusive right to write chunk `index` until `expiresAt` (or until released): a lease
-   * every node respects. The holder renews it by claiming again with the same token (any later
-   * `expiresAt`). Returns false while another token's unexpired claim holds it; an expired claim is
-   * taken over. Index -1 is the upload's completion: whoever holds it assembles the file.
+   * every node respects. Returns false while another token's unexpired claim holds it; an expired
+   * claim is taken over; claiming again with the held token extends it. Index -1 is the upload's
+   * completion: whoever holds it assembles the file.
    */
   claimChunk(uploadId: string, index: number, token: string, expiresAt: number): Promise<boolean>;
+  /**
+   * Extends the claim to `expiresAt` only if it still carries `token` (expired or not): false once it
+   * was taken over or released, so a writer that stalled learns it lost the chunk and never re-takes
+   * one that another writer finished and let go.
+   */
+  renewChunk(uploadId: string, index: number, token: string, expiresAt: number): Promise<boolean>;
   releaseChunk(uploadId: string, index: number, token: string): Promise<void>;
   /**
    * Records a verified, durable chunk (only while the upload is uploading), updates the counters and

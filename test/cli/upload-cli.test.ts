@@ -168,11 +168,11 @@ describe('ferry upload', () => {
     const one = await server();
     const src = await sourceFile(24 * MiB);
     expect((await runCli(['upload', src.path, '--server', one.url, '--concurrency', '1'], src.env)).code).toBe(0);
-    expect(one.ctx.chunkLocks.peak).toBe(1);
+    expect(one.ctx.chunkWrites.peak).toBe(1);
 
     const auto = await server();
     expect((await runCli(['upload', src.path, '--server', auto.url, '--concurrency', 'auto', '--no-resume'], src.env)).code).toBe(0);
-    expect(auto.ctx.chunkLocks.peak).toBeGreaterThan(1);
+    expect(auto.ctx.chunkWrites.peak).toBeGreaterThan(1);
   });
 
   it('a failure exits non-zero with the server\'s problem and says how to resume', async () => {

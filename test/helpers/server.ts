@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { track } from './children.js';
-import { startServer, type FerryServer } from '../../src/server/index.js';
+import { parseServerConfig, startServer, type FerryServer } from '../../src/server/index.js';
 import type { ServerConfigInput } from '../../src/server/index.js';
+import { FsBlobStore } from '../../src/stores/fs/blob-store.js';
+import type { BlobStore, MetaStore } from '../../src/stores/types.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -28,9 +30,18 @@ export interface TestServer extends FerryServer {
   dispose(): Promise<void>;
 }
 
-export async function startTestServer(config: ServerConfigInput = {}): Promise<TestServer> {
+export interface TestStores {
+  /**
+   * The metadata store: 'sqlite' (default, the server's own in its data directory) or 'postgres'
+   * (a fresh database on the worker's embedded PostgreSQL, with the file blob store in the data directory).
+   */
+  meta?: 'sqlite' | 'postgres';
+}
+
+export async function startTestServer(config: ServerConfigInput = {}, stores: TestStores = {}): Promise<TestServer> {
   const dataDir = config.dataDir ?? (await tempDir());
-  const server = await startServer({ port: 0, host: '127.0.0.1', logLevel: 'silent', ...testLimits, ...config, dataDir });
+  const input: ServerConfigInput = { port: 0, host: '127.0.0.1', logLevel: 'silent', ...testLimits, ...config, dataDir };
+  const server = await startServer(input, stores.meta === 'postgres' ? await postgresStores(input, dataDir) : {});
   return {
     ...server,
     dataDir,
@@ -39,6 +50,15 @@ export async function startTestServer(config: ServerConfigInput = {}): Promise<T
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A PostgreSQL metadata store on a new database, and the file blob store in `dataDir`, for startServer. */
+async function postgresStores(input: ServerConfigInput, dataDir: string): Promise<{ meta: MetaStore; blobs: BlobStore }> {
+  // Loaded here: only the tests that ask for PostgreSQL start it.
+  const { testPostgres } = await import('./postgres.js');
+  const { openPostgresMetaStore } = await import('../../src/stores/postgres/meta-store.js');
+  const meta = await openPostgresMetaStore(await (await testPostgres()).newDatabase());
+  return { meta, blobs: new FsBlobStore({ dir: dataDir, fsync: parseServerConfig(input).fsync }) };
 }
 
 const cliPath = resolve(import.meta.dirname, '../../dist/cli/main.js');

@@ -43,7 +43,7 @@ describe('two PUTs of one chunk at once', () => {
       req.write(mine.subarray(0, cs / 2));
       sendRest = () => req.end(mine.subarray(cs / 2));
     });
-    await expect.poll(() => s.ctx.chunkLocks.size).toBe(1);
+    await expect.poll(() => s.ctx.chunkWrites.size).toBe(1);
     const second = await putChunk(s.url, uploadId, 0, theirs);
     expect(second.status).toBe(409);
     expect(second.body.type).toBe('urn:ferry:problem:chunk-in-progress');
@@ -56,12 +56,13 @@ describe('two PUTs of one chunk at once', () => {
     expect(sha256Hex((await download(done.body.fileUrl)).bytes)).toBe(sha256Hex(data));
   });
 
-  it('a PUT whose body stalled gives way to a retry of the same chunk, which stores it', async () => {
+  it('a PUT whose body stalled gives way to a retry of the same chunk once its lease lapses; it writes nothing more', async () => {
     const s = await server({ chunkTakeoverSeconds: 0.2 });
     const data = randomData(2 * cs);
     const { uploadId } = (await create(s.url, { name: 'stalled', size: data.length, chunkSize: cs })).body;
     const mine = chunkOf(data, cs, 0);
     // A client sends half the chunk, then its connection goes silent without a reset.
+    let sendRest!: () => void;
     const stalled = new Promise<string>((resolve) => {
       const req = request(new URL(Paths.chunk(uploadId, 0), s.url), {
         method: 'PUT',
@@ -69,13 +70,21 @@ describe('two PUTs of one chunk at once', () => {
         agent: false,
       });
       req.on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? 'error'));
-      req.on('response', (res) => resolve(`HTTP ${res.statusCode}`));
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(`HTTP ${res.statusCode} ${JSON.parse(text).type}`));
+      });
       req.write(mine.subarray(0, cs / 2));
+      sendRest = () => req.end(mine.subarray(cs / 2));
     });
-    await expect.poll(() => s.ctx.chunkLocks.size).toBe(1);
-    // Its retry is told to wait while the first is fresh, then takes over once it has been idle.
+    await expect.poll(() => s.ctx.chunkWrites.size).toBe(1);
+    // Its retry is told to wait while the lease is fresh, then takes over once it has lapsed.
     await expect.poll(async () => (await putChunk(s.url, uploadId, 0, mine)).status, { interval: 50, timeout: 10_000 }).toBe(201);
-    expect(await stalled).toBe('ECONNRESET');
+    // The stalled writer wakes up: its lease is gone, so it stops before writing another byte.
+    sendRest();
+    expect(await stalled).toBe('HTTP 409 urn:ferry:problem:chunk-in-progress');
+    expect(s.ctx.chunkWrites.size).toBe(0);
     // A different body never takes over: that is a conflict, not a retry.
     expect((await putChunk(s.url, uploadId, 0, randomData(cs))).status).toBe(409);
     const done = await putChunk(s.url, uploadId, 1, chunkOf(data, cs, 1));

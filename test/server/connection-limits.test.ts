@@ -154,7 +154,7 @@ describe('minimum body rate', () => {
     expect(text).toMatch(/connection: close/i);
     expect(server.ctx.metrics.get('ferry_limits_hit_total', { kind: 'body-rate' })).toBe(1);
     // Its lock is gone with it: the chunk sent properly is stored at once.
-    await waitUntil('the chunk lock to be released', () => server!.ctx.chunkLocks.size === 0);
+    await waitUntil('the chunk lock to be released', () => server!.ctx.chunkWrites.size === 0);
     expect((await putChunk(server.url, uploadId, 0, chunk)).status).toBe(201);
   });
 

@@ -228,6 +228,44 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
       });
     });
 
+    describe('claims of an ended upload', () => {
+      it('are dropped when it completes or ends (a killed writer leaves none behind), kept while completing', async () => {
+        const upload = sampleUpload({ totalChunks: 1, size: chunkSize });
+        await store.createUpload(upload);
+        expect(await store.claimChunk(upload.id, 0, 'killed-writer', Date.now() + hour)).toBe(true);
+        await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt, 'killed-writer');
+        expect(await store.transition(upload.id, ['uploading'], 'completing')).toBe(true);
+        expect(await store.claimChunk(upload.id, -1, 'completer', Date.now() + hour)).toBe(true);
+        expect(await store.claimChunk(upload.id, -1, 'other', Date.now() + hour)).toBe(false); // kept while completing
+        expect(await store.transition(upload.id, ['completing'], 'complete', { fileId: randomUUID() })).toBe(true);
+        expect(await store.renewChunk(upload.id, 0, 'killed-writer', Date.now() + hour)).toBe(false);
+        expect(await store.renewChunk(upload.id, -1, 'completer', Date.now() + hour)).toBe(false);
+        const other = sampleUpload();
+        await store.createUpload(other);
+        await store.claimChunk(other.id, 2, 'w', Date.now() + hour);
+        expect(await store.transition(other.id, ['uploading'], 'aborted')).toBe(true);
+        expect(await store.renewChunk(other.id, 2, 'w', Date.now() + hour)).toBe(false);
+      });
+    });
+
+    describe('claim renewal', () => {
+      it('extends a claim only for the token it carries, expired or not, never re-creating a released one', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        expect(await store.renewChunk(upload.id, 0, 'ghost', Date.now() + hour)).toBe(false); // no claim: nothing made
+        expect(await store.claimChunk(upload.id, 0, 'ghost', Date.now() + hour)).toBe(true); // so it was not re-created above
+        await store.releaseChunk(upload.id, 0, 'ghost');
+        expect(await store.claimChunk(upload.id, 0, 'slow', Date.now() - 1000)).toBe(true);
+        expect(await store.renewChunk(upload.id, 0, 'slow', Date.now() + hour)).toBe(true); // lapsed, not taken: still its own
+        expect(await store.claimChunk(upload.id, 0, 'other', Date.now() + hour)).toBe(false); // the renewal holds
+        await store.releaseChunk(upload.id, 0, 'slow');
+        expect(await store.renewChunk(upload.id, 0, 'slow', Date.now() + hour)).toBe(false); // released: gone for good
+        expect(await store.claimChunk(upload.id, 0, 'taker', Date.now() - 1000)).toBe(true);
+        expect(await store.claimChunk(upload.id, 0, 'third', Date.now() + hour)).toBe(true);
+        expect(await store.renewChunk(upload.id, 0, 'taker', Date.now() + hour)).toBe(false); // taken over
+      });
+    });
+
     describe('leases', () => {
       it('gives a named lease to one holder until it expires or is released, and lets it renew', async () => {
         const until = Date.now() + hour;

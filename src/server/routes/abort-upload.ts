@@ -1,6 +1,7 @@
 // DELETE /uploads/{id}: abandon an upload and free its storage.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../auth/principal.js';
+import { completeUpload } from '../completion.js';
 import type { ServerContext } from '../context.js';
 import { abortUpload, closedUploadProblem, loadUpload } from '../upload-lifecycle.js';
 
@@ -11,10 +12,13 @@ export async function deleteUpload(
   params: { uploadId: string },
   who: Principal,
 ): Promise<void> {
-  const completing = ctx.completions.get(params.uploadId);
-  if (completing) await completing.catch(() => undefined);
-  const upload = await loadUpload(ctx, params.uploadId, who);
-  if (upload.state === 'complete') throw closedUploadProblem(upload);
+  let upload = await loadUpload(ctx, params.uploadId, who);
+  if (upload.state === 'completing') {
+    // Too late to abort: the file is being assembled (here or on another node). Report how it ends.
+    await completeUpload(ctx, upload).catch(() => null);
+    upload = await loadUpload(ctx, params.uploadId, who);
+  }
+  if (upload.state === 'complete' || upload.state === 'completing') throw closedUploadProblem(upload);
   if (upload.state === 'uploading' && !(await abortUpload(ctx, upload))) {
     // Lost a race with completion or expiry: report what it became.
     const now = await loadUpload(ctx, params.uploadId, who);

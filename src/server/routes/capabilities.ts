@@ -1,19 +1,22 @@
 // GET /capabilities: the server's limits, so a client can plan chunk sizes and checksums.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DefaultDigestAlgorithm, DigestAlgorithms, PROTOCOL_VERSION, type Capabilities } from '../../protocol/index.js';
+import { chunkLimits } from '../chunk-limits.js';
 import type { ServerContext } from '../context.js';
 import { sendJson } from '../http.js';
 import { rateBurst } from '../limits/rate-limiter.js';
 
 export function capabilities(ctx: ServerContext): Capabilities {
   const c = ctx.config;
+  // What create-upload accepts: the configuration within the blob store's limits.
+  const chunks = chunkLimits(c, ctx.blobs);
   return {
     protocol: 'ferry',
     version: PROTOCOL_VERSION,
-    minChunkSize: c.minChunkSize,
-    defaultChunkSize: c.defaultChunkSize,
-    maxChunkSize: c.maxChunkSize,
-    maxChunks: c.maxChunks,
+    minChunkSize: chunks.minChunkSize,
+    defaultChunkSize: chunks.defaultChunkSize,
+    maxChunkSize: chunks.maxChunkSize,
+    maxChunks: chunks.maxChunks,
     maxFileSize: c.maxFileSize,
     checksums: [...DigestAlgorithms],
     defaultChecksum: DefaultDigestAlgorithm,

@@ -28,6 +28,7 @@ import { abortUpload } from '../upload-lifecycle.js';
 import { baseUrl, readJsonBody, sendJson } from '../http.js';
 import { newId } from '../ids.js';
 import { checkReservations, createWithinReservations } from '../limits/quota.js';
+import { chunkLimits } from '../chunk-limits.js';
 import { missingChunks } from '../missing-chunks.js';
 import { uploadStatus } from '../representation.js';
 
@@ -163,7 +164,8 @@ async function newUpload(ctx: ServerContext, p: CreateParams, withChunk: boolean
 }
 
 function pickChunkSize(ctx: ServerContext, size: number, requested: number | undefined, withChunk: boolean): number {
-  const c = ctx.config;
+  // The configured limits narrowed to the blob store's (S3: 5 MiB parts at least, 10,000 at most).
+  const c = chunkLimits(ctx.config, ctx.blobs);
   if (requested !== undefined && (requested < c.minChunkSize || requested > c.maxChunkSize)) {
     throw new FerryError('invalid-chunk-size', `Chunk size must be between ${c.minChunkSize} and ${c.maxChunkSize} bytes.`, {
       minChunkSize: c.minChunkSize,

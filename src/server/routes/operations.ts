@@ -1,11 +1,12 @@
 // GET /metrics (Prometheus text, admins; 404 with --metrics-address), /healthz (the process answers),
-// /readyz (its metadata store answers) and /whoami (what the caller's credential stands for): what operators and clients check.
+// /readyz (both stores answer) and /whoami (what the caller's credential stands for): what operators and clients check.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '../../protocol/index.js';
 import { requireAdmin } from '../auth/policy.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
 import { sendJson } from '../http.js';
+import { checkReadiness } from '../readiness.js';
 
 export async function getMetrics(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {
   // With a metrics address of its own, the public listener does not even say that metrics exist.
@@ -21,13 +22,13 @@ export async function getHealth(_ctx: ServerContext, _req: IncomingMessage, res:
 }
 
 export async function getReady(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
-  try {
-    await ctx.meta.getApiKey('readiness-probe');
-  } catch (err) {
-    ctx.log.error({ err }, 'readiness check failed');
-    throw new FerryError('service-unavailable', 'The metadata store does not answer.');
+  const { ready, checks } = await checkReadiness(ctx);
+  if (!ready) {
+    // Which store, never why: the reason (host names, driver messages) is in the log, not on a public endpoint.
+    const failing = [checks.meta !== 'ok' && 'the metadata store', checks.blobs !== 'ok' && 'the blob store'].filter(Boolean);
+    throw new FerryError('service-unavailable', `Not ready: ${failing.join(' and ')} ${failing.length > 1 ? 'do' : 'does'} not answer.`, { checks });
   }
-  sendJson(res, 200, { status: 'ready' });
+  sendJson(res, 200, { status: 'ready', checks });
 }
 
 export async function getWhoami(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {

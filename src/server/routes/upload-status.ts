@@ -1,6 +1,6 @@
 // GET/HEAD /uploads/{id}: what a client needs to resume (state, missing chunks, expiry).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Headers } from '../../protocol/index.js';
+import { FerryError, Headers } from '../../protocol/index.js';
 import { completeUpload } from '../completion.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
@@ -20,9 +20,12 @@ export async function getUploadStatus(
   who: Principal,
 ): Promise<void> {
   let upload = await loadUpload(ctx, params.uploadId, who);
-  if (upload.state === 'uploading' && upload.chunksReceived === upload.totalChunks) {
-    // All chunks are in; finish (or wait for) the completion so the answer carries the file.
-    await completeUpload(ctx, upload);
+  if ((upload.state === 'uploading' && upload.chunksReceived === upload.totalChunks) || upload.state === 'completing') {
+    // All chunks are in: finish the completion (or take over one whose node died; one under way in
+    // this process is shared) so the answer carries the file; 'completing' while another node runs it.
+    await completeUpload(ctx, upload, { wait: false }).catch((error: unknown) => {
+      if (!(error instanceof FerryError)) throw error;
+    });
     upload = await loadUpload(ctx, params.uploadId, who);
   }
   // From the store's gap ranges: a fragmented 10,000-chunk upload costs its gaps, not 10,000 rows.

@@ -128,6 +128,9 @@ interface DeliveryRow {
   next_attempt_at: number;
 }
 
+/** States an upload never leaves: its chunk and completion claims are dropped on entering one. */
+const endedStates = new Set<UploadState>(['complete', 'aborted', 'expired', 'failed']);
+
 type Key = [uploadId: string, index: number];
 
 interface FilePage {
@@ -205,6 +208,7 @@ function prepareAll(db: Database.Database) {
        WHERE chunk_claims.token = excluded.token OR chunk_claims.expires_at <= @now`,
     ),
     release: db.prepare<[...Key, string]>('DELETE FROM chunk_claims WHERE upload_id = ? AND idx = ? AND token = ?'),
+    renew: db.prepare<[number, ...Key, string]>('UPDATE chunk_claims SET expires_at = ? WHERE upload_id = ? AND idx = ? AND token = ?'),
     claimToken: db.prepare<Key, { token: string }>('SELECT token FROM chunk_claims WHERE upload_id = ? AND idx = ?'),
     lease: db.prepare<[{ name: string; holder: string; expiresAt: number; now: number }]>(
       `INSERT INTO leases (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
@@ -339,6 +343,8 @@ export class SqliteMetaStore implements MetaStore {
     this.#transition = db.transaction((params: TransitionParams, events: WebhookDelivery[]) => {
       const changed = sql.transition.run(params).changes > 0;
       if (changed) enqueue(events);
+      // Claims mean something only while chunks or the completion may still be written.
+      if (changed && endedStates.has(params.to)) sql.forgetClaims.run(params.id);
       return changed;
     });
     this.#insertUpload = db.transaction((row: UploadRow, events: WebhookDelivery[]) => {
@@ -411,6 +417,10 @@ export class SqliteMetaStore implements MetaStore {
     return this.#sql.claim.run({ id: uploadId, idx: index, token, expiresAt, now: this.#now() }).changes > 0;
   }
 
+  async renewChunk(uploadId: string, index: number, token: string, expiresAt: number): Promise<boolean> {
+    return this.#sql.renew.run(expiresAt, uploadId, index, token).changes > 0;
+  }
+
   async releaseChunk(uploadId: string, index: number, token: string): Promise<void> {
     this.#sql.release.run(uploadId, index, token);
   }
@@ -432,7 +442,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async transition(uploadId: string, from: UploadState[], to: UploadState, patch: { fileId?: string } = {}, events: WebhookDelivery[] = []): Promise<boolean> {
     const params = { id: uploadId, from: JSON.stringify(from), to, fileId: patch.fileId ?? null, now: this.#now() };
-    const changed = events.length === 0 ? this.#sql.transition.run(params).changes > 0 : this.#transition.immediate(params, events);
+    const changed = events.length === 0 && !endedStates.has(to) ? this.#sql.transition.run(params).changes > 0 : this.#transition.immediate(params, events);
     if (changed) await this.#wal?.sync();
     return changed;
   }

@@ -159,8 +159,8 @@ export async function runFuzzScenario(o: FuzzOptions): Promise<ScenarioResult> {
       `${n} requests; answers: ${Object.entries(statuses).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v}× ${k}`).join(', ')}`,
       `fds ${first.fds} → ${last.fds}, heap ${first.heapMiB.toFixed(1)} → ${last.heapMiB.toFixed(1)} MiB (after warm-up → end)`,
       `${validResults.length} valid uploads alongside`,
-      ...(stuck || server.ctx.chunkLocks.size || server.ctx.completions.size
-        ? [`left: ${stuck} connections, ${server.ctx.chunkLocks.size} chunk locks, ${server.ctx.completions.size} completions`]
+      ...(stuck || server.ctx.chunkWrites.size || server.ctx.completions.size
+        ? [`left: ${stuck} connections, ${server.ctx.chunkWrites.size} chunk locks, ${server.ctx.completions.size} completions`]
         : []),
       ...failures.slice(0, 3).map((f) => `violation: ${f}`),
       ...serverErrors.slice(0, 3).map((e) => `server error: ${e}`),
@@ -181,7 +181,7 @@ export async function runFuzzScenario(o: FuzzOptions): Promise<ScenarioResult> {
         'no server errors logged': serverErrors.length === 0,
         'no leaked file descriptors': last.fds <= first.fds + 2,
         'no heap growth': last.heapMiB <= first.heapMiB + 16,
-        'no connections, locks or completions left': stuck === 0 && server.ctx.chunkLocks.size === 0 && server.ctx.completions.size === 0,
+        'no connections, locks or completions left': stuck === 0 && server.ctx.chunkWrites.size === 0 && server.ctx.completions.size === 0,
       },
       notes,
     };

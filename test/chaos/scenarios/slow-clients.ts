@@ -83,7 +83,7 @@ export async function runSlowClientScenario(o: SlowClientOptions): Promise<Scena
     );
     const headers = Array.from({ length: o.slowHeaders }, () => slowClient(server.port, 'GET /capabilities HTTP/1.1\r\n', 'x-slow: yes\r\n'));
     slow.push(...silent, ...bodies, ...headers);
-    await waitFor('slow bodies to hold their chunks', () => server.ctx.chunkLocks.size === o.slowBodies, { timeoutMs: 10_000 });
+    await waitFor('slow bodies to hold their chunks', () => server.ctx.chunkWrites.size === o.slowBodies, { timeoutMs: 10_000 });
 
     // Alongside: a normal upload, a status poller, and the contended upload retrying its busy chunks.
     const latencies: number[] = [];
@@ -157,7 +157,7 @@ export async function runSlowClientScenario(o: SlowClientOptions): Promise<Scena
         'silent connections closed by the header or idle timeout': max(answers.silent) <= Math.min(idleMs, requestMs) + slack,
         'slow bodies get 408 problem+json within the request timeout': answers.bodies.every((a) => a.status === 408 && a.problem) && max(answers.bodies) <= requestMs + slack,
         'slow headers get 408 problem+json within the request timeout': answers.headers.every((a) => a.status === 408 && a.problem) && max(answers.headers) <= requestMs + slack,
-        'no chunk lock left behind': server.ctx.chunkLocks.size === 0,
+        'no chunk lock left behind': server.ctx.chunkWrites.size === 0,
         'others served meanwhile (healthz p99 < 1 s)': p99 < 1000,
       },
       notes,

@@ -28,7 +28,11 @@ export async function auditDataDir(dataDir: string): Promise<Audit> {
     const chunkCounts = new Map(
       (db.prepare('SELECT upload_id AS id, COUNT(*) AS n FROM chunks GROUP BY upload_id').all() as { id: string; n: number }[]).map((r) => [r.id, r.n]),
     );
-    const claims = (db.prepare('SELECT COUNT(*) AS n FROM chunk_claims').get() as { n: number }).n;
+    // A lapsed claim of a killed writer on an upload still in progress is ordinary state (the next
+    // writer takes it over); one on an upload that ended is left behind.
+    const claims = db
+      .prepare(`SELECT c.upload_id, c.idx, u.state FROM chunk_claims c LEFT JOIN uploads u ON u.id = c.upload_id WHERE u.state IS NULL OR u.state NOT IN ('uploading', 'completing')`)
+      .all();
     const fileRows = new Set((db.prepare('SELECT id FROM files').all() as { id: string }[]).map((r) => r.id));
     const parts = await readdir(join(dataDir, 'uploads'));
     const stored = new Set(await readdir(join(dataDir, 'files')));
@@ -53,7 +57,7 @@ export async function auditDataDir(dataDir: string): Promise<Audit> {
       if (u.state === 'complete' && n !== u.total_chunks) problems.push(`upload ${u.id}: complete with ${n} of ${u.total_chunks} chunk rows`);
     }
     for (const id of chunkCounts.keys()) if (!byId.has(id)) problems.push(`chunks of ${id}: rows without an upload`);
-    if (claims > 0) problems.push(`${claims} chunk claim rows left`);
+    if (claims.length > 0) problems.push(`${claims.length} chunk claim rows of ended uploads left: ${JSON.stringify(claims.slice(0, 3))}`);
     for (const name of stored) if (!fileRows.has(name)) problems.push(`files/${name}: orphaned bytes, no file row`);
     for (const id of fileRows) if (!stored.has(id)) problems.push(`file ${id}: row without bytes`);
 

@@ -1,0 +1,75 @@
+// For CLI tests on PostgreSQL and S3: the flags and environment that point `ferry` at the test services,
+// a database and a bucket of their own, and a `ferry serve` that must fail fast with one line.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { startCli } from '../helpers/cli.js';
+import { testPostgres } from '../helpers/postgres.js';
+import { freshBucket, testS3 } from '../helpers/s3.js';
+
+/** The test S3 service as `ferry` flags for `bucket` (under `prefix`), RGW-style addressing. */
+export function s3Flags(bucket: string, prefix = 'ferry', endpoint?: string): string[] {
+  const s3 = testS3()!;
+  return ['--store', `s3://${bucket}/${prefix}`, '--s3-endpoint', endpoint ?? s3.endpoint, '--s3-region', s3.region, '--s3-path-style'];
+}
+
+/** Credentials as an operator gives them: the AWS SDK's standard variables. */
+export function s3Env(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const s3 = testS3()!;
+  return { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, ...overrides };
+}
+
+/** A fresh database (URL with its password) and a fresh bucket. */
+export async function freshBackends(): Promise<{ metaUrl: string; bucket: string }> {
+  const [metaUrl, bucket] = await Promise.all([(await testPostgres()).newDatabase(), freshBucket()]);
+  return { metaUrl, bucket };
+}
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+export function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Runs `ferry serve` that is expected not to start: its exit code, stderr and how long it took. One
+ * that starts anyway is killed after `limitMs` (and reported with code null) rather than waited for.
+ */
+export async function serveThatFails(args: string[], env: NodeJS.ProcessEnv = {}, limitMs = 20_000) {
+  const started = Date.now();
+  const run = startCli(['serve', '--host', '127.0.0.1', '--port', '0', ...args], env);
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), limitMs);
+  const done = await run.done;
+  clearTimeout(timer);
+  return { ...done, ms: Date.now() - started };
+}
+
+/** A file of `size` random bytes under `dir`, written in pieces; its SHA-256 (hex). */
+export async function randomFile(path: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const fh = await open(path, 'w');
+  try {
+    for (let at = 0; at < size; at += 1 << 20) {
+      const bytes = randomBytes(Math.min(1 << 20, size - at));
+      hash.update(bytes);
+      await fh.write(bytes);
+    }
+  } finally {
+    await fh.close();
+  }
+  return hash.digest('hex');
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(path)) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
