@@ -1,6 +1,6 @@
 // Metadata on SQLite (better-sqlite3): one file, WAL, every acknowledged chunk durable at commit.
 import Database from 'better-sqlite3';
-import { FerryError, type DigestAlgorithm, type UploadState } from '../../protocol/index.js';
+import { FerryError, type UploadState } from '../../protocol/index.js';
 import type {
   ApiKeyRecord,
   ChunkRecord,
@@ -13,7 +13,6 @@ import type {
   ReservationLimits,
   ReservationResult,
   Reservations,
-  Role,
   StoredManifest,
   UploadRecord,
   WebhookDelivery,
@@ -21,6 +20,21 @@ import type {
 import { passedLimit } from '../reservations.js';
 import { migrate } from './schema.js';
 import { WalSync } from './wal-sync.js';
+import {
+  endedStates,
+  fromFile,
+  fromUpload,
+  toApiKey,
+  toChunk,
+  toDeliveryRow,
+  toFile,
+  toUpload,
+  type ApiKeyRow,
+  type ChunkRow,
+  type DeliveryRow,
+  type FileRow,
+  type UploadRow,
+} from '../sql-rows.js';
 
 /** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
 export const BusyTimeoutMs = 5000;
@@ -57,79 +71,10 @@ export async function openSqliteMetaStore(path: string, options: SqliteMetaStore
   }
 }
 
-interface UploadRow {
-  id: string;
-  state: UploadState;
-  name: string;
-  size: number;
-  chunk_size: number;
-  total_chunks: number;
-  algorithm: DigestAlgorithm;
-  file_digest: string | null;
-  metadata: string;
-  blob_handle: string;
-  chunks_received: number;
-  bytes_received: number;
-  created_at: number;
-  updated_at: number;
-  expires_at: number;
-  file_id: string | null;
-  owner: string;
-  grant_id: string | null;
-  /** Whom the upload counts against for the reservation limits (see ReservationLimits.key). */
-  quota_key: string;
-}
-
-interface ChunkRow {
-  idx: number;
-  size: number;
-  digest: string;
-  receipt: string;
-}
-
 interface GapRow {
   first_idx: number;
   last_idx: number;
 }
-
-interface FileRow {
-  id: string;
-  upload_id: string;
-  name: string;
-  size: number;
-  chunk_size: number;
-  total_chunks: number;
-  algorithm: DigestAlgorithm;
-  file_digest: string | null;
-  etag: string;
-  metadata: string;
-  blob_ref: string;
-  created_at: number;
-  owner: string;
-}
-
-interface ApiKeyRow {
-  id: string;
-  secret_hash: string;
-  identity: string;
-  role: Role;
-  label: string;
-  created_at: number;
-  revoked_at: number | null;
-}
-
-interface DeliveryRow {
-  event_id: string;
-  endpoint: string;
-  type: string;
-  payload: string;
-  created_at: number;
-  attempts: number;
-  next_attempt_at: number;
-}
-
-/** States an upload never leaves: its chunk and completion claims are dropped on entering one. */
-const endedStates = new Set<UploadState>(['complete', 'aborted', 'expired', 'failed']);
 
 type Key = [uploadId: string, index: number];
 
@@ -640,115 +585,4 @@ export class SqliteMetaStore implements MetaStore {
     await this.#wal?.close();
     if (this.#db.open) this.#db.close();
   }
-}
-
-function fromUpload(u: UploadRecord): UploadRow {
-  return {
-    id: u.id,
-    state: u.state,
-    name: u.name,
-    size: u.size,
-    chunk_size: u.chunkSize,
-    total_chunks: u.totalChunks,
-    algorithm: u.algorithm,
-    file_digest: u.fileDigest,
-    metadata: JSON.stringify(u.metadata),
-    blob_handle: u.blobHandle,
-    chunks_received: u.chunksReceived,
-    bytes_received: u.bytesReceived,
-    created_at: u.createdAt,
-    updated_at: u.updatedAt,
-    expires_at: u.expiresAt,
-    file_id: u.fileId,
-    owner: u.owner,
-    grant_id: u.grantId,
-    quota_key: u.owner,
-  };
-}
-
-function toUpload(r: UploadRow): UploadRecord {
-  return {
-    id: r.id,
-    state: r.state,
-    name: r.name,
-    size: r.size,
-    chunkSize: r.chunk_size,
-    totalChunks: r.total_chunks,
-    algorithm: r.algorithm,
-    fileDigest: r.file_digest,
-    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-    blobHandle: r.blob_handle,
-    chunksReceived: r.chunks_received,
-    bytesReceived: r.bytes_received,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    expiresAt: r.expires_at,
-    fileId: r.file_id,
-    owner: r.owner,
-    grantId: r.grant_id,
-  };
-}
-
-function toChunk(r: ChunkRow): ChunkRecord {
-  return { index: r.idx, size: r.size, digest: r.digest, receipt: r.receipt };
-}
-
-function fromFile(f: FileRecord): FileRow {
-  return {
-    id: f.id,
-    upload_id: f.uploadId,
-    name: f.name,
-    size: f.size,
-    chunk_size: f.chunkSize,
-    total_chunks: f.totalChunks,
-    algorithm: f.algorithm,
-    file_digest: f.fileDigest,
-    etag: f.etag,
-    metadata: JSON.stringify(f.metadata),
-    blob_ref: f.blobRef,
-    created_at: f.createdAt,
-    owner: f.owner,
-  };
-}
-
-function toFile(r: FileRow): FileRecord {
-  return {
-    id: r.id,
-    uploadId: r.upload_id,
-    name: r.name,
-    size: r.size,
-    chunkSize: r.chunk_size,
-    totalChunks: r.total_chunks,
-    algorithm: r.algorithm,
-    fileDigest: r.file_digest,
-    etag: r.etag,
-    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-    blobRef: r.blob_ref,
-    createdAt: r.created_at,
-    owner: r.owner,
-  };
-}
-
-function toDeliveryRow(d: WebhookDelivery): DeliveryRow {
-  return {
-    event_id: d.eventId,
-    endpoint: d.endpoint,
-    type: d.type,
-    payload: d.payload,
-    created_at: d.createdAt,
-    attempts: d.attempts,
-    next_attempt_at: d.nextAttemptAt,
-  };
-}
-
-function toApiKey(r: ApiKeyRow): ApiKeyRecord {
-  return {
-    id: r.id,
-    secretHash: r.secret_hash,
-    identity: r.identity,
-    role: r.role,
-    label: r.label,
-    createdAt: r.created_at,
-    revokedAt: r.revoked_at,
-  };
 }
