@@ -72,8 +72,9 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   if (options.preCreate) ctx.preCreate.push(options.preCreate);
   if (config.preCreateHook) ctx.preCreate.push(httpPreCreateHook(config.preCreateHook, config.webhookSecret!, config.webhookTimeoutSeconds * 1000));
   // What a crash left: completions to finish, clean-ups to end, storage to free (one node at a time,
-  // under the sweep lease; a node that does not get it leaves the job to the holder).
-  await sweep(ctx);
+  // under the sweep lease; a node that does not get it leaves the job to the holder). A failure here
+  // must not keep a node from serving: the sweeper tries again on its interval.
+  await sweep(ctx).catch((err: unknown) => log.error({ err }, 'start-up sweep failed'));
 
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const idleTimeoutMs = config.idleTimeoutSeconds * 1000;
@@ -105,6 +106,10 @@ export async function startServer(input: ServerConfigInput = {}, options: StartO
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
+  }).catch(async (error: unknown) => {
+    // An embedding application gets its pools and sockets back, not just the error.
+    await Promise.allSettled([ctx.meta.close(), ctx.blobs.close()]);
+    throw error;
   });
   const port = (server.address() as AddressInfo).port;
   const metricsListener = config.metricsAddress

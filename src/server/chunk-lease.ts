@@ -8,9 +8,9 @@ export interface ChunkLease {
   /** Names the writer (its node and request) in the store's claim row. */
   readonly token: string;
   /**
-   * Passes `body` through, renewing the lease before handing on a piece whenever a third of it has
-   * gone by. A writer whose lease was taken over (it stalled longer than the lease) stops before
-   * writing another byte: the piece that would follow is never handed on.
+   * Passes `body` through, keeping the lease while bytes arrive. A writer whose lease was taken
+   * over (its body stalled longer than the lease, or its process hung) stops before handing on
+   * another piece.
    */
   guard(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
   /** Gives the lease up (idempotent), so a retry need not wait for it to expire. */
@@ -23,31 +23,69 @@ export function chunkLeaseMs(ctx: ServerContext): number {
   return Math.max(200, ctx.config.chunkTakeoverSeconds * 1000);
 }
 
-/** Takes the lease on chunk `index` of `uploadId`, or undefined while another writer holds it. */
+/**
+ * Takes the lease on chunk `index` of `uploadId`, or undefined while another writer holds it.
+ *
+ * A timer renews it every third of its length while the writer is working: while its body's bytes
+ * keep arriving or the store is busy with them, and once the body has ended (the store is flushing
+ * it, or waiting for S3 to take the part). So a live writer is never taken over however slow its storage, and only a body that
+ * stalls (or a node that dies or hangs) lets the lease lapse. A writer that finds its lease older
+ * than a third of its length (its renewals could not run) renews before handing on another piece.
+ */
 export async function takeChunkLease(ctx: ServerContext, uploadId: string, index: number): Promise<ChunkLease | undefined> {
   const leaseMs = chunkLeaseMs(ctx);
   const token = `${ctx.nodeId}/${randomUUID()}`;
   if (!(await ctx.meta.claimChunk(uploadId, index, token, ctx.now() + leaseMs))) return undefined;
   ctx.chunkWrites.started();
   let renewedAt = ctx.now();
+  let lastByteAt = renewedAt;
+  let bodyEnded = false;
+  let waitingForBody = false;
+  let lost = false;
   let released = false;
+  const renew = async (): Promise<boolean> => {
+    const now = ctx.now();
+    if (lost || !(await ctx.meta.renewChunk(uploadId, index, token, now + leaseMs))) {
+      lost = true;
+      return false;
+    }
+    renewedAt = Math.max(renewedAt, now);
+    return true;
+  };
+  const timer = setInterval(() => {
+    if (released || lost) return;
+    // Working: the store has our pieces (it has not asked for the next), or bytes arrive, or the
+    // body is in and being made durable.
+    const working = bodyEnded || !waitingForBody || ctx.now() - lastByteAt < leaseMs;
+    if (!working) return; // a stalled body: let the lease lapse for a retry to take over
+    renew().catch((err: unknown) => ctx.log.warn({ uploadId, index, err }, 'could not renew a chunk lease'));
+  }, leaseMs / 3);
+  timer.unref();
+  const takenOver = () => new FerryError('chunk-in-progress', `Chunk ${index} was taken over by another request while this one stalled.`, { retryAfter: 1 });
   return {
     token,
     async *guard(body) {
-      for await (const piece of body) {
-        if (ctx.now() - renewedAt > leaseMs / 3) {
-          const now = ctx.now();
-          if (!(await ctx.meta.renewChunk(uploadId, index, token, now + leaseMs))) {
-            throw new FerryError('chunk-in-progress', `Chunk ${index} was taken over by another request while this one stalled.`, { retryAfter: 1 });
-          }
-          renewedAt = now;
+      const pieces = body[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          waitingForBody = true;
+          const next = await pieces.next();
+          waitingForBody = false;
+          lastByteAt = ctx.now();
+          if (next.done) break;
+          if (lost || (lastByteAt - renewedAt > leaseMs / 3 && !(await renew()))) throw takenOver();
+          yield next.value;
         }
-        yield piece;
+      } finally {
+        waitingForBody = false;
+        await pieces.return?.();
       }
+      bodyEnded = true;
     },
     async release() {
       if (released) return;
       released = true;
+      clearInterval(timer);
       ctx.chunkWrites.ended();
       // Not fatal (a full disk can refuse even this): a lease not given up lapses by itself.
       await ctx.meta.releaseChunk(uploadId, index, token).catch((err: unknown) => {

@@ -5,6 +5,7 @@ import type { ChunkRecord, FileRecord, UploadRecord } from '../stores/types.js';
 import { chunkLeaseMs } from './chunk-lease.js';
 import type { ServerContext } from './context.js';
 import { announceEvent, eventData, prepareEvent } from './events.js';
+import { StoredBytesMismatch } from '../stores/errors.js';
 import { storedManifest } from './manifest.js';
 import { closedUploadProblem } from './upload-lifecycle.js';
 
@@ -81,7 +82,10 @@ async function takeCompletionLease(ctx: ServerContext, uploadId: string): Promis
   return {
     release: async () => {
       clearInterval(timer);
-      await ctx.meta.releaseChunk(uploadId, completionClaim, token);
+      // Not fatal: a lease not given up lapses by itself (and an ended upload's claims are gone).
+      await ctx.meta.releaseChunk(uploadId, completionClaim, token).catch((err: unknown) => {
+        ctx.log.warn({ uploadId, err }, 'could not give up the completion lease; it will lapse');
+      });
     },
   };
 }
@@ -98,21 +102,22 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
   if (chunks.length !== upload.totalChunks) {
     throw new FerryError('internal-error', `Upload ${upload.id} has ${chunks.length} of ${upload.totalChunks} chunks.`);
   }
-  const blobRef = await ctx.blobs.complete(upload.blobHandle, fileId, chunks.map((c) => c.receipt));
+  let blobRef: string;
+  try {
+    blobRef = await ctx.blobs.complete(upload.blobHandle, fileId, chunks.map((c) => c.receipt));
+  } catch (error) {
+    // The stored bytes are not the recorded ones (a part replaced late, or lost): retrying cannot
+    // help, and assembling would give a file that matches no chunk. The upload fails, its client
+    // starts again; stuck in 'completing' it would be retried by every sweep for ever.
+    if (error instanceof StoredBytesMismatch) await failUpload(ctx, upload, { reason: error.message }, () => ctx.blobs.abort(upload.blobHandle));
+    throw error;
+  }
 
   if (upload.fileDigest) {
     // Reading the file back costs one sequential pass; only uploads that declare a digest pay it.
     const actual = await digestOf(ctx, blobRef, upload.size);
     if (actual !== upload.fileDigest) {
-      // The state first: a crash after it leaves chunk rows behind, which recoverFailedCompletions
-      // takes as the sign that the file still has to be deleted.
-      const failed = prepareEvent(ctx, 'upload.failed', eventData(ctx, upload, null));
-      const failedHere = await ctx.meta.transition(upload.id, ['completing'], 'failed', {}, failed.deliveries);
-      await ctx.blobs.deleteFile(blobRef);
-      await ctx.meta.forgetChunks(upload.id);
-      if (failedHere && upload.grantId) await ctx.meta.releaseGrant(upload.grantId, upload.size);
-      ctx.log.warn({ uploadId: upload.id, event: 'upload-failed', expected: upload.fileDigest, actual }, 'file digest mismatch');
-      if (failedHere) await announceEvent(ctx, failed);
+      await failUpload(ctx, upload, { expected: upload.fileDigest, actual }, () => ctx.blobs.deleteFile(blobRef));
       throw new FerryError('file-digest-mismatch', `The assembled file's digest is ${actual}, not the declared ${upload.fileDigest}.`, {
         expected: upload.fileDigest,
         actual,
@@ -142,6 +147,23 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
   );
   await announceEvent(ctx, completed);
   return file;
+}
+
+/**
+ * Ends a completion that cannot succeed: 'completing' becomes 'failed' (reported once), then the
+ * bytes are freed and the chunk rows dropped. The state first: a crash after it leaves chunk rows
+ * behind, which recoverFailedCompletions takes as the sign that the bytes still have to go. Only the
+ * request that made the change cleans up (another that lost the race leaves it to the winner).
+ */
+async function failUpload(ctx: ServerContext, upload: UploadRecord, why: Record<string, string>, freeBytes: () => Promise<void>): Promise<void> {
+  const failed = prepareEvent(ctx, 'upload.failed', eventData(ctx, upload, null));
+  if (!(await ctx.meta.transition(upload.id, ['completing'], 'failed', {}, failed.deliveries))) return;
+  await freeBytes();
+  await ctx.meta.forgetChunks(upload.id);
+  if (upload.grantId) await ctx.meta.releaseGrant(upload.grantId, upload.size);
+  ctx.metrics.inc('ferry_uploads_failed_total');
+  ctx.log.warn({ uploadId: upload.id, event: 'upload-failed', ...why }, 'upload failed: its stored bytes are not the ones sent');
+  await announceEvent(ctx, failed);
 }
 
 async function createFileRecord(ctx: ServerContext, upload: UploadRecord, fileId: string, blobRef: string, chunks: ChunkRecord[]): Promise<FileRecord> {
@@ -221,13 +243,17 @@ export async function recoverCompletions(ctx: ServerContext): Promise<number> {
 export async function recoverFailedCompletions(ctx: ServerContext): Promise<number> {
   let freed = 0;
   for (const upload of await ctx.meta.listDue('failed', Number.MAX_SAFE_INTEGER, 1000)) {
-    const chunks = await ctx.meta.listChunks(upload.id, { from: 0, limit: 1 });
-    if (chunks.length === 0 || !upload.fileId) continue;
-    await ctx.blobs.abort(upload.blobHandle);
-    await ctx.blobs.deleteFile(ctx.blobs.fileRefOf(upload.blobHandle, upload.fileId));
-    await ctx.meta.forgetChunks(upload.id);
-    ctx.log.warn({ uploadId: upload.id, event: 'storage-recovered', state: 'failed' }, 'deleted the file of an upload that failed verification');
-    freed++;
+    try {
+      const chunks = await ctx.meta.listChunks(upload.id, { from: 0, limit: 1 });
+      if (chunks.length === 0 || !upload.fileId) continue;
+      await ctx.blobs.abort(upload.blobHandle);
+      await ctx.blobs.deleteFile(ctx.blobs.fileRefOf(upload.blobHandle, upload.fileId));
+      await ctx.meta.forgetChunks(upload.id);
+      ctx.log.warn({ uploadId: upload.id, event: 'storage-recovered', state: 'failed' }, 'deleted the file of an upload that failed verification');
+      freed++;
+    } catch (error) {
+      ctx.log.error({ uploadId: upload.id, err: error }, 'clean-up of a failed upload failed; the next sweep tries again');
+    }
   }
   return freed;
 }

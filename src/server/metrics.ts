@@ -12,6 +12,7 @@ const counters = {
   ferry_uploads_completed_total: 'Uploads assembled into files',
   ferry_uploads_aborted_total: 'Uploads aborted by clients',
   ferry_uploads_expired_total: 'Uploads expired by the sweeper',
+  ferry_uploads_failed_total: 'Uploads whose assembled file or stored bytes did not match what was sent',
   ferry_file_bytes_served_total: 'Bytes of files sent to clients',
   ferry_files_deleted_total: 'Files deleted, by why (deleted by a caller, or retention)',
   ferry_webhook_deliveries_total: 'Webhook delivery attempts, by outcome',

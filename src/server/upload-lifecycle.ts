@@ -16,8 +16,9 @@ export async function loadUpload(ctx: ServerContext, uploadId: string, who: Prin
   requireUpload(who, upload);
   // One with every chunk in is due for completion, not expiry (a crash stopped it before 'completing').
   if (upload.state === 'uploading' && upload.expiresAt <= ctx.now() && upload.chunksReceived < upload.totalChunks) {
-    await expireUpload(ctx, upload);
-    return { ...upload, state: 'expired' };
+    if (await expireUpload(ctx, upload)) return { ...upload, state: 'expired' };
+    // A chunk (on this node or another) slid its expiry meanwhile, or something else ended it: as it is now.
+    return loadUpload(ctx, uploadId, who);
   }
   return upload;
 }
@@ -28,7 +29,10 @@ export async function loadUpload(ctx: ServerContext, uploadId: string, who: Prin
  */
 async function closeUpload(ctx: ServerContext, upload: UploadRecord, to: 'aborted' | 'expired'): Promise<boolean> {
   const ended = prepareEvent(ctx, to === 'aborted' ? 'upload.aborted' : 'upload.expired', eventData(ctx, upload, null));
-  if (!(await ctx.meta.transition(upload.id, ['uploading'], to, {}, ended.deliveries))) return false;
+  // Expiry only while still due (the condition is checked in the store, not on this snapshot): a
+  // chunk recorded meanwhile on any node slides the expiry and keeps the upload alive.
+  const patch = to === 'expired' ? { dueBy: ctx.now() } : {};
+  if (!(await ctx.meta.transition(upload.id, ['uploading'], to, patch, ended.deliveries))) return false;
   await ctx.meta.forgetChunks(upload.id);
   await ctx.blobs.abort(upload.blobHandle);
   // A grant's budget counts what is uploading or became a file: what ended here is given back.
@@ -69,14 +73,19 @@ export async function recoverStorage(ctx: ServerContext): Promise<number> {
   let freed = 0;
   const bornBefore = ctx.now() - ctx.config.orphanGraceSeconds * 1000;
   for (const { uploadId, handle, startedAt } of await ctx.blobs.listIncomplete()) {
-    const upload = await ctx.meta.getUpload(uploadId);
-    if (upload && (upload.state === 'uploading' || upload.state === 'completing') && upload.blobHandle === handle) continue;
-    if (!upload && startedAt > bornBefore) continue;
-    // A complete upload keeps its chunk rows: they are its file's manifest.
-    if (upload && upload.state !== 'complete') await ctx.meta.forgetChunks(upload.id);
-    await ctx.blobs.abort(handle);
-    ctx.log.warn({ uploadId, event: 'storage-recovered', state: upload?.state ?? null }, 'freed storage left by an interrupted upload');
-    freed++;
+    try {
+      const upload = await ctx.meta.getUpload(uploadId);
+      if (upload && (upload.state === 'uploading' || upload.state === 'completing') && upload.blobHandle === handle) continue;
+      if (!upload && startedAt > bornBefore) continue;
+      // A complete upload keeps its chunk rows: they are its file's manifest.
+      if (upload && upload.state !== 'complete') await ctx.meta.forgetChunks(upload.id);
+      await ctx.blobs.abort(handle);
+      ctx.log.warn({ uploadId, event: 'storage-recovered', state: upload?.state ?? null }, 'freed storage left by an interrupted upload');
+      freed++;
+    } catch (error) {
+      // One that cannot be freed now (the store refuses) must not stop the rest: the next sweep tries again.
+      ctx.log.error({ uploadId, err: error }, 'storage recovery failed');
+    }
   }
   return freed;
 }

@@ -29,13 +29,20 @@ export function parseStoreLocation(text: string | undefined): StoreLocation {
   const m = /^s3:\/\/([^/?#]+)(?:\/([^?#]*))?$/i.exec(text);
   if (!m) throw new LocationError(`--store must be s3://bucket or s3://bucket/prefix, got ${schemeOf(text)}`);
   const bucket = m[1]!;
-  // The rules S3 and its look-alikes share; anything else would fail later with a less clear error.
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+  if (!isBucketName(bucket)) {
     throw new LocationError(`--store: "${bucket}" is not a bucket name (3-63 characters: lowercase letters, digits, dots, hyphens)`);
   }
   // Keys are joined as prefix + '/' + name: one slash between, none at the start.
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '').replace(/\/{2,}/g, '/');
   return { kind: 's3', bucket, prefix };
+}
+
+/**
+ * The bucket-name rules S3 and its look-alikes share (3-63 characters: lowercase letters, digits, dots,
+ * hyphens; a letter or digit at each end); anything else would fail later with a less clear error.
+ */
+export function isBucketName(name: string): boolean {
+  return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name);
 }
 
 /** The metadata store as the logs name it: no user, password or query (a password may hide in either). */

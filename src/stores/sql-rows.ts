@@ -1,7 +1,7 @@
 // The row shapes both SQL metadata stores use (the same columns in SQLite and PostgreSQL) and their
 // mapping to and from the store records.
 import type { DigestAlgorithm, UploadState } from '../protocol/index.js';
-import type { ApiKeyRecord, ChunkRecord, FileRecord, Role, UploadRecord, WebhookDelivery } from './types.js';
+import type { ApiKeyRecord, ChunkRecord, FileQuery, FileRecord, Role, UploadRecord, WebhookDelivery } from './types.js';
 
 export interface UploadRow {
   id: string;
@@ -169,6 +169,30 @@ export function toDeliveryRow(d: WebhookDelivery): DeliveryRow {
     attempts: d.attempts,
     next_attempt_at: d.nextAttemptAt,
   };
+}
+
+export function fromDeliveryRow(r: DeliveryRow): WebhookDelivery {
+  return {
+    eventId: r.event_id,
+    endpoint: r.endpoint,
+    type: r.type,
+    payload: r.payload,
+    createdAt: r.created_at,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+  };
+}
+
+/** The webhook_outbox columns a delivery fills, in the order the SQL stores insert them. */
+export const deliveryColumns = ['event_id', 'endpoint', 'type', 'payload', 'created_at', 'attempts', 'next_attempt_at'] as const satisfies ReadonlyArray<keyof DeliveryRow>;
+
+/**
+ * Where a page of the file listing starts: after the (created_at, id) position. No position: from the
+ * newest (any id sorts after ''); createdBefore is a position before every id of that time.
+ */
+export function filePosition(query: FileQuery): { afterAt: number; afterId: string } {
+  const position = query.after ? { afterAt: query.after.createdAt, afterId: query.after.id } : { afterAt: Number.MAX_SAFE_INTEGER, afterId: '' };
+  return query.createdBefore !== undefined && query.createdBefore <= position.afterAt ? { afterAt: query.createdBefore, afterId: '' } : position;
 }
 
 export function toApiKey(r: ApiKeyRow): ApiKeyRecord {

@@ -126,7 +126,7 @@ export interface UploadStore {
    * state was not in `from`. This is how exactly one request wins completion, abort or expiry.
    * `events` (the webhook deliveries reporting the change) are written with it, only if it happens.
    */
-  transition(uploadId: string, from: UploadState[], to: UploadState, patch?: { fileId?: string }, events?: WebhookDelivery[]): Promise<boolean>;
+  transition(uploadId: string, from: UploadState[], to: UploadState, patch?: TransitionPatch, events?: WebhookDelivery[]): Promise<boolean>;
   /** Drops the chunk rows, claims and gaps of a finished, aborted or expired upload (the upload row stays). */
   forgetChunks(uploadId: string): Promise<void>;
   createFile(file: FileRecord): Promise<void>;
@@ -320,12 +320,25 @@ export interface BufferLender {
   giveBack(buffer: Buffer): void;
 }
 
+/** Field changes and extra conditions of a transition. */
+export interface TransitionPatch {
+  fileId?: string;
+  /**
+   * Only if the upload is due for expiry at that time (epoch ms): its expiresAt <= dueBy and it still
+   * misses a chunk (chunksReceived < totalChunks). Checked in the same atomic step as the state, so a
+   * chunk recorded after the sweeper listed the upload (sliding its expiry) or its last chunk keeps it.
+   */
+  dueBy?: number;
+}
+
 /** What a blob store can hold; the server's chunk sizes and counts follow it. */
 export interface BlobLimits {
   /** Smallest chunk except the last (S3: 5 MiB parts). */
   minChunkSize: number;
   /** Most chunks an upload may have (S3: 10,000 parts). */
   maxChunks: number;
+  /** Largest chunk (S3: 5 GiB parts); absent: no limit of the store's own. */
+  maxChunkSize?: number;
 }
 
 /** An incomplete upload's storage, as the blob store sees it. */

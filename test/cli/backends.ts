@@ -3,11 +3,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startCli } from '../helpers/cli.js';
 import { testPostgres } from '../helpers/postgres.js';
 import { freshBucket, testS3 } from '../helpers/s3.js';
+
+export { closedPort } from '../helpers/ports.js';
 
 /** The test S3 service as `ferry` flags for `bucket` (under `prefix`), RGW-style addressing. */
 export function s3Flags(bucket: string, prefix = 'ferry', endpoint?: string): string[] {
@@ -25,18 +26,6 @@ export function s3Env(overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 export async function freshBackends(): Promise<{ metaUrl: string; bucket: string }> {
   const [metaUrl, bucket] = await Promise.all([(await testPostgres()).newDatabase(), freshBucket()]);
   return { metaUrl, bucket };
-}
-
-/** A loopback port nothing listens on (it was free a moment ago). */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -30,7 +30,7 @@ interface Pair {
 }
 
 /** Two nodes on shared stores; each node's close() would close the stores, so they are closed once, last. */
-async function twoNodes(config: ServerConfigInput = {}): Promise<Pair> {
+async function twoNodes(config: ServerConfigInput = {}, slowA?: (blobs: BlobStore) => BlobStore): Promise<Pair> {
   const dataDir = await tempDir();
   const meta = await openSqliteMetaStore(join(dataDir, 'meta.sqlite'));
   const blobs = new FsBlobStore({ dir: dataDir, fsync: false });
@@ -38,7 +38,9 @@ async function twoNodes(config: ServerConfigInput = {}): Promise<Pair> {
   const events: FerryEvent[] = [];
   const start = () =>
     startServer({ port: 0, host: '127.0.0.1', logLevel: 'silent', ...testLimits, dataDir, ...config }, { ...shared, onEvent: (e) => void events.push(e) });
-  const a = await start();
+  const a = await (slowA
+    ? startServer({ port: 0, host: '127.0.0.1', logLevel: 'silent', ...testLimits, dataDir, ...config }, { ...shared, blobs: slowA(shared.blobs), onEvent: (e) => void events.push(e) })
+    : start());
   const b = await start();
   cleanups.push(async () => {
     await Promise.all([a.close(), b.close()]);
@@ -108,6 +110,43 @@ describe('two nodes on one metadata store and one blob store', () => {
     // The recorded digests name the stored bytes.
     const chunk0 = await a.ctx.meta.getChunk(uploadId, 0);
     expect(chunk0!.digest).toBe(sha256Field(file.bytes.subarray(0, cs)));
+  });
+
+  it('a writer whose storage is slow keeps its lease: no other node writes the chunk under it (review repro)', async () => {
+    // Node A's storage takes its time with every piece (a slow disk, or S3 slow to take a part).
+    let piecesHeld = 0;
+    const slow = (blobs: BlobStore): BlobStore => ({
+      ...blobs,
+      putChunk: (handle, place, body, options) =>
+        blobs.putChunk(handle, place, (async function* () {
+          for await (const piece of body) {
+            piecesHeld++;
+            await new Promise((resolve) => setTimeout(resolve, 500)); // 2.5 lease lengths
+            yield piece;
+          }
+        })(), options),
+    });
+    const { a, b } = await twoNodes({ chunkTakeoverSeconds: 0.2 }, slow);
+    const data = randomData(2 * cs);
+    const { uploadId } = (await create(a.url, { name: 'slow disk', size: data.length, chunkSize: cs })).body;
+    const mine = chunkOf(data, cs, 0);
+    const first = putChunk(a.url, uploadId, 0, mine);
+    await expect.poll(() => piecesHeld).toBeGreaterThan(0);
+    // For the whole slow write (several lease lengths), node B is told the chunk is being written.
+    let refused = 0;
+    let other: Awaited<ReturnType<typeof putChunk>> | undefined;
+    while (a.ctx.chunkWrites.size > 0) {
+      other = await putChunk(b.url, uploadId, 0, randomData(cs));
+      if (other.status !== 409 || other.body.type !== 'urn:ferry:problem:chunk-in-progress') break;
+      refused++;
+    }
+    expect((await first).status).toBe(201);
+    expect(refused).toBeGreaterThan(0);
+    // What B meets afterwards is the stored chunk (a conflict: another body), never a takeover.
+    if (other && other.status !== 409) throw new Error(`node B wrote under a live writer: HTTP ${other.status} ${JSON.stringify(other.body)}`);
+    expect((await putChunk(b.url, uploadId, 0, randomData(cs))).body.type).toBe('urn:ferry:problem:chunk-conflict');
+    const done = await putChunk(b.url, uploadId, 1, chunkOf(data, cs, 1));
+    expect(sha256Hex((await download(done.body.fileUrl)).bytes)).toBe(sha256Hex(data));
   });
 
   it('the last two chunks on two nodes at the same moment complete the upload once', async () => {

@@ -333,6 +333,32 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
       it('answers false for an unknown upload', async () => {
         expect(await store.transition(randomUUID(), ['uploading'], 'aborted')).toBe(false);
       });
+
+      it('with dueBy, expires only an upload still due then: expired by that time and missing a chunk', async () => {
+        const listedAt = Date.now();
+        // Slid past dueBy by a chunk recorded after the sweeper listed it: kept.
+        const slid = sampleUpload({ expiresAt: listedAt - 1000 });
+        await store.createUpload(slid);
+        await store.recordChunk(slid.id, sampleChunk(0), listedAt + hour);
+        expect(await store.transition(slid.id, ['uploading'], 'expired', { dueBy: listedAt })).toBe(false);
+        expect((await store.getUpload(slid.id))?.state).toBe('uploading');
+
+        // Every chunk in (its completion is due, not its expiry), expiry not slid: kept.
+        const full = sampleUpload({ expiresAt: listedAt - 1000, totalChunks: 2, size: 2 * sampleChunk(0).size });
+        await store.createUpload(full);
+        for (const i of [0, 1]) await store.recordChunk(full.id, sampleChunk(i), listedAt - 1000);
+        expect(await store.transition(full.id, ['uploading'], 'expired', { dueBy: listedAt })).toBe(false);
+        expect((await store.getUpload(full.id))?.state).toBe('uploading');
+
+        // Due: expired by dueBy (at it exactly too) with a chunk missing.
+        for (const expiresAt of [listedAt - 1000, listedAt]) {
+          const due = sampleUpload({ expiresAt });
+          await store.createUpload(due);
+          await store.recordChunk(due.id, sampleChunk(1), expiresAt);
+          expect(await store.transition(due.id, ['uploading'], 'expired', { dueBy: listedAt })).toBe(true);
+          expect((await store.getUpload(due.id))?.state).toBe('expired');
+        }
+      });
     });
 
     describe('sweeping queries', () => {

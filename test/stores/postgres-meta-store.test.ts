@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { openPostgresMetaStore, statements } from '../../src/stores/postgres/meta-store.js';
 import { migrations } from '../../src/stores/postgres/schema.js';
 import { postgresSkipReason, testPostgres } from '../helpers/postgres.js';
+import { closedPort } from '../helpers/ports.js';
 import { describeMetaStoreContract, sampleChunk, sampleUpload } from './meta-store-contract.js';
 
 // Outside CI a machine where embedded PostgreSQL cannot start skips these (with the reason); in CI this throws.
@@ -129,6 +130,56 @@ describe.skipIf(skip !== null)('PostgreSQL', () => {
         expect((await nodes[0]!.reservations('nobody')).totalBytes).toBe(100);
       } finally {
         await Promise.all(nodes.map((s) => s.close()));
+      }
+    });
+
+    it('answers claim-lost to a writer whose claim was taken over while it waited for the upload row', async () => {
+      const url = await freshUrl();
+      let now = 1_000_000;
+      const store = await openPostgresMetaStore(url, { now: () => now });
+      try {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        expect(await store.claimChunk(upload.id, 0, 'stalled', now + 500)).toBe(true);
+        const outcome = await withClient(url, async (holder) => {
+          // Another transaction holds the upload row: the stalled writer's recordChunk waits for it.
+          await holder.query('BEGIN');
+          await holder.query('SELECT 1 FROM uploads WHERE id = $1 FOR UPDATE', [upload.id]);
+          const recorded = store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt, 'stalled');
+          await until(async () => {
+            const waiting = await holder.query(
+              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
+            );
+            return (waiting.rowCount ?? 0) > 0;
+          }, 'recordChunk to wait for the upload row');
+          // Meanwhile the claim expires and another writer takes it over (committed).
+          now += 1_000;
+          expect(await store.claimChunk(upload.id, 0, 'taker', now + 60_000)).toBe(true);
+          await holder.query('COMMIT');
+          return recorded;
+        });
+        expect(outcome).toEqual({ outcome: 'claim-lost' });
+        expect(await store.getChunk(upload.id, 0)).toBeUndefined();
+        expect(await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt, 'taker')).toMatchObject({ outcome: 'recorded', chunksReceived: 1 });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('opens at most poolSize connections', async () => {
+      const url = await freshUrl();
+      const store = await openPostgresMetaStore(url, { poolSize: 2 });
+      try {
+        const uploads = Array.from({ length: 6 }, () => sampleUpload());
+        await Promise.all(uploads.map((u) => store.createUpload(u)));
+        await Promise.all(uploads.map((u, i) => store.recordChunk(u.id, sampleChunk(i % 4), u.expiresAt)));
+        const open = await withClient(url, async (c) =>
+          Number((await c.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ferry'`)).rows[0].n),
+        );
+        expect(open).toBeGreaterThan(0);
+        expect(open).toBeLessThanOrEqual(2);
+      } finally {
+        await store.close();
       }
     });
 
@@ -272,14 +323,3 @@ describe.skipIf(skip !== null)('PostgreSQL', () => {
     });
   });
 });
-
-/** A loopback port nothing listens on (taken, then let go). */
-async function closedPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -1,11 +1,15 @@
 // The S3 blob store against a real S3 service (Ceph RGW in CI): the shared contract, its layout, S3's own rules, ping's messages.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FerryError, MiB } from '../../src/protocol/index.js';
+import type { ServerConfig } from '../../src/server/config.js';
+import { chunkLimits } from '../../src/server/chunk-limits.js';
 import { openS3BlobStore } from '../../src/stores/s3/blob-store.js';
 import type { BlobStore } from '../../src/stores/types.js';
+import { closedPort } from '../helpers/ports.js';
 import { dropBuckets, freshBucket, s3Required, s3StoreOptions, testS3Client } from '../helpers/s3.js';
 import { collect, describeBlobStoreContract, pieces } from './blob-store-contract.js';
 
@@ -22,15 +26,6 @@ afterAll(async () => {
   await Promise.all(opened.map((s) => s.close()));
   if (!s3Required) await dropBuckets();
 });
-
-/** A port nothing listens on (taken, then let go). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   const outcome = await promise.then(
@@ -75,7 +70,7 @@ describe.skipIf(s3Required)('S3 blob store', () => {
 
   it('declares S3 limits, and the service itself refuses a part under 5 MiB that is not the last', async () => {
     const store = await openStore();
-    expect(store.limits).toEqual({ minChunkSize: 5 * MiB, maxChunks: 10_000 });
+    expect(store.limits).toEqual({ minChunkSize: 5 * MiB, maxChunkSize: 5 * 1024 * MiB, maxChunks: 10_000 });
     const data = randomBytes(3000);
     const handle = await store.begin(randomUUID(), data.byteLength, 3);
     const receipts: string[] = [];
@@ -85,6 +80,14 @@ describe.skipIf(s3Required)('S3 blob store', () => {
     const err = await rejection(store.complete(handle, randomUUID(), receipts));
     expect(err.message).toMatch(/smaller than the service's minimum part size.*EntityTooSmall \(HTTP 400\)/);
     await store.abort(handle);
+  });
+
+  it('keeps the server’s chunk sizes within S3’s 5 GiB part limit', async () => {
+    const store = await openStore();
+    const config = { minChunkSize: MiB, defaultChunkSize: 8 * MiB, maxChunkSize: 16 * 1024 * MiB, maxChunks: 100_000 } as ServerConfig;
+    expect(chunkLimits(config, store)).toEqual({ minChunkSize: 5 * MiB, defaultChunkSize: 8 * MiB, maxChunkSize: 5 * 1024 * MiB, maxChunks: 10_000 });
+    expect(chunkLimits({ ...config, defaultChunkSize: 8 * 1024 * MiB }, store).defaultChunkSize).toBe(5 * 1024 * MiB);
+    expect(() => chunkLimits({ ...config, minChunkSize: 6 * 1024 * MiB }, store)).toThrow(/above the blob store's largest/);
   });
 
   it('refuses to complete with a receipt that is not the stored part (InvalidPart): it never assembles other bytes', async () => {
@@ -240,6 +243,17 @@ describe.skipIf(s3Required)('S3 blob store', () => {
     await expect(store.begin('a/b', 1, 1)).rejects.toThrow(/plain name/);
   });
 
+  it('does not take a missing bucket for a gone upload or file: abort and delete fail', async () => {
+    const store = await openStore();
+    const handle = await store.begin(randomUUID(), 10, 1);
+    const elsewhere = await openS3BlobStore(s3StoreOptions(`ferry-missing-${randomUUID().slice(0, 8)}`));
+    opened.push(elsewhere);
+    expect((await rejection(elsewhere.abort(handle))).message).toMatch(/AbortMultipartUpload .*NoSuchBucket \(HTTP 404\)/);
+    expect((await rejection(elsewhere.deleteFile(store.fileRefOf(handle, randomUUID())))).message).toMatch(/DeleteObject .*NoSuchBucket \(HTTP 404\)/);
+    await store.abort(handle);
+    await store.abort(handle); // an upload that is gone still counts as aborted
+  });
+
   it('gives a missing file’s read a clear error', async () => {
     const store = await openStore();
     const err = await rejection(collect(store.read('uploads/nothing', 0, 10)));
@@ -262,6 +276,54 @@ describe.skipIf(s3Required)('S3 blob store', () => {
       const store = await openS3BlobStore({ ...options, credentials: { ...options.credentials, secretAccessKey: 'not-the-secret' } });
       opened.push(store);
       expect((await rejection(store.ping())).message).toMatch(/^S3 refused the credentials for bucket ferry-test-[\w-]+ at http:.*HTTP 403/);
+    });
+
+    it('fails once S3 stays silent for the idle timeout, instead of waiting for ever', async () => {
+      // Accepts the connection, reads the request, never answers.
+      const sockets = new Set<import('node:net').Socket>();
+      const silent = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('data', () => undefined);
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as { port: number };
+      try {
+        const store = await openS3BlobStore({ ...s3StoreOptions('some-bucket'), endpoint: `http://127.0.0.1:${port}`, idleTimeoutMs: 300 });
+        opened.push(store);
+        const started = Date.now();
+        expect((await rejection(store.ping())).message).toMatch(/^cannot reach S3 at http:\/\/127.0.0.1:\d+: TimeoutError: .*300 ms of inactivity/);
+        expect(Date.now() - started).toBeLessThan(5_000);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
+
+    it('never cuts a slow answer that keeps moving: the timeout is for silence, not length', async () => {
+      // Answers a ranged GET with 12 bytes, one every 100 ms: longer in all than the 400 ms idle timeout.
+      const body = Buffer.from('slow but alive'.slice(0, 12));
+      const slow = createHttpServer((_req, res) => {
+        res.writeHead(206, { 'content-length': body.byteLength, 'content-range': `bytes 0-${body.byteLength - 1}/${body.byteLength}` });
+        let at = 0;
+        const timer = setInterval(() => {
+          res.write(body.subarray(at, at + 1));
+          if (++at === body.byteLength) {
+            clearInterval(timer);
+            res.end();
+          }
+        }, 100);
+        res.on('close', () => clearInterval(timer));
+      });
+      await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+      const { port } = slow.address() as { port: number };
+      try {
+        const store = await openS3BlobStore({ ...s3StoreOptions('some-bucket'), endpoint: `http://127.0.0.1:${port}`, idleTimeoutMs: 400 });
+        opened.push(store);
+        expect((await collect(store.read('uploads/file', 0, body.byteLength))).bytes.equals(body)).toBe(true);
+      } finally {
+        slow.closeAllConnections();
+        await new Promise((resolve) => slow.close(resolve));
+      }
     });
 
     it('says it cannot reach S3 at a closed port', async () => {

@@ -22,7 +22,7 @@ export async function deleteUpload(
   if (upload.state === 'uploading' && !(await abortUpload(ctx, upload))) {
     // Lost a race with completion or expiry: report what it became.
     const now = await loadUpload(ctx, params.uploadId, who);
-    if (now.state === 'complete') throw closedUploadProblem(now);
+    if (now.state === 'complete' || now.state === 'completing') throw closedUploadProblem(now);
   }
   res.writeHead(204, { 'cache-control': 'no-store' });
   res.end();

@@ -16,6 +16,7 @@ import type {
   ReservationResult,
   Reservations,
   StoredManifest,
+  TransitionPatch,
   UploadRecord,
   WebhookDelivery,
 } from '../types.js';
@@ -23,11 +24,15 @@ import { connectionError, targetOf, type PostgresTarget } from './errors.js';
 import { OutcomeUnknownError, isConnectionLoss, withRetries, type RetryOptions } from './retry.js';
 import { migrate } from './schema.js';
 import {
+  deliveryColumns,
   endedStates,
+  filePosition,
+  fromDeliveryRow,
   fromFile,
   fromUpload,
   toApiKey,
   toChunk,
+  toDeliveryRow,
   toFile,
   toUpload,
   type ApiKeyRow,
@@ -97,6 +102,8 @@ function parseBigint(text: string): number {
 const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
   oid === pg.types.builtins.INT8 ? parseBigint : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'];
 
+function ignoreError(): void {}
+
 /** Advisory lock classes (first int4 of the two-key form) for create-time reservation checks. */
 const quotaKeyLock = 0x46525259; // "FRRY": one lock per reservation key (hashed)
 const quotaTotalLock = quotaKeyLock + 1; // one lock for the totals everyone shares
@@ -114,7 +121,7 @@ const SQL = {
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
   insertGap: 'INSERT INTO upload_gaps (upload_id, first_idx, last_idx) VALUES ($1, $2, $3)',
   // The webhook rows of a change, any number in one statement (arrays unnested side by side).
-  insertDeliveries: `INSERT INTO webhook_outbox (event_id, endpoint, type, payload, created_at, attempts, next_attempt_at)
+  insertDeliveries: `INSERT INTO webhook_outbox (${deliveryColumns.join(', ')})
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::bigint[])
     ON CONFLICT (event_id, endpoint) DO NOTHING`,
   // Locks on the reservation key and, when a total is limited, on the totals: creates that could
@@ -132,11 +139,13 @@ const SQL = {
   listChunkPage: 'SELECT idx, size, digest, receipt FROM chunks WHERE upload_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3',
   listGaps: 'SELECT first_idx, last_idx FROM upload_gaps WHERE upload_id = $1 AND first_idx > $2 ORDER BY first_idx LIMIT $3',
   getChunk: 'SELECT idx, size, digest, receipt FROM chunks WHERE upload_id = $1 AND idx = $2',
-  // recordChunk, step 1: the upload's state and the chunk's claim, the upload row locked until commit
-  // (so chunks of one upload are recorded one after another, and a transition waits for them).
-  lockForChunk: `SELECT u.state, c.token FROM uploads u
-    LEFT JOIN chunk_claims c ON c.upload_id = u.id AND c.idx = $2
-    WHERE u.id = $1 FOR NO KEY UPDATE OF u`,
+  // recordChunk, step 1: the upload's state, its row locked until commit (so chunks of one upload are
+  // recorded one after another, and a transition waits for them).
+  lockForChunk: 'SELECT state FROM uploads WHERE id = $1 FOR NO KEY UPDATE',
+  // Step 1b, a statement of its own: read after the upload's lock is held, so a takeover committed
+  // while this waited is seen (a join in the locking statement would answer from the snapshot taken
+  // before the wait); locked, so no takeover commits between this check and the record.
+  chunkClaim: 'SELECT token FROM chunk_claims WHERE upload_id = $1 AND idx = $2 FOR UPDATE',
   // Step 2: the chunk row; a chunk already there is left alone (per-chunk uniqueness).
   insertChunk: `INSERT INTO chunks (upload_id, idx, size, digest, receipt) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (upload_id, idx) DO NOTHING RETURNING idx`,
@@ -167,8 +176,11 @@ const SQL = {
     WHERE leases.holder = excluded.holder OR leases.expires_at <= $4`,
   releaseLease: 'DELETE FROM leases WHERE name = $1 AND holder = $2',
   // Conditional: a concurrent transition waits for the row, then finds the state changed and does nothing.
+  // With $6 (dueBy): only an upload due for expiry then (expired by that time, a chunk still missing),
+  // checked against the row as it is once locked, so a chunk recorded meanwhile keeps it alive.
   transition: `UPDATE uploads SET state = $3, file_id = COALESCE($4, file_id), updated_at = $5
-    WHERE id = $1 AND state = ANY ($2::text[])`,
+    WHERE id = $1 AND state = ANY ($2::text[])
+      AND ($6::bigint IS NULL OR (expires_at <= $6::bigint AND chunks_received < total_chunks))`,
   forgetClaims: 'DELETE FROM chunk_claims WHERE upload_id = $1',
   forgetChunks: `WITH c AS (DELETE FROM chunks WHERE upload_id = $1), k AS (DELETE FROM chunk_claims WHERE upload_id = $1)
     DELETE FROM upload_gaps WHERE upload_id = $1`,
@@ -262,6 +274,10 @@ class PgMetaStore implements PostgresMetaStore {
   #tx<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return withRetries(async () => {
       const client = await this.#pool.connect();
+      // pg-pool listens for 'error' on idle clients only: a backend ended while this one is checked out
+      // but between statements would emit an 'error' nobody hears, which crashes the process. The next
+      // statement fails with the loss, and the retry takes it from there.
+      client.on('error', ignoreError);
       let lost = false;
       try {
         await client.query('BEGIN');
@@ -279,6 +295,7 @@ class PgMetaStore implements PostgresMetaStore {
         if (!lost) await client.query('ROLLBACK').catch(() => (lost = true));
         throw error;
       } finally {
+        client.removeListener('error', ignoreError);
         // A broken connection is closed, not given back to the pool.
         client.release(lost);
       }
@@ -353,14 +370,15 @@ class PgMetaStore implements PostgresMetaStore {
 
   async recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken?: string): Promise<RecordChunkResult> {
     return this.#tx(async (c): Promise<RecordChunkResult> => {
-      const head = (await run<{ state: UploadState; token: string | null }>(c, 'lockForChunk', [uploadId, chunk.index])).rows[0];
+      const head = (await run<{ state: UploadState }>(c, 'lockForChunk', [uploadId])).rows[0];
       if (!head) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
       if (head.state !== 'uploading') return { outcome: 'closed', state: head.state };
       const stored = async (): Promise<ChunkRecord | undefined> => {
         const row = (await run<ChunkRow>(c, 'getChunk', [uploadId, chunk.index])).rows[0];
         return row && toChunk(row);
       };
-      if (claimToken !== undefined && head.token !== claimToken) {
+      const claimHeld = async () => (await run<{ token: string }>(c, 'chunkClaim', [uploadId, chunk.index])).rows[0]?.token === claimToken;
+      if (claimToken !== undefined && !(await claimHeld())) {
         const existing = await stored();
         return existing ? { outcome: 'exists', existing } : { outcome: 'claim-lost' };
       }
@@ -380,9 +398,9 @@ class PgMetaStore implements PostgresMetaStore {
     await this.#q('releaseLease', [name, holder]);
   }
 
-  async transition(uploadId: string, from: UploadState[], to: UploadState, patch: { fileId?: string } = {}, events: WebhookDelivery[] = []): Promise<boolean> {
+  async transition(uploadId: string, from: UploadState[], to: UploadState, patch: TransitionPatch = {}, events: WebhookDelivery[] = []): Promise<boolean> {
     return this.#tx(async (c) => {
-      const changed = ((await run(c, 'transition', [uploadId, from, to, patch.fileId ?? null, this.#now()])).rowCount ?? 0) > 0;
+      const changed = ((await run(c, 'transition', [uploadId, from, to, patch.fileId ?? null, this.#now(), patch.dueBy ?? null])).rowCount ?? 0) > 0;
       if (changed) await enqueue(c, events);
       // Claims mean something only while chunks or the completion may still be written.
       if (changed && endedStates.has(to)) await run(c, 'forgetClaims', [uploadId]);
@@ -425,10 +443,7 @@ class PgMetaStore implements PostgresMetaStore {
   }
 
   async listFiles(query: FileQuery): Promise<FileRecord[]> {
-    // No position: from the newest (any id sorts after ''). createdBefore is a position before every id of that time.
-    let afterAt = query.after ? query.after.createdAt : Number.MAX_SAFE_INTEGER;
-    let afterId = query.after ? query.after.id : '';
-    if (query.createdBefore !== undefined && query.createdBefore <= afterAt) [afterAt, afterId] = [query.createdBefore, ''];
+    const { afterAt, afterId } = filePosition(query);
     const result =
       query.owner === undefined
         ? await this.#q<FileRow>('listFiles', [afterAt, afterId, query.limit])
@@ -501,15 +516,7 @@ class PgMetaStore implements PostgresMetaStore {
   async claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]> {
     // A replay after a lost reply finds them leased: they come out when the lease ends (at least once).
     const { rows } = await this.#q<DeliveryRow>('claimDeliveries', [now, leaseUntil, limit]);
-    return rows.map((r) => ({
-      eventId: r.event_id,
-      endpoint: r.endpoint,
-      type: r.type,
-      payload: r.payload,
-      createdAt: r.created_at,
-      attempts: r.attempts,
-      nextAttemptAt: r.next_attempt_at,
-    }));
+    return rows.map(fromDeliveryRow);
   }
 
   async deliveryDone(eventId: string, endpoint: string): Promise<void> {
@@ -562,15 +569,8 @@ async function enqueue(c: Queryable, events: WebhookDelivery[]): Promise<void> {
   if (events.length > 0) await run(c, 'insertDeliveries', deliveryArrays(events));
 }
 
-/** Deliveries as one array per column, for insertDeliveries. */
+/** Deliveries as one array per column (in deliveryColumns' order), for insertDeliveries. */
 function deliveryArrays(ds: WebhookDelivery[]): unknown[] {
-  return [
-    ds.map((d) => d.eventId),
-    ds.map((d) => d.endpoint),
-    ds.map((d) => d.type),
-    ds.map((d) => d.payload),
-    ds.map((d) => d.createdAt),
-    ds.map((d) => d.attempts),
-    ds.map((d) => d.nextAttemptAt),
-  ];
+  const rows = ds.map(toDeliveryRow);
+  return deliveryColumns.map((column) => rows.map((r) => r[column]));
 }

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { MiB } from '../../protocol/index.js';
 import type { BlobLimits, BlobStore, BlobStoreOptions, ChunkPlace, IncompleteBlob, ReadOptions } from '../types.js';
+import { isBucketName } from '../locations.js';
 import { createS3Client } from './client.js';
 import { describeFailure, isAbort, isGone, mayBeCompleted, s3Error, s3Failure } from './errors.js';
 import { S3Layout } from './layout.js';
@@ -31,18 +32,20 @@ export interface S3BlobStoreOptions {
   forcePathStyle?: boolean;
   /** Absent: the AWS SDK's default chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles, roles). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** How long a request's socket may stay silent before it fails (default 60 s). */
+  idleTimeoutMs?: number;
   /** Reserved: downloads by redirect to a presigned URL are not implemented yet. */
   presignDownloads?: boolean;
 }
 
-/** S3's multipart rules: every part but the last at least 5 MiB, at most 10,000 parts. */
-export const s3Limits: BlobLimits = { minChunkSize: 5 * MiB, maxChunks: 10_000 };
+/** S3's multipart rules: every part but the last at least 5 MiB, none over 5 GiB, at most 10,000 parts. */
+export const s3Limits: BlobLimits = { minChunkSize: 5 * MiB, maxChunkSize: 5 * 1024 * MiB, maxChunks: 10_000 };
 
 /** Object metadata naming the size the upload was begun with: how a retried complete() checks what it finds. */
 const sizeMetadata = 'ferry-size';
 
 export async function openS3BlobStore(options: S3BlobStoreOptions): Promise<BlobStore & { ping(): Promise<void> }> {
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
+  if (!isBucketName(options.bucket)) {
     throw new Error(`${JSON.stringify(options.bucket)} is not an S3 bucket name (3-63 characters of a-z 0-9 . -).`);
   }
   return new S3BlobStore(options, createS3Client(options));

@@ -8,7 +8,15 @@ export interface S3ClientOptions {
   region?: string;
   forcePathStyle?: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** How long a request's socket may stay silent (nothing sent or received) before it fails; default 60 s. */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * A stalled S3 (an answer that never comes, a body that stops mid-way) fails after this much silence.
+ * An idle timeout, not a deadline: a long download or part upload that keeps moving is never cut.
+ */
+export const defaultIdleTimeoutMs = 60_000;
 
 /**
  * Connections kept to S3. Every chunk being received and every download being served holds one for its
@@ -43,6 +51,8 @@ export function createS3Client(options: S3ClientOptions): S3Client {
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
       // An endpoint that does not answer at all fails in seconds, not at the kernel's TCP timeout.
       connectionTimeout: 5_000,
+      // The socket's inactivity timeout (the handler's requestTimeout is a deadline on the whole request).
+      socketTimeout: options.idleTimeoutMs ?? defaultIdleTimeoutMs,
     },
   });
 }

@@ -1,4 +1,5 @@
 // S3 failures in words: RGW's error bodies carry no message, so errors are told apart by name and HTTP status.
+import { StoredBytesMismatch } from '../errors.js';
 import { FerryError } from '../../protocol/index.js';
 
 /** What an SDK error says about itself. */
@@ -23,11 +24,12 @@ export function s3Failure(e: unknown): S3Failure {
 
 /**
  * The multipart upload (or object) is not there: AWS answers NoSuchUpload, RGW NoSuchKey for a gone
- * upload's parts, both 404.
+ * upload's parts; a HEAD has no body, so its 404 comes named NotFound. Any other 404 (NoSuchBucket: a
+ * missing or mistyped bucket) is not "gone": treating it so would report aborts and deletes as done.
  */
 export function isGone(e: unknown): boolean {
   const f = s3Failure(e);
-  return f.status === 404 || f.name === 'NoSuchUpload' || f.name === 'NoSuchKey' || f.name === 'NotFound';
+  return f.status === 404 && (f.name === 'NoSuchUpload' || f.name === 'NoSuchKey' || f.name === 'NotFound');
 }
 
 /**
@@ -66,7 +68,7 @@ export function s3Error(operation: string, key: string, e: unknown): Error {
   } else if (f.name === 'InvalidPart') {
     // Complete lists each recorded chunk's ETag: a part S3 holds with other bytes than were recorded
     // (a stalled writer's late upload replaced it) or a part missing fails here, rather than assembling.
-    err = new Error(`S3 ${operation} ${key}: a part's bytes are not the ones recorded for its chunk, or a part is missing (${describeFailure(e)}).`);
+    err = new StoredBytesMismatch(`S3 ${operation} ${key}: a part's bytes are not the ones recorded for its chunk, or a part is missing (${describeFailure(e)}).`);
   } else if (f.name === 'EntityTooSmall') {
     err = new Error(`S3 ${operation} ${key}: a part other than the last is smaller than the service's minimum part size (${describeFailure(e)}).`);
   } else {

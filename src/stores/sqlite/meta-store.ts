@@ -14,6 +14,7 @@ import type {
   ReservationResult,
   Reservations,
   StoredManifest,
+  TransitionPatch,
   UploadRecord,
   WebhookDelivery,
 } from '../types.js';
@@ -21,7 +22,10 @@ import { passedLimit } from '../reservations.js';
 import { migrate } from './schema.js';
 import { WalSync } from './wal-sync.js';
 import {
+  deliveryColumns,
   endedStates,
+  filePosition,
+  fromDeliveryRow,
   fromFile,
   fromUpload,
   toApiKey,
@@ -90,6 +94,7 @@ interface TransitionParams {
   to: UploadState;
   fileId: string | null;
   now: number;
+  dueBy: number | null;
 }
 
 function prepareAll(db: Database.Database) {
@@ -162,9 +167,11 @@ function prepareAll(db: Database.Database) {
     ),
     releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?'),
     // `from` is a JSON array so one prepared statement serves any number of source states.
+    // With dueBy: only an upload due for expiry then (expired by that time, a chunk still missing).
     transition: db.prepare<[TransitionParams]>(
       `UPDATE uploads SET state = @to, file_id = COALESCE(@fileId, file_id), updated_at = @now
-       WHERE id = @id AND state IN (SELECT value FROM json_each(@from))`,
+       WHERE id = @id AND state IN (SELECT value FROM json_each(@from))
+         AND (@dueBy IS NULL OR (expires_at <= @dueBy AND chunks_received < total_chunks))`,
     ),
     forgetChunks: db.prepare<[string]>('DELETE FROM chunks WHERE upload_id = ?'),
     forgetClaims: db.prepare<[string]>('DELETE FROM chunk_claims WHERE upload_id = ?'),
@@ -204,8 +211,7 @@ function prepareAll(db: Database.Database) {
     insertSecret: db.prepare<[string, string]>('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
     getSecret: db.prepare<[string], { value: string }>('SELECT value FROM secrets WHERE name = ?'),
     insertDelivery: db.prepare<[DeliveryRow]>(
-      `INSERT INTO webhook_outbox (event_id, endpoint, type, payload, created_at, attempts, next_attempt_at)
-       VALUES (@event_id, @endpoint, @type, @payload, @created_at, @attempts, @next_attempt_at)
+      `INSERT INTO webhook_outbox (${deliveryColumns.join(', ')}) VALUES (${deliveryColumns.map((c) => `@${c}`).join(', ')})
        ON CONFLICT (event_id, endpoint) DO NOTHING`,
     ),
     dueDeliveries: db.prepare<[number, number], DeliveryRow>(
@@ -385,8 +391,8 @@ export class SqliteMetaStore implements MetaStore {
     this.#sql.releaseLease.run(name, holder);
   }
 
-  async transition(uploadId: string, from: UploadState[], to: UploadState, patch: { fileId?: string } = {}, events: WebhookDelivery[] = []): Promise<boolean> {
-    const params = { id: uploadId, from: JSON.stringify(from), to, fileId: patch.fileId ?? null, now: this.#now() };
+  async transition(uploadId: string, from: UploadState[], to: UploadState, patch: TransitionPatch = {}, events: WebhookDelivery[] = []): Promise<boolean> {
+    const params = { id: uploadId, from: JSON.stringify(from), to, fileId: patch.fileId ?? null, now: this.#now(), dueBy: patch.dueBy ?? null };
     const changed = events.length === 0 && !endedStates.has(to) ? this.#sql.transition.run(params).changes > 0 : this.#transition.immediate(params, events);
     if (changed) await this.#wal?.sync();
     return changed;
@@ -433,11 +439,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async listFiles(query: FileQuery): Promise<FileRecord[]> {
     await this.#durable();
-    // No position: from the newest (any id sorts after ''). createdBefore is a position before every id of that time.
-    let page: FilePage = query.after
-      ? { afterAt: query.after.createdAt, afterId: query.after.id, limit: query.limit }
-      : { afterAt: Number.MAX_SAFE_INTEGER, afterId: '', limit: query.limit };
-    if (query.createdBefore !== undefined && query.createdBefore <= page.afterAt) page = { ...page, afterAt: query.createdBefore, afterId: '' };
+    const page: FilePage = { ...filePosition(query), limit: query.limit };
     const rows = query.owner === undefined ? this.#sql.listFiles.all(page) : this.#sql.listOwnerFiles.all({ ...page, owner: query.owner });
     return rows.map(toFile);
   }
@@ -524,15 +526,7 @@ export class SqliteMetaStore implements MetaStore {
   async claimDeliveries(now: number, leaseUntil: number, limit: number): Promise<WebhookDelivery[]> {
     const rows = this.#claimDeliveries.immediate(now, leaseUntil, limit);
     if (rows.length > 0) await this.#wal?.sync();
-    return rows.map((r) => ({
-      eventId: r.event_id,
-      endpoint: r.endpoint,
-      type: r.type,
-      payload: r.payload,
-      createdAt: r.created_at,
-      attempts: r.attempts,
-      nextAttemptAt: r.next_attempt_at,
-    }));
+    return rows.map(fromDeliveryRow);
   }
 
   async deliveryDone(eventId: string, endpoint: string): Promise<void> {

@@ -1,0 +1,17 @@
+// Loopback ports for tests: one free to listen on, or one nothing listens on (for "cannot reach" cases).
+
+/** A loopback port that was free a moment ago (taken, then let go). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** A loopback port nothing listens on: the same free port, named for what the test wants of it. */
+export const closedPort = freePort;
