@@ -65,7 +65,8 @@ async function storeChunk(
   if (!Number.isSafeInteger(index) || index < 0 || index >= upload.totalChunks) {
     throw new FerryError('invalid-chunk-index', `Chunk indexes of this upload are 0 to ${upload.totalChunks - 1}.`);
   }
-  const expected = formatDigest(parseDigestField(req.headers[Headers.contentDigest] as string | undefined, upload.algorithm));
+  const declared = parseDigestField(req.headers[Headers.contentDigest] as string | undefined, upload.algorithm);
+  const expected = formatDigest(declared);
   const length = chunkLength(upload.size, upload.chunkSize, index);
   checkDeclaredLength(req, length);
 
@@ -94,7 +95,8 @@ async function storeChunk(
     const hash = createHash('sha256');
     const body = lease.guard(verifiedBody(req, length, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n)));
     const place = { index, offset: index * upload.chunkSize, length };
-    const receipt = await ctx.blobs.putChunk(upload.blobHandle, place, body).catch(async (error: unknown) => {
+    const options = declared.algorithm === 'sha-256' ? { sha256: declared.base64 } : {};
+    const receipt = await ctx.blobs.putChunk(upload.blobHandle, place, body, options).catch(async (error: unknown) => {
       // An abort or expiry that won the race has freed the upload's storage under this request.
       const current = error instanceof FerryError ? undefined : await ctx.meta.getUpload(upload.id);
       if (current && current.state !== 'uploading') throw closedUploadProblem(current);

@@ -296,6 +296,12 @@ export interface ChunkPlace {
 
 export interface BlobStoreOptions {
   signal?: AbortSignal;
+  /**
+   * The SHA-256 the chunk's bytes must have (base64), when the client declared one: a store whose
+   * service checks checksums passes it on (S3's x-amz-checksum-sha256), so the service refuses bytes
+   * that went wrong between Ferry and it. Ferry verifies the bytes itself either way.
+   */
+  sha256?: string;
 }
 
 export interface ReadOptions extends BlobStoreOptions {

@@ -123,6 +123,8 @@ export class S3BlobStore implements BlobStore {
           UploadId: uploadId,
           PartNumber: place.index + 1,
           ContentLength: place.length,
+          // Checked by services that support it (AWS S3, recent Ceph and MinIO); RGW 16 ignores it.
+          ...(options.sha256 !== undefined && { ChecksumSHA256: options.sha256 }),
           Body: part.stream,
         }),
         { abortSignal: stop.signal },
