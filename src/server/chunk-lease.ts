@@ -2,6 +2,7 @@
 // required to record the chunk. Every node sees it, so one writer per chunk holds across the cluster.
 import { randomUUID } from 'node:crypto';
 import { FerryError } from '../protocol/index.js';
+import { HeldClaim } from '../stores/held-claim.js';
 import type { ServerContext } from './context.js';
 
 export interface ChunkLease {
@@ -34,36 +35,24 @@ export function chunkLeaseMs(ctx: ServerContext): number {
  */
 export async function takeChunkLease(ctx: ServerContext, uploadId: string, index: number): Promise<ChunkLease | undefined> {
   const leaseMs = chunkLeaseMs(ctx);
-  const token = `${ctx.nodeId}/${randomUUID()}`;
-  if (!(await ctx.meta.claimChunk(uploadId, index, token, ctx.now() + leaseMs))) return undefined;
-  ctx.chunkWrites.started();
-  let renewedAt = ctx.now();
-  let lastByteAt = renewedAt;
+  let lastByteAt = ctx.now();
   let bodyEnded = false;
   let waitingForBody = false;
-  let lost = false;
-  let released = false;
-  const renew = async (): Promise<boolean> => {
-    const now = ctx.now();
-    if (lost || !(await ctx.meta.renewChunk(uploadId, index, token, now + leaseMs))) {
-      lost = true;
-      return false;
-    }
-    renewedAt = Math.max(renewedAt, now);
-    return true;
-  };
-  const timer = setInterval(() => {
-    if (released || lost) return;
+  const claim = await HeldClaim.take(ctx.meta, uploadId, index, {
+    token: `${ctx.nodeId}/${randomUUID()}`,
+    leaseMs,
+    now: ctx.now,
     // Working: the store has our pieces (it has not asked for the next), or bytes arrive, or the
-    // body is in and being made durable.
-    const working = bodyEnded || !waitingForBody || ctx.now() - lastByteAt < leaseMs;
-    if (!working) return; // a stalled body: let the lease lapse for a retry to take over
-    renew().catch((err: unknown) => ctx.log.warn({ uploadId, index, err }, 'could not renew a chunk lease'));
-  }, leaseMs / 3);
-  timer.unref();
+    // body is in and being made durable. A stalled body lets the lease lapse for a retry to take over.
+    working: () => bodyEnded || !waitingForBody || ctx.now() - lastByteAt < leaseMs,
+    onError: (err) => ctx.log.warn({ uploadId, index, err }, 'could not renew or give up a chunk lease'),
+  });
+  if (!claim) return undefined;
+  ctx.chunkWrites.started();
+  let released = false;
   const takenOver = () => new FerryError('chunk-in-progress', `Chunk ${index} was taken over by another request while this one stalled.`, { retryAfter: 1 });
   return {
-    token,
+    token: claim.token,
     async *guard(body) {
       const pieces = body[Symbol.asyncIterator]();
       try {
@@ -73,7 +62,7 @@ export async function takeChunkLease(ctx: ServerContext, uploadId: string, index
           waitingForBody = false;
           lastByteAt = ctx.now();
           if (next.done) break;
-          if (lost || (lastByteAt - renewedAt > leaseMs / 3 && !(await renew()))) throw takenOver();
+          if (claim.lost || (lastByteAt - claim.renewedAt > leaseMs / 3 && !(await claim.renew()))) throw takenOver();
           yield next.value;
         }
       } finally {
@@ -85,12 +74,8 @@ export async function takeChunkLease(ctx: ServerContext, uploadId: string, index
     async release() {
       if (released) return;
       released = true;
-      clearInterval(timer);
       ctx.chunkWrites.ended();
-      // Not fatal (a full disk can refuse even this): a lease not given up lapses by itself.
-      await ctx.meta.releaseChunk(uploadId, index, token).catch((err: unknown) => {
-        ctx.log.warn({ uploadId, index, err }, 'could not give up a chunk lease; it will lapse');
-      });
+      await claim.release();
     },
   };
 }

@@ -6,6 +6,7 @@ import { chunkLeaseMs } from './chunk-lease.js';
 import type { ServerContext } from './context.js';
 import { announceEvent, eventData, prepareEvent } from './events.js';
 import { StoredBytesMismatch } from '../stores/errors.js';
+import { completionClaim, HeldClaim } from '../stores/held-claim.js';
 import { storedManifest } from './manifest.js';
 import { closedUploadProblem } from './upload-lifecycle.js';
 
@@ -66,32 +67,17 @@ async function fileOf(ctx: ServerContext, upload: UploadRecord): Promise<FileRec
 }
 
 /**
- * The completion lease: claim -1 of the upload, renewed on a timer while the (possibly long) steps
- * run, so a live completer keeps it and a dead one's lapses for another node to take.
+ * The completion lease, renewed on a timer while the (possibly long) steps run, so a live completer
+ * keeps it and a dead one's lapses for another node to take.
  */
-async function takeCompletionLease(ctx: ServerContext, uploadId: string): Promise<{ release(): Promise<void> } | undefined> {
-  const leaseMs = Math.max(2_000, chunkLeaseMs(ctx));
-  const token = `${ctx.nodeId}/${randomUUID()}`;
-  if (!(await ctx.meta.claimChunk(uploadId, completionClaim, token, ctx.now() + leaseMs))) return undefined;
-  const timer = setInterval(() => {
-    ctx.meta.renewChunk(uploadId, completionClaim, token, ctx.now() + leaseMs).catch((err: unknown) => {
-      ctx.log.warn({ uploadId, err }, 'could not renew the completion lease');
-    });
-  }, leaseMs / 3);
-  timer.unref();
-  return {
-    release: async () => {
-      clearInterval(timer);
-      // Not fatal: a lease not given up lapses by itself (and an ended upload's claims are gone).
-      await ctx.meta.releaseChunk(uploadId, completionClaim, token).catch((err: unknown) => {
-        ctx.log.warn({ uploadId, err }, 'could not give up the completion lease; it will lapse');
-      });
-    },
-  };
+function takeCompletionLease(ctx: ServerContext, uploadId: string): Promise<HeldClaim | undefined> {
+  return HeldClaim.take(ctx.meta, uploadId, completionClaim, {
+    token: `${ctx.nodeId}/${randomUUID()}`,
+    leaseMs: Math.max(2_000, chunkLeaseMs(ctx)),
+    now: ctx.now,
+    onError: (err) => ctx.log.warn({ uploadId, err }, 'could not renew or give up the completion lease'),
+  });
 }
-
-/** The claim index that stands for an upload's completion. */
-const completionClaim = -1;
 
 /** The steps, for an upload in 'completing' whose lease this request holds. */
 async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<FileRecord> {

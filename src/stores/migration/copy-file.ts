@@ -1,6 +1,7 @@
 // Copies one finished file from a single node's stores into other stores (PostgreSQL and S3): its bytes
 // streamed part by part and checked on the way, then its upload, chunk rows, file record and manifest,
 // so that it downloads and verifies exactly as before. Safe to run again after a crash at any step.
+import { completionClaim, HeldClaim } from '../held-claim.js';
 import { randomUUID } from 'node:crypto';
 import { chunkCount, chunkLength } from '../../protocol/index.js';
 import type { Stores } from '../open.js';
@@ -15,8 +16,6 @@ export type CopyOutcome =
   /** Another migration is copying it right now. */
   | { outcome: 'busy' };
 
-/** The claim index that stands for an upload's completion (as the server's completion takes it). */
-const completionClaim = -1;
 /**
  * The completion lease while copying, renewed every third of it: a server on the target leaves the
  * upload alone. Short, because a run that was killed holds its files this long for the next run.
@@ -32,7 +31,7 @@ export async function copyFile(source: Stores, target: Stores, file: FileRecord,
     await copyManifest(source.meta, target.meta, file.id);
     return { outcome: 'present' };
   }
-  const lease = new CompletionLease(target.meta, file.uploadId, now);
+  const lease = new MigrationLease(target.meta, file.uploadId, now);
   try {
     if (there) {
       // A run that stopped part-way (or one under way: then its lease is held).
@@ -76,7 +75,7 @@ export function layout(file: { size: number; chunkSize: number }, limits: BlobLi
  * part by part, checked against the file's recorded chunk digests, assembles them, then records the
  * chunk rows. Undefined when another migration created the row first. On failure nothing is left.
  */
-async function copyBytes(source: Stores, target: Stores, file: FileRecord, lease: CompletionLease, now: () => number): Promise<UploadRecord | undefined> {
+async function copyBytes(source: Stores, target: Stores, file: FileRecord, lease: MigrationLease, now: () => number): Promise<UploadRecord | undefined> {
   const { parts, partSize } = layout(file, target.blobs.limits);
   const handle = await target.blobs.begin(file.uploadId, file.size, parts);
   const started = now();
@@ -140,7 +139,7 @@ async function copyBytes(source: Stores, target: Stores, file: FileRecord, lease
 }
 
 /** With the bytes in place: the upload 'completing', the file record, its manifest, then 'complete'. */
-async function finish(source: Stores, target: Stores, file: FileRecord, upload: UploadRecord, lease: CompletionLease): Promise<void> {
+async function finish(source: Stores, target: Stores, file: FileRecord, upload: UploadRecord, lease: MigrationLease): Promise<void> {
   lease.check();
   await target.meta.transition(upload.id, ['uploading'], 'completing');
   if (!(await target.meta.getFile(file.id))) {
@@ -192,11 +191,9 @@ async function copyManifest(source: MetaStore, target: MetaStore, fileId: string
   await target.sealManifest(fileId, manifest);
 }
 
-/** The upload's completion lease in the target, renewed while the copy runs. */
-class CompletionLease {
-  readonly #token = `ferry-migrate/${randomUUID()}`;
-  #timer: NodeJS.Timeout | undefined;
-  #lost: unknown = null;
+/** The upload's completion lease in the target (taken once the upload row exists), renewed while the copy runs. */
+class MigrationLease {
+  #held: HeldClaim | undefined;
 
   constructor(
     private readonly meta: MetaStore,
@@ -205,32 +202,21 @@ class CompletionLease {
   ) {}
 
   async take(): Promise<boolean> {
-    if (!(await this.meta.claimChunk(this.uploadId, completionClaim, this.#token, this.now() + leaseMs))) return false;
-    this.#timer ??= setInterval(() => {
-      this.meta.claimChunk(this.uploadId, completionClaim, this.#token, this.now() + leaseMs).then(
-        (held) => {
-          if (!held) this.#lost ??= new Error('another process took over this file');
-        },
-        (error: unknown) => (this.#lost ??= error),
-      );
-    }, leaseMs / 3);
-    this.#timer.unref();
-    return true;
+    this.#held ??= await HeldClaim.take(this.meta, this.uploadId, completionClaim, { token: `ferry-migrate/${randomUUID()}`, leaseMs, now: this.now });
+    return this.#held !== undefined;
   }
 
   /** Whether a renewal failed (another process may have taken the upload over). */
   get lost(): boolean {
-    return this.#lost !== null;
+    return this.#held?.lost ?? false;
   }
 
   /** Throws when the lease could not be renewed: whoever took it over finishes the file. */
   check(): void {
-    if (this.#lost) throw this.#lost;
+    this.#held?.check();
   }
 
   async release(): Promise<void> {
-    clearInterval(this.#timer);
-    if (this.#timer) await this.meta.releaseChunk(this.uploadId, completionClaim, this.#token).catch(() => {});
-    this.#timer = undefined;
+    await this.#held?.release();
   }
 }
