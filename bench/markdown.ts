@@ -26,7 +26,45 @@ const headings: Record<SectionName, string> = {
   download: 'Download',
   memory: 'Memory',
   scaling: 'Scaling',
+  cluster: 'Cluster (3 nodes, PostgreSQL + S3)',
 };
+
+function sectionBlock(name: SectionName, r: SectionReport, from?: string): string[] {
+  return [`## ${headings[name]}`, '', ...(from ? [from, ''] : []), r.tables.map((t) => markdownTable(t)).join('\n\n')];
+}
+
+/** Where the generated sections of a report end: the targets, the derived limits, or the hand-written analysis. */
+const afterSections = ['## Targets', '## Where the time goes', '## Method'];
+
+/**
+ * A run of some sections only (`--sections`), written into an existing report: each of its sections
+ * replaces that section (or is added before the targets), saying which run it comes from; every other
+ * figure, the targets and the analysis stay as the full run left them.
+ */
+export function spliceSections(existing: string, m: MarkdownInput): string {
+  const o = m.options;
+  const names = [...o.sections];
+  const known = new Set([...existing.matchAll(/^\| ([^|]+) \| /gm)].map((x) => x[1]!.trim()));
+  const versions = Object.entries(m.versions).filter(([k]) => k === 'Node' || k === 'Ferry' || !known.has(k));
+  const from =
+    `*Measured separately from the rest of this page:* \`npm run bench -- --sections ${names.join(',')}\` (${formatBytes(o.size)} file, ${o.rounds} alternated rounds), ` +
+    `started ${m.startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}, ${m.minutes.toFixed(1)} minutes, on the machine above (load average ${m.machine.load} at start, ${m.loadEnd} at end); ` +
+    `${versions.map(([k, v]) => `${k} ${v}`).join(', ')}.`;
+  let text = existing;
+  for (const [name, r] of m.reports) {
+    if (r.tables.length === 0) continue;
+    const block = sectionBlock(name, r, from).join('\n');
+    const end = Math.min(...afterSections.map((h) => text.indexOf(`\n${h}`)).filter((i) => i >= 0), text.length);
+    const start = text.slice(0, end).indexOf(`\n## ${headings[name]}\n`);
+    if (start >= 0) {
+      const next = text.indexOf('\n## ', start + 1);
+      text = `${text.slice(0, start + 1)}${block}\n${text.slice(next < 0 ? text.length : next)}`;
+    } else {
+      text = `${text.slice(0, end)}\n${block}\n${text.slice(end)}`;
+    }
+  }
+  return text;
+}
 
 export function renderMarkdown(m: MarkdownInput): string {
   const o = m.options;
@@ -57,8 +95,7 @@ export function renderMarkdown(m: MarkdownInput): string {
   ];
   for (const [name, r] of m.reports) {
     if (r.tables.length === 0) continue;
-    out.push('', `## ${headings[name]}`, '');
-    out.push(r.tables.map((t) => markdownTable(t)).join('\n\n'));
+    out.push('', ...sectionBlock(name, r));
   }
   const targets = m.reports.flatMap(([, r]) => r.targets);
   if (targets.length) out.push('', markdownTable(targetsTable(targets), '##'));

@@ -1,6 +1,6 @@
 // npm run bench: one run, on this machine over loopback, of every benchmark in issue 7; prints the
 // tables and rewrites docs/benchmarks.md. `--help` lists the options.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,8 @@ import { formatBytes, GiB, MiB, parseSize } from './lib/stats.js';
 import { busyCores } from './lib/system-cpu.js';
 import { generateFile, WorkDir } from './lib/workdir.js';
 import { limitsTable } from './limits.js';
-import { renderMarkdown } from './markdown.js';
+import { renderMarkdown, spliceSections } from './markdown.js';
+import { clusterSection } from './sections/cluster.js';
 import { downloadSection } from './sections/download.js';
 import { memorySection } from './sections/memory.js';
 import { scalingSection } from './sections/scaling.js';
@@ -26,6 +27,7 @@ const sectionRunners: Record<SectionName, (ctx: BenchContext) => Promise<Section
   download: downloadSection,
   memory: memorySection,
   scaling: scalingSection,
+  cluster: clusterSection,
 };
 
 const usage = `npm run bench -- [options]
@@ -33,8 +35,10 @@ const usage = `npm run bench -- [options]
   --rounds <n>           alternation rounds for upload and download (default 5; smoke: 1)
   --scaling-rounds <n>   rounds for the scaling figures (default 5; smoke: 1)
   --sections <list>      comma-separated subset of ${allSections.join(',')}
+                         (cluster needs FERRY_TEST_S3_* naming an S3 service; without them it is skipped, saying so)
   --smoke                fast run for the test suite: tiny sizes, a couple of contenders
-  --out <file>           Markdown report (default docs/benchmarks.md; "-" for none)
+  --out <file>           Markdown report (default docs/benchmarks.md; "-" for none); with --sections, an
+                         existing report keeps everything but those sections
   --no-install           never apt-get install missing tools
   --only <ids>           only these contenders (e.g. ferry-cli,raw-sync; ids are listed in the progress lines)
   --keep                 keep the scratch directory`;
@@ -128,8 +132,12 @@ async function main(): Promise<void> {
     const text = [...tables, ...(targets.length ? [targetsTable(targets)] : []), ...(limits ? [limits] : [])].map(textTable).join('\n\n');
     process.stdout.write(`\n${text}\n\nTotal time: ${minutes.toFixed(1)} min\n`);
     if (options.out !== '-') {
-      writeFileSync(options.out, renderMarkdown({ machine, versions: vers, options, startedAt, minutes, reports, limits, repo, loadEnd }));
-      log(`wrote ${options.out}`);
+      const input = { machine, versions: vers, options, startedAt, minutes, reports, limits, repo, loadEnd };
+      // Some sections only, into a report that exists: just those sections are replaced (see spliceSections).
+      const existing = options.sections.size < allSections.length && !options.smoke && existsSync(options.out) ? readFileSync(options.out, 'utf8') : null;
+      const partial = existing?.startsWith('# Benchmarks') ? existing : null;
+      writeFileSync(options.out, partial ? spliceSections(partial, input) : renderMarkdown(input));
+      log(`wrote ${options.out}${partial ? ` (the ${[...options.sections].join(', ')} section(s) only)` : ''}`);
     }
   } finally {
     if (options.keep) log(`scratch directory kept: ${work.root}`);
@@ -137,7 +145,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+// Exits when done: the cluster section's embedded PostgreSQL (stopped by its watchdog when this process
+// ends) would otherwise keep it alive.
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

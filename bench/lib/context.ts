@@ -22,8 +22,8 @@ export interface BenchOptions {
   only: Set<string> | null;
 }
 
-export type SectionName = 'sha' | 'upload' | 'download' | 'memory' | 'scaling';
-export const allSections: SectionName[] = ['sha', 'upload', 'download', 'memory', 'scaling'];
+export type SectionName = 'sha' | 'upload' | 'download' | 'memory' | 'scaling' | 'cluster';
+export const allSections: SectionName[] = ['sha', 'upload', 'download', 'memory', 'scaling', 'cluster'];
 
 export interface BenchContext {
   repo: string;

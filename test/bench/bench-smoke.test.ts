@@ -5,12 +5,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { track } from '../helpers/children.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 
 function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Tracked: a test that times out must not leave the benchmark (and what it started) running.
+    const child = track(spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

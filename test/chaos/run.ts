@@ -2,6 +2,7 @@
 // runs), one after another; prints each result as it comes and writes the table into
 // docs/reliability.md. `--quick` uses the `npm test` sizes; `--only network,fuzz` picks groups;
 // `--form cli` and `--level high` narrow the network group; `--no-write` leaves the document alone.
+// The cluster group (3 nodes on PostgreSQL + S3) runs when FERRY_TEST_S3_* name an S3 service.
 // Exits 1 if any scenario failed.
 import { cpus } from 'node:os';
 import { rm } from 'node:fs/promises';
@@ -67,6 +68,13 @@ if (want('network')) {
 if (want('crash')) {
   report(await runServerCrashScenario({ size: sizes.crash, chunkSize: sizes.crashChunk, seed: 31, chunkKills: sizes.serverKills, sweepKills: sizes.sweepKills, concurrency: 4 }));
   report(await runClientCrashScenario({ size: sizes.crash, chunkSize: sizes.crashChunk, seed: 32, kills: sizes.clientKills, concurrency: 4 }));
+}
+if (want('cluster')) {
+  // Imported here: without FERRY_TEST_S3_* it says why the group is skipped (and throws in CI).
+  const { s3Required } = await import('../helpers/s3.js');
+  const { runClusterCrashScenario } = await import('./scenarios/cluster-crash.js');
+  if (s3Required) console.log(`skip cluster: ${s3Required}`);
+  else report(await runClusterCrashScenario(quick ? { size: 256 * MiB, chunkSize: 5 * MiB, seed: 5, kills: 9, concurrency: 4 } : { size: 1 * GiB, chunkSize: 8 * MiB, seed: 35, kills: 30, concurrency: 4 }));
 }
 if (want('disk')) {
   report(

@@ -85,6 +85,7 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
   );
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   const logs: Array<Record<string, unknown>> = [];
+  let noListen: NodeJS.Timeout | undefined;
   const listening = await new Promise<Record<string, unknown>>((resolveUrl, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -98,11 +99,11 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
     });
     child.once('exit', (code) => reject(new Error(`ferry serve exited with ${code} before listening`)));
     // A server that never says it listens is stopped, not waited for.
-    setTimeout(() => {
+    noListen = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error('ferry serve did not listen within 30 s'));
     }, 30_000).unref();
-  });
+  }).finally(() => clearTimeout(noListen)); // one that listens may run as long as its test: the timer must not kill it later
   child.stdout!.resume();
   return {
     url: String(listening.url),

@@ -10,6 +10,11 @@
 //   complete-renamed  completion renamed the part file into files/, metadata not yet updated
 //   close-unlink      an expiry or abort is about to delete a part file (state already changed)
 //   close-unlinked    an expiry or abort deleted a part file, the rest of the clean-up not yet done
+// With an S3 blob store (the S3 calls the server makes over node:http):
+//   s3-created        CreateMultipartUpload answered, the upload's row not yet written
+//   s3-part-write     a piece of a part's body is sent to S3, the rest is not (mid-chunk)
+//   s3-part-stored    UploadPart answered (the part is in S3), the chunk not yet recorded
+//   s3-completed      CompleteMultipartUpload answered (the object exists), the upload not yet complete
 import fs, { writeSync } from 'node:fs';
 import http from 'node:http';
 import { syncBuiltinESMExports } from 'node:module';
@@ -66,6 +71,27 @@ if (point) {
     if (isPart(path)) reached('close-unlink');
     await realUnlink.call(this, path);
     if (isPart(path)) reached('close-unlinked');
+  };
+  // Outgoing S3 calls, told apart by the operation the SDK names in the query (x-id=...) or by their shape.
+  const realRequest = http.request;
+  http.request = function (...args) {
+    const req = realRequest.apply(this, args);
+    const path = String(req.path ?? '');
+    const op = /[?&]x-id=([A-Za-z]+)/.exec(path)?.[1] ?? '';
+    const uploadPart = op === 'UploadPart' || (req.method === 'PUT' && /[?&]partNumber=/.test(path) && /[?&]uploadId=/.test(path));
+    const completeMultipart = op === 'CompleteMultipartUpload' || (req.method === 'POST' && /[?&]uploadId=/.test(path));
+    const createMultipart = op === 'CreateMultipartUpload' || (req.method === 'POST' && /[?&]uploads(?:=|&|$)/.test(path));
+    if (uploadPart) {
+      const realWrite = req.write;
+      req.write = function (...w) {
+        const flushed = realWrite.apply(this, w);
+        reached('s3-part-write');
+        return flushed;
+      };
+    }
+    const answered = uploadPart ? 's3-part-stored' : completeMultipart ? 's3-completed' : createMultipart ? 's3-created' : null;
+    if (answered) req.once('response', (res) => res.statusCode === 200 && reached(answered));
+    return req;
   };
   syncBuiltinESMExports();
 
