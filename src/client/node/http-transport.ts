@@ -34,7 +34,9 @@ export function createNodeTransport(): Transport {
         agent: https ? agents.https : agents.http,
         signal,
       });
-      req.once('error', reject);
+      // on, not once: a request can emit a second error (a socket hang-up after an abort), which with
+      // no listener left would crash the process; reject ignores all but the first.
+      req.on('error', reject);
       req.once('response', (res: IncomingMessage) => resolve(toResponse(res)));
       req.end(body ?? undefined);
     });
