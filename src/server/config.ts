@@ -48,6 +48,8 @@ export const ServerConfig = z
     s3Region: z.string().min(1).default('us-east-1'),
     /** Address buckets as endpoint/bucket rather than bucket.endpoint (most S3 look-alikes need it). */
     s3PathStyle: z.boolean().default(false),
+    /** Most PostgreSQL connections this node keeps (with --meta postgres://). */
+    metaPoolSize: z.number().int().min(1).max(1000).default(10),
     /** fsync chunk bytes before acknowledging them (and the file at completion). */
     fsync: z.boolean().default(true),
     /** Absolute base URL of links in responses; without it, see baseUrl() in http.ts (never an unknown Host). */

@@ -17,6 +17,7 @@ export interface StoresConfig {
   s3Endpoint?: string;
   s3Region?: string;
   s3PathStyle?: boolean;
+  metaPoolSize?: number;
 }
 
 export interface Stores {
@@ -62,7 +63,7 @@ async function openMeta(config: StoresConfig, at: MetaLocation, log: Logger | un
   try {
     // Loaded only when used: a single-node server never loads the PostgreSQL driver.
     const { openPostgresMetaStore } = await import('./postgres/meta-store.js');
-    opening = openPostgresMetaStore(at.url, { ...(log && { log }) });
+    opening = openPostgresMetaStore(at.url, { ...(log && { log }), ...(config.metaPoolSize !== undefined && { poolSize: config.metaPoolSize }) });
     return await withDeadline(opening, openMetaMs, 'the database');
   } catch (error) {
     // Given up on: if it opens after all, its pool must not keep the process alive.

@@ -28,7 +28,7 @@ describe.skipIf(skip)('ferry serve on PostgreSQL and S3', () => {
     const { metaUrl, bucket } = await freshBackends();
     const password = new URL(metaUrl).password;
     const dataDir = await tempDir();
-    child = await spawnServer(['--data-dir', dataDir, '--meta', metaUrl, ...s3Flags(bucket)], s3Env());
+    child = await spawnServer(['--data-dir', dataDir, '--meta', metaUrl, '--meta-pool-size', '4', ...s3Flags(bucket)], s3Env());
     const db = new URL(metaUrl);
     expect(child.listening).toMatchObject({ meta: `postgres://${db.host}${db.pathname}`, store: `s3://${bucket}/ferry` });
     expect(JSON.stringify(child.logs)).not.toContain(password);
@@ -61,6 +61,13 @@ describe('ferry serve with a store it cannot use: one line, an exit code, within
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^ferry serve: meta: --meta must be a postgres:\/\/ .*"mysql:"/);
     expect(r.stderr).not.toContain('hunter2');
+  });
+
+  it('a --meta-pool-size that is not a positive count is refused, naming the option', async () => {
+    const r = await serveThatFails(['--data-dir', await tempDir(), '--meta-pool-size', '0']);
+    // commander's own refusal (one line, then the usage, as for every option value it rejects)
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.split('\n')[0]).toMatch(/--meta-pool-size .*'0' is invalid/);
   });
 
   it('an unknown --store scheme is a configuration error naming the option', async () => {
