@@ -49,7 +49,7 @@ async function leadCompletion(ctx: ServerContext, uploadId: string, wait: boolea
     const lease = await takeCompletionLease(ctx, uploadId);
     if (lease) {
       try {
-        return await runCompletion(ctx, upload);
+        return await runCompletion(ctx, upload, lease);
       } finally {
         await lease.release();
       }
@@ -80,7 +80,7 @@ function takeCompletionLease(ctx: ServerContext, uploadId: string): Promise<Held
 }
 
 /** The steps, for an upload in 'completing' whose lease this request holds. */
-async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<FileRecord> {
+async function runCompletion(ctx: ServerContext, upload: UploadRecord, lease: HeldClaim): Promise<FileRecord | null> {
   const started = ctx.now();
   const fileId = upload.fileId;
   if (!fileId) throw new FerryError('internal-error', `Upload ${upload.id} has no file id.`);
@@ -111,6 +111,10 @@ async function runCompletion(ctx: ServerContext, upload: UploadRecord): Promise<
     }
   }
 
+  // A completer that stalled past its lease (another took over and may have finished, and the file
+  // may be deleted since) must not write a file record now: it would name bytes that are gone. It
+  // answers with what the upload is now instead.
+  if (!(await lease.renew())) return leadCompletion(ctx, upload.id, false);
   const file = (await ctx.meta.getFile(fileId)) ?? (await createFileRecord(ctx, upload, fileId, blobRef, chunks));
   // Serialised once, here, so manifest requests serve stored bytes instead of listing every chunk.
   // Not fatal: a manifest missing for any reason is built at its first request.

@@ -12,7 +12,7 @@ import { FsBlobStore } from '../../src/stores/fs/blob-store.js';
 import { openSqliteMetaStore } from '../../src/stores/sqlite/meta-store.js';
 import type { BlobStore, MetaStore } from '../../src/stores/types.js';
 import { randomData, sha256Field, sha256Hex } from '../helpers/digest.js';
-import { chunkOf, create, download, putChunk, status } from '../helpers/http.js';
+import { call, chunkOf, create, download, putChunk, status } from '../helpers/http.js';
 import { KiB, tempDir, testLimits } from '../helpers/server.js';
 
 const cs = 64 * KiB;
@@ -30,7 +30,13 @@ interface Pair {
 }
 
 /** Two nodes on shared stores; each node's close() would close the stores, so they are closed once, last. */
-async function twoNodes(config: ServerConfigInput = {}, slowA?: (blobs: BlobStore) => BlobStore): Promise<Pair> {
+/** How node A sees the stores (a slow disk, a link to the database that hangs...); node B sees them as they are. */
+interface NodeAView {
+  blobs?: (blobs: BlobStore) => BlobStore;
+  meta?: (meta: MetaStore) => MetaStore;
+}
+
+async function twoNodes(config: ServerConfigInput = {}, viewA: NodeAView = {}): Promise<Pair> {
   const dataDir = await tempDir();
   const meta = await openSqliteMetaStore(join(dataDir, 'meta.sqlite'));
   const blobs = new FsBlobStore({ dir: dataDir, fsync: false });
@@ -38,9 +44,10 @@ async function twoNodes(config: ServerConfigInput = {}, slowA?: (blobs: BlobStor
   const events: FerryEvent[] = [];
   const start = () =>
     startServer({ port: 0, host: '127.0.0.1', logLevel: 'silent', ...testLimits, dataDir, ...config }, { ...shared, onEvent: (e) => void events.push(e) });
-  const a = await (slowA
-    ? startServer({ port: 0, host: '127.0.0.1', logLevel: 'silent', ...testLimits, dataDir, ...config }, { ...shared, blobs: slowA(shared.blobs), onEvent: (e) => void events.push(e) })
-    : start());
+  const a = await startServer(
+    { port: 0, host: '127.0.0.1', logLevel: 'silent', ...testLimits, dataDir, ...config },
+    { meta: viewA.meta?.(shared.meta) ?? shared.meta, blobs: viewA.blobs?.(shared.blobs) ?? shared.blobs, onEvent: (e) => void events.push(e) },
+  );
   const b = await start();
   cleanups.push(async () => {
     await Promise.all([a.close(), b.close()]);
@@ -126,7 +133,7 @@ describe('two nodes on one metadata store and one blob store', () => {
           }
         })(), options),
     });
-    const { a, b } = await twoNodes({ chunkTakeoverSeconds: 0.2 }, slow);
+    const { a, b } = await twoNodes({ chunkTakeoverSeconds: 0.2 }, { blobs: slow });
     const data = randomData(2 * cs);
     const { uploadId } = (await create(a.url, { name: 'slow disk', size: data.length, chunkSize: cs })).body;
     const mine = chunkOf(data, cs, 0);
@@ -189,6 +196,49 @@ describe('two nodes on one metadata store and one blob store', () => {
     expect(st.body.state).toBe('complete');
     expect(sha256Hex((await download(st.body.fileUrl)).bytes)).toBe(sha256Hex(data));
     expect(events.filter((e) => e.type === 'upload.completed')).toHaveLength(1);
+  });
+
+  it('a completer that stalled past its lease writes no file record once another node finished (and the file was deleted)', async () => {
+    // Node A assembles the file but then hangs (its storage stalls, its lease renewals never reach
+    // the database), long enough for node B to take over, finish, and for the owner to delete the file.
+    let enterComplete!: () => void;
+    const inComplete = new Promise<void>((resolve) => (enterComplete = resolve));
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    let frozen = false;
+    const { a, b, meta } = await twoNodes(
+      {},
+      {
+        blobs: (blobs) => ({
+          ...blobs,
+          complete: async (handle, fileId, receipts) => {
+            const ref = await blobs.complete(handle, fileId, receipts);
+            frozen = true;
+            enterComplete();
+            await resumed;
+            frozen = false;
+            return ref;
+          },
+        }),
+        meta: (store) => ({
+          ...store,
+          renewChunk: (...args) => (frozen ? resumed.then(() => false) : store.renewChunk(...args)),
+        }),
+      },
+    );
+    const data = randomData(cs);
+    const { uploadId } = (await create(a.url, { name: 'stalled completer', size: data.length, chunkSize: cs })).body;
+    const lastChunk = putChunk(a.url, uploadId, 0, data);
+    await inComplete;
+    // Node B takes the lapsed completion lease at a status request and finishes.
+    await expect.poll(async () => (await status(b.url, uploadId)).body.state, { interval: 100, timeout: 15_000 }).toBe('complete');
+    const fileId = (await status(b.url, uploadId)).body.fileId as string;
+    expect((await call(b.url, 'DELETE', `/files/${fileId}`)).status).toBe(204);
+    // Node A wakes up: it must not bring the deleted file's record back.
+    resume();
+    await lastChunk;
+    expect(await meta.getFile(fileId)).toBeUndefined();
+    expect((await call(a.url, 'GET', `/files/${fileId}`)).status).toBe(404);
   });
 
   it('both nodes sweeping expire each idle upload once, and only one sweeps at a time', async () => {
