@@ -4,11 +4,30 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach } from 'vitest';
 import { startCli } from '../helpers/cli.js';
-import { testPostgres } from '../helpers/postgres.js';
-import { freshBucket, testS3 } from '../helpers/s3.js';
+import { postgresSkipReason, testPostgres } from '../helpers/postgres.js';
+import { dropBuckets, freshBucket, s3Required, testS3 } from '../helpers/s3.js';
 
 export { closedPort } from '../helpers/ports.js';
+
+/** Why tests on PostgreSQL + S3 cannot run here; null when they can (in CI a missing service throws instead). */
+export const backendsSkip: string | null = s3Required ?? (await postgresSkipReason());
+
+/**
+ * For a test file on PostgreSQL + S3: clean-ups each test registers, run after it (last first), and
+ * the test buckets dropped when the file is done.
+ */
+export function backendCleanups(): Array<() => Promise<unknown>> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  afterAll(async () => {
+    if (!s3Required) await dropBuckets();
+  });
+  return cleanups;
+}
 
 /** The test S3 service as `ferry` flags for `bucket` (under `prefix`), RGW-style addressing. */
 export function s3Flags(bucket: string, prefix = 'ferry', endpoint?: string): string[] {

@@ -4,26 +4,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand } from '@aws-sdk/client-s3';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Paths } from '../../src/protocol/index.js';
 import { createApiKey } from '../../src/server/index.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { call, create, sendChunks } from '../helpers/http.js';
-import { postgresSkipReason } from '../helpers/postgres.js';
-import { dropBuckets, s3Required, testS3Client } from '../helpers/s3.js';
+import { testS3Client } from '../helpers/s3.js';
 import { MiB, spawnServer, startTestServer, tempDir, type ChildServer, type TestServer } from '../helpers/server.js';
-import { freshBackends, s3Env, s3Flags, sha256File } from './backends.js';
+import { backendCleanups, backendsSkip, freshBackends, s3Env, s3Flags, sha256File } from './backends.js';
 import { sha256Field } from '../helpers/digest.js';
 
-const skip = s3Required ?? (await postgresSkipReason());
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-afterAll(async () => {
-  if (!s3Required) await dropBuckets();
-});
+const skip = backendsSkip;
+const cleanups = backendCleanups();
 
 interface Made {
   fileId: string;

@@ -3,23 +3,15 @@
 // TCP proxy the test cuts (real services, real connections refused).
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { call } from '../helpers/http.js';
-import { postgresSkipReason } from '../helpers/postgres.js';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy.js';
-import { dropBuckets, s3Required, testS3 } from '../helpers/s3.js';
+import { testS3 } from '../helpers/s3.js';
 import { spawnServer, startTestServer, tempDir, type ChildServer, type TestServer } from '../helpers/server.js';
-import { closedPort, freshBackends, s3Env, s3Flags } from '../cli/backends.js';
+import { backendCleanups, backendsSkip, closedPort, freshBackends, s3Env, s3Flags } from '../cli/backends.js';
 
-const skip = s3Required ?? (await postgresSkipReason());
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-afterAll(async () => {
-  if (!s3Required) await dropBuckets();
-});
+const skip = backendsSkip;
+const cleanups = backendCleanups();
 
 const ready = { status: 'ready', checks: { meta: 'ok', blobs: 'ok' } };
 

@@ -34,8 +34,6 @@ export interface S3BlobStoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** How long a request's socket may stay silent before it fails (default 60 s). */
   idleTimeoutMs?: number;
-  /** Reserved: downloads by redirect to a presigned URL are not implemented yet. */
-  presignDownloads?: boolean;
 }
 
 /** S3's multipart rules: every part but the last at least 5 MiB, none over 5 GiB, at most 10,000 parts. */
