@@ -166,9 +166,20 @@ describe('restarts', () => {
     const st = await status(second.url, uploadId);
     expect(acked).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(st.body).toMatchObject({ state: 'uploading', chunksReceived: 8, missing: '8-15' });
-    const replies = await sendChunks(second.url, uploadId, data, chunk, [...Array(8).keys()].map((i) => i + 8));
-    const done = replies.find((r) => r.body.complete)!;
-    expect(sha256Hex((await download(done.body.fileUrl)).bytes)).toBe(sha256Hex(data));
+    const replies = await sendChunks(second.url, uploadId, data, chunk, [...Array(7).keys()].map((i) => i + 9));
+    expect(replies.map((r) => r.status)).toEqual(Array(7).fill(201));
+    // Chunk 8's write lease, taken by the killed server, lapses after --chunk-takeover (2 s); until then
+    // its retry is told chunk-in-progress (409, Retry-After: 1), and retried, as a client does.
+    let last: Awaited<ReturnType<typeof putChunk>> | undefined;
+    await expect
+      .poll(async () => {
+        last = await putChunk(second.url, uploadId, 8, chunkOf(data, chunk, 8));
+        if (last.status !== 201 && last.body.type !== 'urn:ferry:problem:chunk-in-progress') throw new Error(`chunk 8: HTTP ${last.status} ${last.text}`);
+        return last.status;
+      }, { interval: 200, timeout: 10_000 })
+      .toBe(201);
+    expect(last!.body.complete).toBe(true);
+    expect(sha256Hex((await download(last!.body.fileUrl)).bytes)).toBe(sha256Hex(data));
   });
 });
 
