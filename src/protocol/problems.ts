@@ -43,6 +43,14 @@ export const Problems = {
   'quota-exceeded': { status: 429, title: "The identity's uploads in progress reserve too many bytes" },
   'rate-limited': { status: 429, title: 'Too many requests' },
   'invalid-metadata': { status: 400, title: 'The metadata is not a small map of strings' },
+  // Stream uploads (tus 1.0 and the IETF resumable-upload draft, src/server/tus and src/server/ietf).
+  'upload-offset-mismatch': { status: 409, title: 'The upload offset is not where the upload stands' },
+  'upload-locked': { status: 423, title: 'Another request is writing this upload' },
+  'checksum-mismatch': { status: 460, title: 'The request body does not match its Upload-Checksum' },
+  'unsupported-tus-version': { status: 412, title: 'Unsupported Tus-Resumable version' },
+  'invalid-upload-length': { status: 400, title: 'The upload length is missing, malformed or inconsistent' },
+  'concatenation-incomplete': { status: 400, title: 'A partial upload named in the concatenation is not finished' },
+  'stream-upload': { status: 409, title: 'This upload is written as a byte stream (tus or IETF), not by chunks' },
   'internal-error': { status: 500, title: 'Internal server error' },
   'service-unavailable': { status: 503, title: 'The server is shutting down or overloaded' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -5,6 +5,8 @@ import type { MetaStore } from './types.js';
 
 /** The claim index that stands for an upload's completion. */
 export const completionClaim = -1;
+/** The claim index that stands for a stream upload's (tus / IETF) single writer: one request appends at a time. */
+export const streamWriterClaim = -2;
 
 export interface HeldClaimOptions {
   /** Names the holder in the claim row. */

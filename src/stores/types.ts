@@ -24,7 +24,64 @@ export interface UploadRecord {
   owner: string;
   /** The signed grant (its jti) whose upload budget this upload counts against, or null. */
   grantId: string | null;
+  /**
+   * How its bytes arrive. 'ferry': Ferry's own protocol, chunks in any order (PUT .../chunks/{i}).
+   * 'tus' / 'ietf': an ordered byte stream appended at an offset (tus 1.0 or the IETF resumable-upload
+   * draft), cut into the same chunks by src/server/streams/ (chunks are then recorded in order).
+   */
+  protocol: UploadProtocol;
+  /**
+   * 'file': completes into a file once every chunk is in. 'part': a tus partial upload (concatenation
+   * extension) whose bytes become part of another upload's file; it never completes on its own.
+   */
+  role: UploadRole;
+  /**
+   * tus creation-defer-length: the length is not known yet, and `size` / `totalChunks` are the most it
+   * may become (totalChunks x chunkSize) until advanceStream() sets the real ones.
+   */
+  lengthDeferred: boolean;
+  /**
+   * Stream uploads: bytes of chunk `chunksReceived` (the next chunk) already durable in the blob
+   * store's staging (BlobStore.stageChunk); always 0 for Ferry-protocol uploads. The stream's offset
+   * is chunksReceived x chunkSize + stagedBytes.
+   */
+  stagedBytes: number;
 }
+
+export type UploadProtocol = 'ferry' | 'tus' | 'ietf';
+export type UploadRole = 'file' | 'part';
+
+/** One step of a stream upload (tus / IETF), applied by UploadStore.advanceStream() atomically. */
+export interface StreamStep {
+  /**
+   * Where the writer started: the upload's chunksReceived and stagedBytes when it read it. Nothing
+   * changes (outcome 'moved') if they differ now.
+   */
+  from: { chunksReceived: number; stagedBytes: number };
+  /** The stream writer's claim (index streamWriterClaim, -2) must still carry this token ('claim-lost' otherwise). */
+  claimToken: string;
+  /** Chunks stored since, in order: indexes from.chunksReceived, from.chunksReceived + 1, ... (may be empty). */
+  chunks: ChunkRecord[];
+  /** Bytes now staged for the chunk after them (becomes the upload's stagedBytes). */
+  stagedBytes: number;
+  /**
+   * The length, once a deferred one is known: the upload's size and totalChunks become these and
+   * lengthDeferred false; chunk gaps past the new last chunk are dropped. Only when lengthDeferred.
+   */
+  length?: { size: number; totalChunks: number };
+  /** The upload's new expiry (sliding, as recordChunk). */
+  expiresAt: number;
+}
+
+export type AdvanceResult =
+  /** Applied; `upload` is the record after it. */
+  | { outcome: 'advanced'; upload: UploadRecord }
+  /** Its counters are no longer `from` (another writer moved the stream): nothing changed; `upload` is as it is now. */
+  | { outcome: 'moved'; upload: UploadRecord }
+  /** Not 'uploading' any more (or gone: state undefined): nothing changed. */
+  | { outcome: 'closed'; state: UploadState | undefined }
+  /** The writer's claim was taken over: nothing changed. */
+  | { outcome: 'claim-lost' };
 
 export interface ChunkRecord {
   index: number;
@@ -122,6 +179,13 @@ export interface UploadStore {
    */
   recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken?: string): Promise<RecordChunkResult>;
   /**
+   * Stream uploads (tus / IETF): records `step.chunks`, sets stagedBytes, and (with step.length) the
+   * final length, and slides the expiry, all in one transaction, only while the upload is 'uploading',
+   * its counters are still `step.from` and the stream writer's claim carries `step.claimToken`.
+   * Counters, missing ranges and bytesReceived change exactly as recordChunk() would for each chunk.
+   */
+  advanceStream(uploadId: string, step: StreamStep): Promise<AdvanceResult>;
+  /**
    * Moves an upload from one of `from` to `to` (with optional field changes); returns false when its
    * state was not in `from`. This is how exactly one request wins completion, abort or expiry.
    * `events` (the webhook deliveries reporting the change) are written with it, only if it happens.
@@ -153,7 +217,8 @@ export interface UploadStore {
   listDue(state: UploadState, now: number, limit: number): Promise<UploadRecord[]>;
   /**
    * Uploads whose completion has to be run or finished: state 'completing', or every chunk received
-   * and still 'uploading' (a crash between the last chunk and the change to 'completing').
+   * and still 'uploading' (a crash between the last chunk and the change to 'completing'), never a
+   * role 'part' upload (it completes only as part of another) nor one whose length is deferred.
    */
   listUnfinished(limit: number): Promise<UploadRecord[]>;
   /** Deletes the upload row entirely (after its tombstone retention). */
@@ -355,17 +420,42 @@ export interface IncompleteBlob {
   startedAt: number;
 }
 
+/** What stageChunk() kept. */
+export interface StagedResult {
+  /** Bytes of the chunk now durable in staging: `have` plus those the body yielded. */
+  staged: number;
+  /** When `staged` is the whole chunk: the chunk is stored, and this is what putChunk would have returned. */
+  receipt: string | null;
+  /** The body's error when it failed part-way (the bytes it yielded before are kept all the same). */
+  failure?: unknown;
+}
+
 /** Chunk bytes and assembled files. The metadata store, not this, says which chunks are received. */
 export interface BlobStore {
   /** Limits of the service behind it; absent: none beyond the protocol's. */
   readonly limits?: BlobLimits;
-  /** Prepares storage for a new upload of `size` bytes; returns an opaque handle. */
+  /**
+   * Prepares storage for a new upload of `size` bytes; returns an opaque handle. `size` 0 with many
+   * chunks is valid: a stream upload whose length is deferred (its storage grows as chunks arrive).
+   */
   begin(uploadId: string, size: number, totalChunks: number): Promise<string>;
   /**
    * Writes exactly `place.length` bytes from `body` as chunk `place.index`, durable (fsync when on)
    * before it resolves. Returns a receipt to pass back to complete(). Rejects if `body` fails.
    */
   putChunk(handle: string, place: ChunkPlace, body: AsyncIterable<Uint8Array>, options?: BlobStoreOptions): Promise<string>;
+  /**
+   * Stream uploads (tus / IETF), where a chunk may arrive across several requests: writes `body` as
+   * the chunk's bytes from `have` on, after the first `have` bytes staged by earlier calls (0: none;
+   * bytes staged past `have` by an earlier call are overwritten). The body never yields more than
+   * place.length - have bytes. Resolves once every byte the body yielded is durable, also when the
+   * body fails part-way (a cut connection: `failure` says why). When the chunk is whole the chunk is
+   * stored as by putChunk, with its receipt. Rejects only when the store itself fails.
+   * A store that cannot append in place (S3) may hold the new bytes in memory, up to place.length.
+   */
+  stageChunk(handle: string, place: ChunkPlace, have: number, body: AsyncIterable<Uint8Array>, options?: BlobStoreOptions): Promise<StagedResult>;
+  /** The first `length` bytes staged for chunk `place` (to hash them when the chunk is continued). */
+  readStaged(handle: string, place: ChunkPlace, length: number, options?: BlobStoreOptions): AsyncIterable<Uint8Array>;
   /**
    * Turns the received chunks into one file without copying bytes; returns the file's reference.
    * Idempotent: called again after it succeeded (a completion retried after a crash, or by another

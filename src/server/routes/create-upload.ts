@@ -160,6 +160,10 @@ async function newUpload(ctx: ServerContext, p: CreateParams, withChunk: boolean
     fileId: newId(),
     owner,
     grantId,
+    protocol: 'ferry',
+    role: 'file',
+    lengthDeferred: false,
+    stagedBytes: 0,
   };
 }
 
