@@ -62,6 +62,9 @@ async function storeChunk(
   index: number,
   base: string,
 ): Promise<ChunkResult> {
+  if (upload.protocol !== 'ferry') {
+    throw new FerryError('stream-upload', `Upload ${upload.id} is written as a byte stream (${upload.protocol}) at /tus/${encodeURIComponent(upload.id)}, not by chunks.`);
+  }
   if (!Number.isSafeInteger(index) || index < 0 || index >= upload.totalChunks) {
     throw new FerryError('invalid-chunk-index', `Chunk indexes of this upload are 0 to ${upload.totalChunks - 1}.`);
   }

@@ -38,6 +38,9 @@ async function leadCompletion(ctx: ServerContext, uploadId: string, wait: boolea
     if (!upload) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
     if (upload.state === 'complete') return fileOf(ctx, upload);
     if (upload.state === 'uploading') {
+      if (upload.role !== 'file' || upload.lengthDeferred) {
+        throw new FerryError('internal-error', `Upload ${uploadId} is ${upload.role === 'part' ? 'a tus partial upload' : 'of a length not said yet'}: it does not complete by itself.`);
+      }
       if (upload.chunksReceived !== upload.totalChunks) {
         throw new FerryError('internal-error', `Upload ${uploadId} has ${upload.chunksReceived} of ${upload.totalChunks} chunks.`);
       }

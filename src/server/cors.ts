@@ -3,8 +3,62 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Headers } from '../protocol/index.js';
 
-const allowedMethods = 'GET, HEAD, POST, PUT, DELETE';
-const allowedHeaders = ['authorization', 'content-type', Headers.contentDigest, Headers.version, Headers.uploadParams, 'range', 'if-range', 'if-none-match'].join(', ');
+// PATCH is how tus and IETF resumable-upload clients append; OPTIONS is tus's own discovery request.
+const allowedMethods = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/**
+ * Request headers tus 1.0 clients (tus-js-client, Uppy's @uppy/tus) and IETF resumable-upload clients
+ * send (draft-ietf-httpbis-resumable-upload: Upload-Complete, or Upload-Incomplete in its older interop
+ * versions, and Upload-Draft-Interop-Version). X-HTTP-Method-Override is tus's way through proxies that
+ * refuse PATCH; X-Requested-With is what tus-js-client and Uppy may add.
+ */
+const resumableRequestHeaders = [
+  'tus-resumable',
+  'upload-length',
+  'upload-offset',
+  'upload-metadata',
+  'upload-defer-length',
+  'upload-concat',
+  'upload-checksum',
+  'x-http-method-override',
+  'upload-complete',
+  'upload-incomplete',
+  'upload-draft-interop-version',
+  'x-requested-with',
+  'content-disposition', // the file's name on an IETF upload creation
+];
+
+/** Response headers those clients read: without them exposed, a page's script sees none of them. */
+const resumableExposedHeaders = [
+  'tus-resumable',
+  'tus-version',
+  'tus-extension',
+  'tus-max-size',
+  'tus-checksum-algorithm',
+  'upload-offset',
+  'upload-length',
+  'upload-metadata',
+  'upload-defer-length',
+  'upload-concat',
+  'upload-expires',
+  'upload-complete',
+  'upload-incomplete',
+  'upload-limit',
+  'upload-draft-interop-version',
+  'content-location', // where a finished IETF upload's file is
+];
+
+const allowedHeaders = [
+  'authorization',
+  'content-type',
+  Headers.contentDigest,
+  Headers.version,
+  Headers.uploadParams,
+  'range',
+  'if-range',
+  'if-none-match',
+  ...resumableRequestHeaders,
+].join(', ');
 const exposedHeaders = [
   'location',
   'etag',
@@ -19,6 +73,7 @@ const exposedHeaders = [
   Headers.chunksReceived,
   Headers.chunksMissing,
   Headers.uploadExpires,
+  ...resumableExposedHeaders,
 ].join(', ');
 
 /**

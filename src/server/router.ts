@@ -13,6 +13,7 @@ import { getHealth, getMetrics, getReady, getWhoami } from './routes/operations.
 import { putChunk } from './routes/put-chunk.js';
 import { getUploadStatus } from './routes/upload-status.js';
 import { getWebAsset, webAssetPattern } from './routes/web.js';
+import { tusCreate, tusOptions, tusResource } from './tus/endpoint.js';
 
 type Params = Record<string, string>;
 /** A route handler; `who` is the authenticated caller (the anonymous admin in open mode, or on public routes). */
@@ -25,6 +26,8 @@ interface Route {
   methods: Partial<Record<string, Handler>>;
   /** Answered without a credential even in token mode: health checks and the page's static files. */
   public?: true;
+  /** Methods answered without a credential on an otherwise protected route (tus OPTIONS). */
+  publicMethods?: string[];
 }
 
 const routes: Route[] = [
@@ -36,6 +39,9 @@ const routes: Route[] = [
   { name: 'file', pattern: /^\/files\/(?<fileId>[^/]+)$/, methods: { GET: getFile, HEAD: getFile, DELETE: deleteFile } },
   { name: 'manifest', pattern: /^\/files\/(?<fileId>[^/]+)\/manifest$/, methods: { GET: getManifest } },
   { name: 'share', pattern: /^\/files\/(?<fileId>[^/]+)\/share$/, methods: { POST: shareFile } },
+  // tus 1.0 and the IETF resumable-upload draft (told apart by Upload-Draft-Interop-Version).
+  { name: 'tus', pattern: /^\/tus\/?$/, methods: { POST: tusCreate, OPTIONS: tusOptions }, publicMethods: ['OPTIONS'] },
+  { name: 'tus-upload', pattern: /^\/tus\/(?<uploadId>[^/]+)$/, methods: { HEAD: tusResource, PATCH: tusResource, DELETE: tusResource, POST: tusResource, OPTIONS: tusOptions }, publicMethods: ['OPTIONS'] },
   { name: 'whoami', pattern: /^\/whoami$/, methods: { GET: getWhoami } },
   { name: 'keys', pattern: /^\/keys$/, methods: { GET: listKeys, POST: createKey } },
   { name: 'key', pattern: /^\/keys\/(?<keyId>[^/]+)$/, methods: { DELETE: revokeKey } },
@@ -72,7 +78,7 @@ export function route(method: string, pathname: string): Match {
         throw new FerryError('malformed-request', `Bad percent-encoding in the path.`);
       }
     }
-    return { name: r.name, handler, params, public: r.public === true };
+    return { name: r.name, handler, params, public: r.public === true || (r.publicMethods?.includes(method) ?? false) };
   }
   throw new FerryError('not-found', `Nothing at ${pathname}.`);
 }

@@ -4,7 +4,7 @@
 import { recoverCompletions, recoverFailedCompletions } from './completion.js';
 import type { ServerContext } from './context.js';
 import { removeFile } from './routes/file-admin.js';
-import { expireUpload, recoverStorage } from './upload-lifecycle.js';
+import { awaitsCompletion, expireUpload, recoverStorage } from './upload-lifecycle.js';
 
 const batch = 500;
 
@@ -42,7 +42,7 @@ async function sweepAsHolder(ctx: ServerContext): Promise<SweepResult> {
   let expired = 0;
   for (const upload of await ctx.meta.listDue('uploading', now, batch)) {
     // An upload with every chunk in is due for completion, not expiry (recoverCompletions below).
-    if (upload.chunksReceived === upload.totalChunks) continue;
+    if (awaitsCompletion(upload)) continue;
     // The state change is conditional: whatever else expires it at the same moment, it ends once.
     if (await expireUpload(ctx, upload)) expired++;
   }

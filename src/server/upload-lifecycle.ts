@@ -15,7 +15,7 @@ export async function loadUpload(ctx: ServerContext, uploadId: string, who: Prin
   if (!upload) throw new FerryError('upload-not-found', `No upload ${uploadId}.`);
   requireUpload(who, upload);
   // One with every chunk in is due for completion, not expiry (a crash stopped it before 'completing').
-  if (upload.state === 'uploading' && upload.expiresAt <= ctx.now() && upload.chunksReceived < upload.totalChunks) {
+  if (upload.state === 'uploading' && upload.expiresAt <= ctx.now() && !awaitsCompletion(upload)) {
     if (await expireUpload(ctx, upload)) return { ...upload, state: 'expired' };
     // A chunk (on this node or another) slid its expiry meanwhile, or something else ended it: as it is now.
     return loadUpload(ctx, uploadId, who);
@@ -35,12 +35,22 @@ async function closeUpload(ctx: ServerContext, upload: UploadRecord, to: 'aborte
   if (!(await ctx.meta.transition(upload.id, ['uploading'], to, patch, ended.deliveries))) return false;
   await ctx.meta.forgetChunks(upload.id);
   await ctx.blobs.abort(upload.blobHandle);
+  // A tus partial upload may have been assembled (to be read by a concatenation that did not finish).
+  if (upload.role === 'part' && upload.fileId) await ctx.blobs.deleteFile(ctx.blobs.fileRefOf(upload.blobHandle, upload.fileId));
   // A grant's budget counts what is uploading or became a file: what ended here is given back.
   if (upload.grantId) await ctx.meta.releaseGrant(upload.grantId, upload.size);
   ctx.metrics.inc(to === 'aborted' ? 'ferry_uploads_aborted_total' : 'ferry_uploads_expired_total');
   ctx.log.info({ uploadId: upload.id, event: `upload-${to}`, chunksReceived: upload.chunksReceived }, `upload ${to}`);
   await announceEvent(ctx, ended);
   return true;
+}
+
+/**
+ * Every chunk is in and nothing but its completion is left: not a tus partial upload (it completes only
+ * within a concatenation) nor one whose length is still to be said.
+ */
+export function awaitsCompletion(upload: UploadRecord): boolean {
+  return upload.state === 'uploading' && upload.role === 'file' && !upload.lengthDeferred && upload.chunksReceived === upload.totalChunks;
 }
 
 export const abortUpload = (ctx: ServerContext, upload: UploadRecord) => closeUpload(ctx, upload, 'aborted');

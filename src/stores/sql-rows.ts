@@ -1,7 +1,7 @@
 // The row shapes both SQL metadata stores use (the same columns in SQLite and PostgreSQL) and their
 // mapping to and from the store records.
-import type { DigestAlgorithm, UploadState } from '../protocol/index.js';
-import type { ApiKeyRecord, ChunkRecord, FileQuery, FileRecord, Role, UploadRecord, WebhookDelivery } from './types.js';
+import { chunkCount, chunkLength, type DigestAlgorithm, type UploadState } from '../protocol/index.js';
+import type { ApiKeyRecord, ChunkRecord, FileQuery, FileRecord, Role, StreamStep, UploadProtocol, UploadRecord, UploadRole, WebhookDelivery } from './types.js';
 
 export interface UploadRow {
   id: string;
@@ -24,6 +24,13 @@ export interface UploadRow {
   grant_id: string | null;
   /** Whom the upload counts against for the reservation limits (see ReservationLimits.key). */
   quota_key: string;
+  protocol: UploadProtocol;
+  role: UploadRole;
+  /** 0/1 in SQLite (what fromUpload gives), boolean in PostgreSQL. */
+  length_deferred: number | boolean;
+  staged_bytes: number;
+  /** JSON array of upload ids, or null. */
+  concat_of: string | null;
 }
 
 export interface ChunkRow {
@@ -93,6 +100,11 @@ export function fromUpload(u: UploadRecord): UploadRow {
     owner: u.owner,
     grant_id: u.grantId,
     quota_key: u.owner,
+    protocol: u.protocol,
+    role: u.role,
+    length_deferred: u.lengthDeferred ? 1 : 0,
+    staged_bytes: u.stagedBytes,
+    concat_of: u.concatOf === null ? null : JSON.stringify(u.concatOf),
   };
 }
 
@@ -116,7 +128,57 @@ export function toUpload(r: UploadRow): UploadRecord {
     fileId: r.file_id,
     owner: r.owner,
     grantId: r.grant_id,
+    protocol: r.protocol,
+    role: r.role,
+    lengthDeferred: r.length_deferred === true || r.length_deferred === 1,
+    stagedBytes: r.staged_bytes,
+    concatOf: r.concat_of === null ? null : (JSON.parse(r.concat_of) as string[]),
   };
+}
+
+/**
+ * What advanceStream() refuses whatever the upload (a caller's mistake, thrown as an Error): chunks
+ * not in order from `step.from.chunksReceived`, negative counts, a length that says nothing.
+ */
+export function checkStreamStep(step: StreamStep): void {
+  step.chunks.forEach((chunk, i) => {
+    if (chunk.index !== step.from.chunksReceived + i) {
+      throw new Error(`advanceStream: chunk ${chunk.index} out of order (expected ${step.from.chunksReceived + i}): stream chunks are recorded in order`);
+    }
+  });
+  if (!Number.isSafeInteger(step.stagedBytes) || step.stagedBytes < 0) throw new Error(`advanceStream: invalid stagedBytes ${step.stagedBytes}`);
+  if (step.length && (!Number.isSafeInteger(step.length.size) || step.length.size < 0 || !Number.isSafeInteger(step.length.totalChunks) || step.length.totalChunks < 1)) {
+    throw new Error(`advanceStream: invalid length ${JSON.stringify(step.length)}`);
+  }
+}
+
+/**
+ * What advanceStream() refuses given the upload as it is (counters already found to be `step.from`):
+ * a length for an upload whose length is not deferred, one larger than the most it may become, or
+ * whose chunk count is not its size's; chunks or staged bytes past the upload's (new) last chunk;
+ * a chunk whose size is not its place's in the (new) length; staged bytes that would make a whole chunk.
+ */
+export function checkStreamStepFits(upload: UploadRecord, step: StreamStep): void {
+  if (step.length && !upload.lengthDeferred) throw new Error(`advanceStream: upload ${upload.id} has a known length; only a deferred one can be set`);
+  if (step.length && (step.length.totalChunks > upload.totalChunks || step.length.size > upload.size)) {
+    throw new Error(`advanceStream: length ${JSON.stringify(step.length)} is beyond upload ${upload.id}'s most (${upload.size} bytes, ${upload.totalChunks} chunks)`);
+  }
+  const size = step.length?.size ?? upload.size;
+  const totalChunks = step.length?.totalChunks ?? upload.totalChunks;
+  if (step.length && totalChunks !== chunkCount(size, upload.chunkSize)) {
+    throw new Error(`advanceStream: ${size} bytes are ${chunkCount(size, upload.chunkSize)} chunks of ${upload.chunkSize}, not ${totalChunks}`);
+  }
+  const received = step.from.chunksReceived + step.chunks.length;
+  if (received > totalChunks || (step.stagedBytes > 0 && received >= totalChunks)) {
+    throw new Error(`advanceStream: ${received} chunks${step.stagedBytes > 0 ? ' and staged bytes' : ''} do not fit upload ${upload.id}'s ${totalChunks}`);
+  }
+  for (const chunk of step.chunks) {
+    const length = chunkLength(size, upload.chunkSize, chunk.index);
+    if (chunk.size !== length) throw new Error(`advanceStream: chunk ${chunk.index} of upload ${upload.id} is ${length} bytes, not ${chunk.size}`);
+  }
+  if (step.stagedBytes > 0 && step.stagedBytes >= chunkLength(size, upload.chunkSize, received)) {
+    throw new Error(`advanceStream: ${step.stagedBytes} staged bytes make chunk ${received} of upload ${upload.id} whole`);
+  }
 }
 
 export function toChunk(r: ChunkRow): ChunkRecord {

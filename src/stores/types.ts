@@ -46,6 +46,11 @@ export interface UploadRecord {
    * is chunksReceived x chunkSize + stagedBytes.
    */
   stagedBytes: number;
+  /**
+   * tus concatenation: the partial uploads (ids, in order) this final upload was made of, as its
+   * creation named them; null for every other upload.
+   */
+  concatOf: string[] | null;
 }
 
 export type UploadProtocol = 'ferry' | 'tus' | 'ietf';
@@ -396,7 +401,8 @@ export interface TransitionPatch {
   fileId?: string;
   /**
    * Only if the upload is due for expiry at that time (epoch ms): its expiresAt <= dueBy and it still
-   * misses a chunk (chunksReceived < totalChunks). Checked in the same atomic step as the state, so a
+   * misses a chunk (chunksReceived < totalChunks) or never completes by itself (role 'part', or a
+   * deferred length). Checked in the same atomic step as the state, so a
    * chunk recorded after the sweeper listed the upload (sliding its expiry) or its last chunk keeps it.
    */
   dueBy?: number;

@@ -2,7 +2,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FerryError, MiB } from '../../src/protocol/index.js';
-import type { BlobStore, ChunkPlace } from '../../src/stores/types.js';
+import type { BlobStore, ChunkPlace, StagedResult } from '../../src/stores/types.js';
 
 /** S3's smallest part (all but the last), so the same suite runs against every backend. */
 const chunkSize = 5 * MiB;
@@ -58,6 +58,27 @@ async function upload(store: BlobStore, data: Uint8Array, order?: number[]) {
     receipts[index] = await store.putChunk(handle, place, pieces(data.subarray(place.offset, place.offset + place.length)));
   }
   return { uploadId, handle, receipts, total };
+}
+
+/** Yields `bytes` in pieces, then throws `error` (a connection cut part-way). */
+export async function* failingAfter(bytes: Uint8Array, error: unknown): AsyncGenerator<Uint8Array> {
+  yield* pieces(bytes);
+  throw error;
+}
+
+/** The first `length` bytes staged for chunk `place`, as one buffer. */
+async function stagedBytes(store: BlobStore, handle: string, place: ChunkPlace, length: number): Promise<Buffer> {
+  return (await collect(store.readStaged(handle, place, length))).bytes;
+}
+
+/** Stages `bytes` as chunk `place`'s bytes from `have` on and checks what the store says it kept. */
+async function stage(store: BlobStore, handle: string, place: ChunkPlace, have: number, bytes: Uint8Array): Promise<StagedResult> {
+  const result = await store.stageChunk(handle, place, have, pieces(bytes));
+  expect(result.staged).toBe(have + bytes.byteLength);
+  expect(result.failure).toBeUndefined();
+  if (result.staged === place.length) expect(typeof result.receipt).toBe('string');
+  else expect(result.receipt).toBeNull();
+  return result;
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
@@ -286,6 +307,118 @@ export function describeBlobStoreContract(name: string, open: () => Promise<Blob
       expect(refA).not.toBe(refB);
       expect(sha256((await collect(store.read(refA, 0, a.byteLength))).bytes)).toBe(sha256(a));
       expect(sha256((await collect(store.read(refB, 0, b.byteLength))).bytes)).toBe(sha256(b));
+    });
+
+    describe('stream uploads: chunks staged across calls', () => {
+      it('stages a chunk in three calls, and completes the upload into a byte-identical file', async () => {
+        const data = randomBytes(chunkSize + 1_234);
+        const handle = await store.begin(randomUUID(), data.byteLength, 2);
+        const [first, last] = [placeOf(data.byteLength, 0), placeOf(data.byteLength, 1)];
+        const [a, b] = [MiB + 17, 3 * MiB + 5];
+        await stage(store, handle, first, 0, data.subarray(0, a));
+        expect((await stagedBytes(store, handle, first, a)).equals(data.subarray(0, a))).toBe(true);
+        await stage(store, handle, first, a, data.subarray(a, b));
+        expect((await stagedBytes(store, handle, first, b)).equals(data.subarray(0, b))).toBe(true);
+        expect((await stagedBytes(store, handle, first, 10)).equals(data.subarray(0, 10))).toBe(true);
+        expect((await collect(store.readStaged(handle, first, 0))).count).toBe(0);
+        const r0 = (await stage(store, handle, first, b, data.subarray(b, chunkSize))).receipt!;
+        // The last chunk too, and with a first call that brings nothing.
+        await stage(store, handle, last, 0, new Uint8Array(0));
+        await stage(store, handle, last, 0, data.subarray(chunkSize, chunkSize + 1_000));
+        const r1 = (await stage(store, handle, last, 1_000, data.subarray(chunkSize + 1_000))).receipt!;
+        const fileId = randomUUID();
+        const ref = await store.complete(handle, fileId, [r0, r1]);
+        expect(sha256((await collect(store.read(ref, 0, data.byteLength))).bytes)).toBe(sha256(data));
+        expect(await store.complete(handle, fileId, [r0, r1])).toBe(ref); // still idempotent
+      });
+
+      it('keeps what a body that fails part-way yielded, and says why it stopped', async () => {
+        const data = randomBytes(chunkSize + 10);
+        const handle = await store.begin(randomUUID(), data.byteLength, 2);
+        const [first, last] = [placeOf(data.byteLength, 0), placeOf(data.byteLength, 1)];
+        const boom = new Error('connection reset by peer');
+        const cut = await store.stageChunk(handle, first, 0, failingAfter(data.subarray(0, 2 * MiB + 3), boom));
+        expect(cut).toEqual({ staged: 2 * MiB + 3, receipt: null, failure: boom });
+        expect((await stagedBytes(store, handle, first, 2 * MiB + 3)).equals(data.subarray(0, 2 * MiB + 3))).toBe(true);
+        // A body cut right after the chunk's last byte still stores the chunk.
+        const whole = await store.stageChunk(handle, first, 2 * MiB + 3, failingAfter(data.subarray(2 * MiB + 3, chunkSize), boom));
+        expect(whole.staged).toBe(chunkSize);
+        expect(typeof whole.receipt).toBe('string');
+        expect(whole.failure).toBe(boom);
+        // A body that fails before its first byte keeps what was staged before.
+        const nothing = await store.stageChunk(handle, last, 0, failingAfter(new Uint8Array(0), boom));
+        expect(nothing).toEqual({ staged: 0, receipt: null, failure: boom });
+        const r1 = (await stage(store, handle, last, 0, data.subarray(chunkSize))).receipt!;
+        const ref = await store.complete(handle, randomUUID(), [whole.receipt!, r1]);
+        expect(sha256((await collect(store.read(ref, 0, data.byteLength))).bytes)).toBe(sha256(data));
+      });
+
+      it('continues from a smaller `have` than was staged: keeps the first `have` bytes and replaces the rest', async () => {
+        const data = randomBytes(chunkSize + 10);
+        const handle = await store.begin(randomUUID(), data.byteLength, 2);
+        const first = placeOf(data.byteLength, 0);
+        // Staged 3 MiB of other bytes, but only the first MiB was recorded (the step was refused).
+        const other = Buffer.concat([data.subarray(0, MiB), randomBytes(2 * MiB)]);
+        await stage(store, handle, first, 0, other);
+        await stage(store, handle, first, MiB, data.subarray(MiB, 2 * MiB));
+        expect((await stagedBytes(store, handle, first, 2 * MiB)).equals(data.subarray(0, 2 * MiB))).toBe(true);
+        const r0 = (await stage(store, handle, first, 2 * MiB, data.subarray(2 * MiB, chunkSize))).receipt!;
+        const r1 = await store.putChunk(handle, placeOf(data.byteLength, 1), pieces(data.subarray(chunkSize)));
+        const ref = await store.complete(handle, randomUUID(), [r0, r1]);
+        expect(sha256((await collect(store.read(ref, 0, data.byteLength))).bytes)).toBe(sha256(data));
+      });
+
+      it('completes an upload of staged chunks and putChunk chunks into the right file', async () => {
+        const data = randomBytes(2 * chunkSize + 4_321);
+        const handle = await store.begin(randomUUID(), data.byteLength, 3);
+        const places = [0, 1, 2].map((i) => placeOf(data.byteLength, i));
+        const receipts: string[] = [];
+        receipts[2] = await store.putChunk(handle, places[2]!, pieces(data.subarray(places[2]!.offset)));
+        await stage(store, handle, places[1]!, 0, data.subarray(chunkSize, chunkSize + 7));
+        receipts[0] = await store.putChunk(handle, places[0]!, pieces(data.subarray(0, chunkSize)));
+        receipts[1] = (await stage(store, handle, places[1]!, 7, data.subarray(chunkSize + 7, 2 * chunkSize))).receipt!;
+        const ref = await store.complete(handle, randomUUID(), receipts);
+        expect(sha256((await collect(store.read(ref, 0, data.byteLength))).bytes)).toBe(sha256(data));
+      });
+
+      it('stores a deferred length: begun with size 0, chunks staged in order, the last one short, the file exactly the bytes written', async () => {
+        const data = randomBytes(chunkSize + 1_500);
+        const handle = await store.begin(randomUUID(), 0, 100);
+        // Until the length is known every chunk is a whole chunkSize at most.
+        const open = (index: number): ChunkPlace => ({ index, offset: index * chunkSize, length: chunkSize });
+        await stage(store, handle, open(0), 0, data.subarray(0, 2 * MiB));
+        const r0 = (await stage(store, handle, open(0), 2 * MiB, data.subarray(2 * MiB, chunkSize))).receipt!;
+        // Staged 3,000 bytes of which only 1,000 were recorded; then 500 more, and the body ended.
+        await stage(store, handle, open(1), 0, Buffer.concat([data.subarray(chunkSize, chunkSize + 1_000), randomBytes(2_000)]));
+        await stage(store, handle, open(1), 1_000, data.subarray(chunkSize + 1_000));
+        // The length is known now: the staged chunk is whole as it stands.
+        const r1 = (await stage(store, handle, { index: 1, offset: chunkSize, length: 1_500 }, 1_500, new Uint8Array(0))).receipt!;
+        const fileId = randomUUID();
+        const ref = await store.complete(handle, fileId, [r0, r1]);
+        expect(sha256((await collect(store.read(ref, 0, data.byteLength))).bytes)).toBe(sha256(data));
+        // Not a byte more.
+        await expect(collect(store.read(ref, data.byteLength, data.byteLength + 1))).rejects.toThrow();
+        expect(await store.complete(handle, fileId, [r0, r1])).toBe(ref);
+      });
+
+      it('frees staged bytes on abort', async () => {
+        const handle = await store.begin(randomUUID(), chunkSize + 10, 2);
+        const first = placeOf(chunkSize + 10, 0);
+        await stage(store, handle, first, 0, randomBytes(1_000));
+        await store.abort(handle);
+        await expect(collect(store.readStaged(handle, first, 1_000))).rejects.toThrow();
+        await store.abort(handle); // already gone: no error
+      });
+
+      it('refuses a body longer than the rest of its chunk', async () => {
+        const size = chunkSize + 10;
+        const handle = await store.begin(randomUUID(), size, 2);
+        const last = placeOf(size, 1);
+        expect(await codeOf(store.stageChunk(handle, last, 4, pieces(randomBytes(7))))).toBe('chunk-too-long');
+        expect(await codeOf(store.stageChunk(handle, last, 0, pieces(randomBytes(11))))).toBe('chunk-too-long');
+        await expect(store.stageChunk(handle, last, 11, pieces(new Uint8Array(0)))).rejects.toThrow(RangeError);
+        await store.abort(handle);
+      });
     });
 
     it('stops reading when the signal aborts', async () => {

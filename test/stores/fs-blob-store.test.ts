@@ -88,6 +88,42 @@ describe('FsBlobStore on disk', () => {
     expect(await readFile(join(dir, 'uploads', `${uploadId}.part`))).toEqual(Buffer.alloc(20));
   });
 
+  it('stages a stream upload’s chunks in place in the .part file, which grows from 0 when the length is deferred', async () => {
+    const dir = await freshDir();
+    const store = new FsBlobStore({ dir, fsync: true });
+    const uploadId = randomUUID();
+    const handle = await store.begin(uploadId, 0, 1000);
+    const partFile = join(dir, 'uploads', `${uploadId}.part`);
+    expect((await stat(partFile)).size).toBe(0);
+    const data = randomBytes(3000);
+    const open = (index: number) => ({ index, offset: index * 1000, length: 1000 });
+    expect(await store.stageChunk(handle, open(0), 0, pieces(data.subarray(0, 1000)))).toEqual({ staged: 1000, receipt: '' });
+    // 900 bytes staged, of which only 100 were recorded; then 200 more from there, and the body ended.
+    await store.stageChunk(handle, open(1), 0, pieces(Buffer.concat([data.subarray(1000, 1100), randomBytes(800)])));
+    expect((await stat(partFile)).size).toBe(1900);
+    expect(await store.stageChunk(handle, open(1), 100, pieces(data.subarray(1100, 1300)))).toEqual({ staged: 300, receipt: null });
+    // The bytes past the staged end are not left behind the file's end.
+    expect((await readFile(partFile)).equals(data.subarray(0, 1300))).toBe(true);
+    // The length is known: 1,300 bytes.
+    expect(await store.stageChunk(handle, { index: 1, offset: 1000, length: 300 }, 300, pieces(new Uint8Array(0)))).toEqual({ staged: 300, receipt: '' });
+    const fileId = randomUUID();
+    await store.complete(handle, fileId, ['', '']);
+    expect((await readFile(join(dir, 'files', fileId))).equals(data.subarray(0, 1300))).toBe(true);
+  });
+
+  it('never cuts a preallocated file or a later chunk when staging a chunk', async () => {
+    const dir = await freshDir();
+    const store = new FsBlobStore({ dir, fsync: false });
+    const uploadId = randomUUID();
+    await store.begin(uploadId, 2500, 3);
+    const later = randomBytes(500);
+    await store.putChunk(uploadId, { index: 2, offset: 2000, length: 500 }, pieces(later));
+    await store.stageChunk(uploadId, { index: 1, offset: 1000, length: 1000 }, 0, pieces(randomBytes(10)));
+    const bytes = await readFile(join(dir, 'uploads', `${uploadId}.part`));
+    expect(bytes.byteLength).toBe(2500);
+    expect(bytes.subarray(2000).equals(later)).toBe(true);
+  });
+
   it('rejects handles and file references that would leave the data directory', async () => {
     const store = new FsBlobStore({ dir: await freshDir(), fsync: false });
     for (const bad of ['', '..', '../escape', 'a/b', '/etc/passwd', 'a\\b', 'x\0y']) {

@@ -2,7 +2,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/protocol/index.js';
-import type { ChunkRecord, FileRecord, MetaStore, UploadRecord, WebhookDelivery } from '../../src/stores/types.js';
+import { streamWriterClaim } from '../../src/stores/held-claim.js';
+import type { ChunkRecord, FileRecord, MetaStore, StreamStep, UploadProtocol, UploadRecord, WebhookDelivery } from '../../src/stores/types.js';
 
 const hour = 60 * 60 * 1000;
 const chunkSize = 8 * 1024 * 1024;
@@ -29,6 +30,11 @@ export function sampleUpload(overrides: Partial<UploadRecord> = {}): UploadRecor
     fileId: null,
     owner: 'ana',
     grantId: null,
+    protocol: 'ferry',
+    role: 'file',
+    lengthDeferred: false,
+    stagedBytes: 0,
+    concatOf: null,
     ...overrides,
   };
 }
@@ -59,6 +65,23 @@ function sampleFile(overrides: Partial<FileRecord> = {}): FileRecord {
 }
 
 /**
+ * A store just upgraded from before stream uploads, whose old schema held uploads 'half' (2 chunks of
+ * 10 bytes, chunk 0 in, chunk 1 missing) and 'full' (both in), owner 'ana': they read as Ferry-protocol
+ * files with a known length and nothing staged, and go on as before; new uploads keep the new fields.
+ */
+export async function expectUpgradedForStreams(store: MetaStore, expiresAt: number): Promise<void> {
+  const old = { protocol: 'ferry', role: 'file', lengthDeferred: false, stagedBytes: 0 };
+  expect(await store.getUpload('half')).toMatchObject({ ...old, chunksReceived: 1, owner: 'ana' });
+  expect(await store.getUpload('full')).toMatchObject(old);
+  expect((await store.listUnfinished(10)).map((u) => u.id)).toEqual(['full']);
+  expect(await store.recordChunk('half', { index: 1, size: 10, digest: 'sha-256=:x:', receipt: '' }, expiresAt)).toMatchObject({ outcome: 'recorded', chunksReceived: 2 });
+  expect(await store.listMissing('half', -1, 10)).toEqual([]);
+  const stream = sampleUpload({ protocol: 'tus', role: 'part', lengthDeferred: true, stagedBytes: 3 });
+  await store.createUpload(stream);
+  expect(await store.getUpload(stream.id)).toEqual(stream);
+}
+
+/**
  * Runs the MetaStore contract. `open` must return a store over empty storage each time it is
  * called (a new file, schema or database); the suite closes every store it opens.
  */
@@ -81,6 +104,22 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         });
         await store.createUpload(upload);
         expect(await store.getUpload(upload.id)).toEqual(upload);
+      });
+
+      it('returns the stream fields as given: protocol, role, deferred length, staged bytes', async () => {
+        const part = sampleUpload({ protocol: 'tus', role: 'part', lengthDeferred: true, stagedBytes: 12_345 });
+        const ietf = sampleUpload({ protocol: 'ietf', stagedBytes: 2 ** 33 }); // beyond 32 bits too
+        const final = sampleUpload({ protocol: 'tus', concatOf: ['part-a', 'part-b'] });
+        await store.createUpload(part);
+        await store.createUploadWithin(ietf, { key: 'ana', maxUploads: null, maxBytes: null, maxTotalBytes: null, maxPendingBytes: null });
+        expect(await store.getUpload(part.id)).toEqual(part);
+        expect(await store.getUpload(ietf.id)).toEqual(ietf);
+        expect(await store.listDue('uploading', Number.MAX_SAFE_INTEGER, 10)).toEqual(expect.arrayContaining([part, ietf]));
+      });
+
+      it('refuses an unknown protocol or role', async () => {
+        await expect(store.createUpload(sampleUpload({ protocol: 'ftp' as UploadProtocol }))).rejects.toThrow();
+        await expect(store.createUpload(sampleUpload({ role: 'whole' as UploadRecord['role'] }))).rejects.toThrow();
       });
 
       it('answers undefined for an unknown upload', async () => {
@@ -164,6 +203,185 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         const counts = results.flatMap((r) => (r.outcome === 'recorded' ? [r.chunksReceived] : [])).sort((a, b) => a - b);
         expect(counts).toEqual(indexes.map((i) => i + 1));
         expect(await store.getUpload(upload.id)).toMatchObject({ chunksReceived: 40, bytesReceived: 40 * chunkSize });
+      });
+    });
+
+    describe('advanceStream', () => {
+      const later = Date.now() + 2 * hour;
+      /** A tus upload of 3 chunks and 17 bytes (4 chunks), its stream writer's claim held by `token`. */
+      async function stream(overrides: Partial<UploadRecord> = {}, token = 'writer'): Promise<UploadRecord> {
+        const upload = sampleUpload({ protocol: 'tus', ...overrides });
+        await store.createUpload(upload);
+        expect(await store.claimChunk(upload.id, streamWriterClaim, token, Date.now() + hour)).toBe(true);
+        return upload;
+      }
+      function step(from: [chunksReceived: number, stagedBytes: number], chunks: ChunkRecord[], stagedBytes: number, extra: Partial<StreamStep> = {}): StreamStep {
+        return { from: { chunksReceived: from[0], stagedBytes: from[1] }, claimToken: 'writer', chunks, stagedBytes, expiresAt: later, ...extra };
+      }
+
+      it('stages bytes, records whole chunks in order, counts them, closes their gaps and slides the expiry', async () => {
+        const upload = await stream();
+        const first = await store.advanceStream(upload.id, step([0, 0], [], 1000, { expiresAt: later - 1 }));
+        expect(first).toEqual({ outcome: 'advanced', upload: { ...upload, stagedBytes: 1000, expiresAt: later - 1, updatedAt: expect.any(Number) } });
+        expect(await store.getUpload(upload.id)).toEqual(first.outcome === 'advanced' && first.upload);
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([{ first: 0, last: 3 }]);
+
+        const second = await store.advanceStream(upload.id, step([0, 1000], [sampleChunk(0), sampleChunk(1)], 5));
+        expect(second).toMatchObject({ outcome: 'advanced', upload: { chunksReceived: 2, bytesReceived: 2 * chunkSize, stagedBytes: 5, expiresAt: later } });
+        const stored = await store.getUpload(upload.id);
+        expect(second.outcome === 'advanced' && second.upload).toEqual(stored);
+        expect(stored!.updatedAt).toBeGreaterThanOrEqual(upload.updatedAt);
+        expect(await store.listChunks(upload.id)).toEqual([sampleChunk(0), sampleChunk(1)]);
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([{ first: 2, last: 3 }]);
+
+        const last = await store.advanceStream(upload.id, step([2, 5], [sampleChunk(2), sampleChunk(3, 17)], 0));
+        expect(last).toMatchObject({ outcome: 'advanced', upload: { chunksReceived: 4, bytesReceived: upload.size, stagedBytes: 0, state: 'uploading' } });
+        expect(await store.listChunks(upload.id)).toEqual([0, 1, 2].map((i) => sampleChunk(i)).concat(sampleChunk(3, 17)));
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([]);
+        // Every chunk in: its completion is due.
+        expect((await store.listUnfinished(10)).map((u) => u.id)).toEqual([upload.id]);
+      });
+
+      it('answers moved, changing nothing, when the counters are no longer where the writer started', async () => {
+        const upload = await stream();
+        await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0)], 300));
+        const now = (await store.getUpload(upload.id))!;
+        for (const stale of [step([0, 0], [sampleChunk(0)], 10), step([1, 0], [sampleChunk(1)], 0), step([1, 299], [], 400)]) {
+          expect(await store.advanceStream(upload.id, stale)).toEqual({ outcome: 'moved', upload: now });
+        }
+        expect(await store.getUpload(upload.id)).toEqual(now);
+        expect(await store.listChunks(upload.id)).toEqual([sampleChunk(0)]);
+      });
+
+      it('answers moved, changing nothing, when a chunk it would record is already there', async () => {
+        const upload = await stream();
+        await store.recordChunk(upload.id, sampleChunk(1), upload.expiresAt); // chunksReceived 1, chunk 0 missing
+        const now = (await store.getUpload(upload.id))!;
+        expect(await store.advanceStream(upload.id, step([1, 0], [sampleChunk(1, chunkSize, 'other')], 0))).toEqual({ outcome: 'moved', upload: now });
+        expect(await store.getUpload(upload.id)).toEqual(now);
+        expect(await store.listChunks(upload.id)).toEqual([sampleChunk(1)]);
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([
+          { first: 0, last: 0 },
+          { first: 2, last: 3 },
+        ]);
+      });
+
+      it('lets exactly one of two writers starting from the same counters advance', async () => {
+        const upload = await stream();
+        const results = await Promise.all([
+          store.advanceStream(upload.id, step([0, 0], [sampleChunk(0, chunkSize, 'x')], 10)),
+          store.advanceStream(upload.id, step([0, 0], [sampleChunk(0, chunkSize, 'y')], 20)),
+        ]);
+        expect(results.map((r) => r.outcome).sort()).toEqual(['advanced', 'moved']);
+        expect(await store.getUpload(upload.id)).toMatchObject({ chunksReceived: 1, bytesReceived: chunkSize });
+        expect(await store.listChunks(upload.id)).toHaveLength(1);
+      });
+
+      it("answers claim-lost, changing nothing, unless the stream writer's claim carries the token (expired or not)", async () => {
+        const upload = sampleUpload({ protocol: 'ietf' });
+        await store.createUpload(upload);
+        expect(await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0)], 0))).toEqual({ outcome: 'claim-lost' });
+        // A claim on another index is not the writer's.
+        await store.claimChunk(upload.id, 0, 'writer', Date.now() + hour);
+        expect(await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0)], 0))).toEqual({ outcome: 'claim-lost' });
+        await store.claimChunk(upload.id, streamWriterClaim, 'stalled', Date.now() - 1000);
+        await store.claimChunk(upload.id, streamWriterClaim, 'taker', Date.now() + hour);
+        expect(await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0)], 0, { claimToken: 'stalled' }))).toEqual({ outcome: 'claim-lost' });
+        expect(await store.getUpload(upload.id)).toEqual(upload);
+        expect(await store.listChunks(upload.id)).toEqual([]);
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([{ first: 0, last: 3 }]);
+        expect(await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0)], 0, { claimToken: 'taker' }))).toMatchObject({ outcome: 'advanced' });
+        // Expired with no one taking it over: its holder still advances.
+        const slow = sampleUpload({ protocol: 'tus' });
+        await store.createUpload(slow);
+        await store.claimChunk(slow.id, streamWriterClaim, 'writer', Date.now() - 1000);
+        expect(await store.advanceStream(slow.id, step([0, 0], [], 7))).toMatchObject({ outcome: 'advanced', upload: { stagedBytes: 7 } });
+      });
+
+      it('answers closed once the upload has left uploading, or for an unknown upload', async () => {
+        const upload = await stream();
+        await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0)], 0));
+        expect(await store.transition(upload.id, ['uploading'], 'aborted')).toBe(true);
+        expect(await store.advanceStream(upload.id, step([1, 0], [sampleChunk(1)], 0))).toEqual({ outcome: 'closed', state: 'aborted' });
+        expect(await store.getUpload(upload.id)).toMatchObject({ chunksReceived: 1, state: 'aborted' });
+        expect(await store.getChunk(upload.id, 1)).toBeUndefined();
+        expect(await store.advanceStream(randomUUID(), step([0, 0], [], 1))).toEqual({ outcome: 'closed', state: undefined });
+      });
+
+      it('refuses chunks that are not the next ones in order, changing nothing', async () => {
+        const upload = await stream();
+        await expect(store.advanceStream(upload.id, step([0, 0], [sampleChunk(1)], 0))).rejects.toThrow(/order/);
+        await expect(store.advanceStream(upload.id, step([0, 0], [sampleChunk(0), sampleChunk(2)], 0))).rejects.toThrow(/order/);
+        await expect(store.advanceStream(upload.id, step([0, 0], [sampleChunk(1), sampleChunk(0)], 0))).rejects.toThrow(/order/);
+        expect(await store.getUpload(upload.id)).toEqual(upload);
+        expect(await store.listChunks(upload.id)).toEqual([]);
+      });
+
+      it('refuses chunks or staged bytes past the last chunk', async () => {
+        const upload = await stream({ totalChunks: 2, size: 2 * chunkSize });
+        await expect(store.advanceStream(upload.id, step([0, 0], [0, 1, 2].map((i) => sampleChunk(i)), 0))).rejects.toThrow();
+        await expect(store.advanceStream(upload.id, step([0, 0], [sampleChunk(0), sampleChunk(1)], 1))).rejects.toThrow();
+        await expect(store.advanceStream(upload.id, step([0, 0], [], chunkSize))).rejects.toThrow();
+        // a chunk whose size is not its place's
+        await expect(store.advanceStream(upload.id, step([0, 0], [sampleChunk(0, 5)], 0))).rejects.toThrow();
+        expect(await store.getUpload(upload.id)).toEqual(upload);
+        // staged bytes making a short last chunk whole
+        const short = await stream({ totalChunks: 2, size: chunkSize + 17 });
+        await expect(store.advanceStream(short.id, step([0, 0], [sampleChunk(0)], 17))).rejects.toThrow();
+        expect(await store.advanceStream(short.id, step([0, 0], [sampleChunk(0)], 16))).toMatchObject({ outcome: 'advanced' });
+      });
+
+      it('sets a deferred length: size and chunk count, no longer deferred, the gaps past the last chunk gone', async () => {
+        const max = 10;
+        const upload = await stream({ lengthDeferred: true, totalChunks: max, size: max * chunkSize });
+        const before = await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0)], 9));
+        expect(before).toMatchObject({ outcome: 'advanced', upload: { lengthDeferred: true, totalChunks: max, size: max * chunkSize } });
+        // Deferred: never listed as due for completion.
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([{ first: 1, last: max - 1 }]);
+
+        const size = 2 * chunkSize + 100;
+        const set = await store.advanceStream(upload.id, step([1, 9], [sampleChunk(1)], 50, { length: { size, totalChunks: 3 } }));
+        expect(set).toMatchObject({ outcome: 'advanced', upload: { size, totalChunks: 3, lengthDeferred: false, chunksReceived: 2, bytesReceived: 2 * chunkSize, stagedBytes: 50 } });
+        expect(await store.getUpload(upload.id)).toEqual(set.outcome === 'advanced' && set.upload);
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([{ first: 2, last: 2 }]);
+        // Known now: a length again is a caller's mistake.
+        await expect(store.advanceStream(upload.id, step([2, 50], [], 60, { length: { size, totalChunks: 3 } }))).rejects.toThrow();
+        expect(await store.listUnfinished(10)).toEqual([]);
+        await store.advanceStream(upload.id, step([2, 50], [sampleChunk(2, 100)], 0));
+        expect(await store.listMissing(upload.id, -1, 10)).toEqual([]);
+        expect(await store.listUnfinished(10)).toMatchObject([{ id: upload.id, chunksReceived: 3, bytesReceived: size }]);
+      });
+
+      it('sets a deferred length with the last chunk, or when nothing has arrived yet', async () => {
+        const whole = await stream({ lengthDeferred: true, totalChunks: 8, size: 8 * chunkSize });
+        const last = await store.advanceStream(whole.id, step([0, 0], [sampleChunk(0), sampleChunk(1, 3)], 0, { length: { size: chunkSize + 3, totalChunks: 2 } }));
+        expect(last).toMatchObject({ outcome: 'advanced', upload: { size: chunkSize + 3, totalChunks: 2, chunksReceived: 2, lengthDeferred: false } });
+        expect(await store.listMissing(whole.id, -1, 10)).toEqual([]);
+        expect((await store.listUnfinished(10)).map((u) => u.id)).toEqual([whole.id]);
+
+        const empty = await stream({ lengthDeferred: true, totalChunks: 8, size: 8 * chunkSize });
+        await store.advanceStream(empty.id, step([0, 0], [], 0, { length: { size: 0, totalChunks: 1 } }));
+        expect(await store.getUpload(empty.id)).toMatchObject({ size: 0, totalChunks: 1, lengthDeferred: false });
+        expect(await store.listMissing(empty.id, -1, 10)).toEqual([{ first: 0, last: 0 }]);
+      });
+
+      it('refuses a length for an upload whose length is not deferred, or beyond the most a deferred one may become', async () => {
+        const known = await stream();
+        await expect(store.advanceStream(known.id, step([0, 0], [sampleChunk(0)], 0, { length: { size: chunkSize, totalChunks: 1 } }))).rejects.toThrow();
+        expect(await store.getUpload(known.id)).toEqual(known);
+        expect(await store.listChunks(known.id)).toEqual([]);
+        const deferred = await stream({ lengthDeferred: true, totalChunks: 4, size: 4 * chunkSize });
+        await expect(store.advanceStream(deferred.id, step([0, 0], [], 0, { length: { size: 5 * chunkSize, totalChunks: 5 } }))).rejects.toThrow();
+        // a chunk count that is not the size's
+        await expect(store.advanceStream(deferred.id, step([0, 0], [], 0, { length: { size: chunkSize, totalChunks: 2 } }))).rejects.toThrow();
+        expect(await store.getUpload(deferred.id)).toEqual(deferred);
+      });
+
+      it('is reset by recordChunk: a whole chunk leaves nothing staged', async () => {
+        const upload = await stream();
+        await store.advanceStream(upload.id, step([0, 0], [], 77));
+        expect(await store.recordChunk(upload.id, sampleChunk(0), later)).toMatchObject({ outcome: 'recorded', chunksReceived: 1 });
+        expect(await store.getUpload(upload.id)).toMatchObject({ chunksReceived: 1, stagedBytes: 0 });
       });
     });
 
@@ -350,6 +568,14 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         expect(await store.transition(full.id, ['uploading'], 'expired', { dueBy: listedAt })).toBe(false);
         expect((await store.getUpload(full.id))?.state).toBe('uploading');
 
+        // Every chunk in but never completing by itself (a tus partial upload, a deferred length): due.
+        for (const never of [{ role: 'part' as const }, { lengthDeferred: true }]) {
+          const u = sampleUpload({ protocol: 'tus', expiresAt: listedAt - 1000, totalChunks: 1, size: sampleChunk(0).size, ...never });
+          await store.createUpload(u);
+          await store.recordChunk(u.id, sampleChunk(0), listedAt - 1000);
+          expect(await store.transition(u.id, ['uploading'], 'expired', { dueBy: listedAt })).toBe(true);
+        }
+
         // Due: expired by dueBy (at it exactly too) with a chunk missing.
         for (const expiresAt of [listedAt - 1000, listedAt]) {
           const due = sampleUpload({ expiresAt });
@@ -407,6 +633,19 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         expect(unfinished.map((u) => u.id)).toEqual([partial.id]);
         expect(unfinished[0]).toMatchObject({ chunksReceived: 2, bytesReceived: 2 * chunkSize });
         expect(await store.listUnfinished(0)).toEqual([]);
+      });
+
+      it('never lists a partial upload or one whose length is deferred, every chunk in or not', async () => {
+        const part = sampleUpload({ protocol: 'tus', role: 'part', totalChunks: 1, size: 10 });
+        const deferred = sampleUpload({ protocol: 'tus', lengthDeferred: true, totalChunks: 1, size: chunkSize });
+        const file = sampleUpload({ protocol: 'tus', totalChunks: 1, size: 10 });
+        for (const u of [part, deferred, file]) {
+          await store.createUpload(u);
+          await store.recordChunk(u.id, sampleChunk(0, u.size), u.expiresAt);
+        }
+        expect((await store.listUnfinished(10)).map((u) => u.id)).toEqual([file.id]);
+        // Still uploading with every chunk in: due for expiry like any other when its time has passed.
+        expect((await store.listDue('uploading', Number.MAX_SAFE_INTEGER, 10)).map((u) => u.id).sort()).toEqual([part.id, deferred.id, file.id].sort());
       });
     });
 

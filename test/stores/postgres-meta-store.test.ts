@@ -2,11 +2,13 @@
 import pg from 'pg';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openPostgresMetaStore, statements } from '../../src/stores/postgres/meta-store.js';
+import { openPostgresMetaStore, statements, type PostgresMetaStore } from '../../src/stores/postgres/meta-store.js';
+import type { UploadRecord } from '../../src/stores/types.js';
 import { migrations } from '../../src/stores/postgres/schema.js';
+import { streamWriterClaim } from '../../src/stores/held-claim.js';
 import { postgresSkipReason, testPostgres } from '../helpers/postgres.js';
 import { closedPort } from '../helpers/ports.js';
-import { describeMetaStoreContract, sampleChunk, sampleUpload } from './meta-store-contract.js';
+import { describeMetaStoreContract, expectUpgradedForStreams, sampleChunk, sampleUpload } from './meta-store-contract.js';
 
 // Outside CI a machine where embedded PostgreSQL cannot start skips these (with the reason); in CI this throws.
 const skip = await postgresSkipReason();
@@ -90,6 +92,30 @@ describe.skipIf(skip !== null)('PostgreSQL', () => {
       expect(uploadsTables).toBe(1);
     });
 
+    it('upgrades a database from before stream uploads (schema 1): its uploads are Ferry-protocol files, nothing staged', async () => {
+      const url = await freshUrl();
+      const t = Date.now();
+      await withClient(url, async (c) => {
+        await c.query(migrations[0]!);
+        await c.query('CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+        await c.query('INSERT INTO schema_version (version) VALUES (1)');
+        const insert = `INSERT INTO uploads (id, state, name, size, chunk_size, total_chunks, algorithm, metadata, blob_handle, chunks_received,
+            bytes_received, created_at, updated_at, expires_at, owner, quota_key)
+          VALUES ($1, 'uploading', 'old.bin', 20, 10, 2, 'sha-256', '{}', 'h', $2, 0, $3, $3, $4, 'ana', 'ana')`;
+        await c.query(insert, ['half', 1, t, t + 60_000]);
+        await c.query(insert, ['full', 2, t, t + 60_000]);
+        await c.query(`INSERT INTO upload_gaps (upload_id, first_idx, last_idx) VALUES ('half', 1, 1)`);
+      });
+      const store = await openPostgresMetaStore(url);
+      try {
+        await expectUpgradedForStreams(store, t + 60_000);
+      } finally {
+        await store.close();
+      }
+      const versions = await withClient(url, async (c) => (await c.query('SELECT version FROM schema_version ORDER BY version')).rows.map((r) => r.version));
+      expect(versions).toEqual(migrations.map((_, i) => i + 1));
+    });
+
     it('refuses a database written by a newer schema, changing nothing', async () => {
       const url = await freshUrl();
       await (await openPostgresMetaStore(url)).close();
@@ -133,38 +159,57 @@ describe.skipIf(skip !== null)('PostgreSQL', () => {
       }
     });
 
-    it('answers claim-lost to a writer whose claim was taken over while it waited for the upload row', async () => {
-      const url = await freshUrl();
-      let now = 1_000_000;
-      const store = await openPostgresMetaStore(url, { now: () => now });
-      try {
-        const upload = sampleUpload();
-        await store.createUpload(upload);
-        expect(await store.claimChunk(upload.id, 0, 'stalled', now + 500)).toBe(true);
-        const outcome = await withClient(url, async (holder) => {
-          // Another transaction holds the upload row: the stalled writer's recordChunk waits for it.
-          await holder.query('BEGIN');
-          await holder.query('SELECT 1 FROM uploads WHERE id = $1 FOR UPDATE', [upload.id]);
-          const recorded = store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt, 'stalled');
-          await until(async () => {
-            const waiting = await holder.query(
-              `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
-            );
-            return (waiting.rowCount ?? 0) > 0;
-          }, 'recordChunk to wait for the upload row');
-          // Meanwhile the claim expires and another writer takes it over (committed).
-          now += 1_000;
-          expect(await store.claimChunk(upload.id, 0, 'taker', now + 60_000)).toBe(true);
-          await holder.query('COMMIT');
-          return recorded;
-        });
-        expect(outcome).toEqual({ outcome: 'claim-lost' });
-        expect(await store.getChunk(upload.id, 0)).toBeUndefined();
-        expect(await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt, 'taker')).toMatchObject({ outcome: 'recorded', chunksReceived: 1 });
-      } finally {
-        await store.close();
-      }
-    });
+    // A chunk writer (recordChunk, its chunk's claim) and a stream writer (advanceStream, the stream writer's claim).
+    const writers = [
+      {
+        who: 'a writer',
+        claim: 0,
+        write: (store: PostgresMetaStore, upload: UploadRecord, token: string) => store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt, token),
+        done: { outcome: 'recorded', chunksReceived: 1 },
+      },
+      {
+        who: 'a stream writer',
+        claim: streamWriterClaim,
+        write: (store: PostgresMetaStore, upload: UploadRecord, claimToken: string) =>
+          store.advanceStream(upload.id, { from: { chunksReceived: 0, stagedBytes: 0 }, claimToken, chunks: [sampleChunk(0)], stagedBytes: 9, expiresAt: upload.expiresAt }),
+        done: { outcome: 'advanced', upload: { chunksReceived: 1, stagedBytes: 9 } },
+      },
+    ];
+    for (const writer of writers) {
+      it(`answers claim-lost to ${writer.who} whose claim was taken over while it waited for the upload row`, async () => {
+        const url = await freshUrl();
+        let now = 1_000_000;
+        const store = await openPostgresMetaStore(url, { now: () => now });
+        try {
+          const upload = sampleUpload({ protocol: writer.claim === streamWriterClaim ? 'tus' : 'ferry' });
+          await store.createUpload(upload);
+          expect(await store.claimChunk(upload.id, writer.claim, 'stalled', now + 500)).toBe(true);
+          const outcome = await withClient(url, async (holder) => {
+            // Another transaction holds the upload row: the stalled writer waits for it.
+            await holder.query('BEGIN');
+            await holder.query('SELECT 1 FROM uploads WHERE id = $1 FOR UPDATE', [upload.id]);
+            const written = writer.write(store, upload, 'stalled');
+            await until(async () => {
+              const waiting = await holder.query(
+                `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
+              );
+              return (waiting.rowCount ?? 0) > 0;
+            }, 'the writer to wait for the upload row');
+            // Meanwhile the claim expires and another writer takes it over (committed).
+            now += 1_000;
+            expect(await store.claimChunk(upload.id, writer.claim, 'taker', now + 60_000)).toBe(true);
+            await holder.query('COMMIT');
+            return written;
+          });
+          expect(outcome).toEqual({ outcome: 'claim-lost' });
+          expect(await store.getChunk(upload.id, 0)).toBeUndefined();
+          expect(await store.getUpload(upload.id)).toEqual(upload);
+          expect(await writer.write(store, upload, 'taker')).toMatchObject(writer.done);
+        } finally {
+          await store.close();
+        }
+      });
+    }
 
     it('opens at most poolSize connections', async () => {
       const url = await freshUrl();
@@ -213,6 +258,17 @@ describe.skipIf(skip !== null)('PostgreSQL', () => {
       expect(plans[0]).toMatch(/Index Scan using files_created on files[\s\S]*Index Cond: \(ROW\(created_at, id\) < ROW/);
       expect(plans[1]).toMatch(/Index Scan using files_owner_created on files[\s\S]*Index Cond: \(\(owner = \$4\) AND \(ROW\(created_at, id\) < ROW/);
       for (const plan of plans) expect(plan).not.toMatch(/Sort/);
+    });
+
+    it('finds the uploads whose completion is due on their partial index, without sorting', async () => {
+      const url = await freshUrl();
+      await (await openPostgresMetaStore(url)).close();
+      const plan = await withClient(url, async (c) => {
+        await c.query('SET enable_seqscan = off');
+        return (await c.query(`EXPLAIN (GENERIC_PLAN) ${statements.listUnfinished}`)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+      });
+      expect(plan).toMatch(/Index Scan using uploads_unfinished on uploads/);
+      expect(plan).not.toMatch(/Sort/);
     });
   });
 

@@ -11,7 +11,7 @@ import { openS3BlobStore } from '../../src/stores/s3/blob-store.js';
 import type { BlobStore } from '../../src/stores/types.js';
 import { closedPort } from '../helpers/ports.js';
 import { dropBuckets, freshBucket, s3Required, s3StoreOptions, testS3Client } from '../helpers/s3.js';
-import { collect, describeBlobStoreContract, pieces } from './blob-store-contract.js';
+import { collect, describeBlobStoreContract, failingAfter, pieces } from './blob-store-contract.js';
 
 const part = 5 * MiB;
 const opened: BlobStore[] = [];
@@ -166,6 +166,117 @@ describe.skipIf(s3Required)('S3 blob store', () => {
     const listed = await mine.listIncomplete();
     expect(listed.map((l) => l.uploadId).sort()).toEqual([...ids].sort());
     expect((await other.listIncomplete()).length).toBe(1);
+  });
+
+  describe('staged chunks (stream uploads)', () => {
+    async function keysUnder(bucket: string, prefix = ''): Promise<string[]> {
+      const keys: string[] = [];
+      let ContinuationToken: string | undefined;
+      do {
+        const page = await testS3Client().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }));
+        keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken);
+      return keys.sort();
+    }
+
+    it('keeps an unfinished chunk as the object <prefix>staged/<id>/<index>, after its part is sent too, never listed as an upload, until complete', async () => {
+      const bucket = await freshBucket();
+      const store = await openStore('tenant-s', bucket);
+      const uploadId = randomUUID();
+      const data = randomBytes(part + 100);
+      const handle = await store.begin(uploadId, data.byteLength, 2);
+      const [first, last] = [
+        { index: 0, offset: 0, length: part },
+        { index: 1, offset: part, length: 100 },
+      ];
+      expect(await store.stageChunk(handle, first, 0, pieces(data.subarray(0, MiB)))).toEqual({ staged: MiB, receipt: null });
+      expect(await store.stageChunk(handle, last, 0, pieces(data.subarray(part, part + 40)))).toEqual({ staged: 40, receipt: null });
+      const staged = [`tenant-s/staged/${uploadId}/0`, `tenant-s/staged/${uploadId}/1`];
+      expect(await keysUnder(bucket)).toEqual(staged);
+      expect((await store.listIncomplete()).map((l) => l.uploadId)).toEqual([uploadId]);
+      const head = await testS3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: staged[0] }));
+      expect(head.ContentLength).toBe(MiB);
+
+      const r0 = await store.stageChunk(handle, first, MiB, pieces(data.subarray(MiB, part)));
+      expect(r0.receipt).toMatch(/^"[0-9a-f]{32}"$/); // the part's ETag, as putChunk gives
+      const r1 = await store.stageChunk(handle, last, 40, pieces(data.subarray(part + 40)));
+      // The metadata may still say the chunk is unfinished (its step refused): its staged bytes stay.
+      expect(await keysUnder(bucket)).toEqual(staged);
+      expect((await collect(store.readStaged(handle, first, MiB))).bytes.equals(data.subarray(0, MiB))).toBe(true);
+
+      const ref = await store.complete(handle, randomUUID(), [r0.receipt!, r1.receipt!]);
+      expect(await keysUnder(bucket)).toEqual([`tenant-s/uploads/${uploadId}`]);
+      expect((await collect(store.read(ref, 0, data.byteLength))).bytes.equals(data)).toBe(true);
+      // A staged object is never a file: not readable nor deletable by reference.
+      await expect(collect(store.read(staged[0]!, 0, 1))).rejects.toThrow(/not an object of this store/);
+    });
+
+    it('writes the staging object of a chunk cut part-way with the bytes that arrived, and stages nothing for a body with none', async () => {
+      const bucket = await freshBucket();
+      const store = await openStore('', bucket);
+      const uploadId = randomUUID();
+      const handle = await store.begin(uploadId, part, 1);
+      const place = { index: 0, offset: 0, length: part };
+      const boom = new Error('socket hang up');
+      expect(await store.stageChunk(handle, place, 0, failingAfter(new Uint8Array(0), boom))).toEqual({ staged: 0, receipt: null, failure: boom });
+      expect(await keysUnder(bucket)).toEqual([]);
+      const data = randomBytes(3 * MiB);
+      expect(await store.stageChunk(handle, place, 0, failingAfter(data, boom))).toEqual({ staged: 3 * MiB, receipt: null, failure: boom });
+      expect(await keysUnder(bucket)).toEqual([`staged/${uploadId}/0`]);
+      expect((await collect(store.readStaged(handle, place, 3 * MiB))).bytes.equals(data)).toBe(true);
+      await store.abort(handle);
+    });
+
+    it('deletes every staging object of an upload on abort, across listing pages, and no other upload’s', async () => {
+      const bucket = await freshBucket();
+      const store = await openStore('p', bucket);
+      const [gone, kept] = [randomUUID(), randomUUID()];
+      const handle = await store.begin(gone, 0, 2000);
+      const other = await store.begin(kept, 0, 2000);
+      await store.stageChunk(handle, { index: 0, offset: 0, length: part }, 0, pieces(randomBytes(1)));
+      await store.stageChunk(other, { index: 0, offset: 0, length: part }, 0, pieces(randomBytes(1)));
+      // ListObjectsV2 gives 1,000 at most per page: more staged chunks, put in place directly (quicker).
+      const indexes = Array.from({ length: 1002 }, (_, i) => i + 1);
+      for (let i = 0; i < indexes.length; i += 100) {
+        await Promise.all(indexes.slice(i, i + 100).map((index) => testS3Client().send(new PutObjectCommand({ Bucket: bucket, Key: `p/staged/${gone}/${index}`, Body: 'x' }))));
+      }
+      expect((await keysUnder(bucket, `p/staged/${gone}/`)).length).toBe(1003);
+      await store.abort(handle);
+      expect(await keysUnder(bucket)).toEqual([`p/staged/${kept}/0`]);
+      await store.abort(handle); // gone already: no error
+      await store.abort(other);
+      expect(await keysUnder(bucket)).toEqual([]);
+    });
+
+    it('fails staging into an upload completed or aborted meanwhile, and leaves no staging object behind', async () => {
+      const bucket = await freshBucket();
+      const store = await openStore('', bucket);
+      const handle = await store.begin(randomUUID(), 10, 1);
+      await store.abort(handle);
+      const place = { index: 0, offset: 0, length: 10 };
+      expect((await rejection(store.stageChunk(handle, place, 0, pieces(randomBytes(4))))).message).toMatch(/ListParts uploads\/[\w-]+ failed: NoSuch\w+ \(HTTP 404\)/);
+      expect((await rejection(store.stageChunk(handle, place, 0, pieces(randomBytes(10))))).message).toMatch(/UploadPart \(part 1\) uploads\/[\w-]+ failed: NoSuch/);
+      const done = await store.begin(randomUUID(), 10, 1);
+      const receipt = await store.putChunk(done, place, pieces(randomBytes(10)));
+      const ref = await store.complete(done, randomUUID(), [receipt]);
+      await expect(store.stageChunk(done, place, 0, pieces(randomBytes(4)))).rejects.toThrow(/ListParts/);
+      expect(await keysUnder(bucket)).toEqual([ref]);
+    });
+
+    it('completes a deferred-length upload again after a crash, whatever size it became', async () => {
+      const bucket = await freshBucket();
+      const store = await openStore('', bucket);
+      const handle = await store.begin(randomUUID(), 0, 100);
+      const data = randomBytes(777);
+      const { receipt } = await store.stageChunk(handle, { index: 0, offset: 0, length: 777 }, 0, pieces(data));
+      const fileId = randomUUID();
+      const ref = await store.complete(handle, fileId, [receipt!]);
+      const head = await testS3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: ref }));
+      expect(head.Metadata?.['ferry-size']).toBe('deferred');
+      expect(await store.complete(handle, fileId, [receipt!])).toBe(ref);
+      expect((await collect(store.read(ref, 0, 777))).bytes.equals(data)).toBe(true);
+    });
   });
 
   it('leaves a completed file in place when its upload is aborted afterwards', async () => {

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteMetaStore } from '../../src/stores/sqlite/meta-store.js';
 import { migrations } from '../../src/stores/sqlite/schema.js';
-import { describeMetaStoreContract, sampleChunk, sampleUpload } from './meta-store-contract.js';
+import { describeMetaStoreContract, expectUpgradedForStreams, sampleChunk, sampleUpload } from './meta-store-contract.js';
 
 const dirs: string[] = [];
 
@@ -147,6 +147,31 @@ describe('SqliteMetaStore', () => {
       expect(store.settings().schemaVersion).toBe(migrations.length);
       expect(await store.getUpload('u1')).toMatchObject({ owner: 'anonymous', grantId: null });
       expect((await store.listFiles({ limit: 10, owner: 'anonymous' })).map((f) => f.id)).toEqual(['f1']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('upgrades a database from before stream uploads (schema 5): its uploads are Ferry-protocol files, nothing staged', async () => {
+    const path = await freshPath();
+    const db = new Database(path);
+    for (const m of migrations.slice(0, 5)) db.exec(m);
+    db.pragma('user_version = 5');
+    const t = Date.now();
+    const insert = db.prepare<[string, string, number]>(
+      `INSERT INTO uploads (id, state, name, size, chunk_size, total_chunks, algorithm, metadata, blob_handle, chunks_received, bytes_received,
+         created_at, updated_at, expires_at, owner, quota_key)
+       VALUES (?, ?, 'old.bin', 20, 10, 2, 'sha-256', '{}', 'h', ?, 0, ${t}, ${t}, ${t + 60_000}, 'ana', 'ana')`,
+    );
+    insert.run('half', 'uploading', 1);
+    insert.run('full', 'uploading', 2);
+    db.prepare(`INSERT INTO upload_gaps (upload_id, first_idx, last_idx) VALUES ('half', 1, 1)`).run();
+    db.close();
+
+    const store = await openSqliteMetaStore(path);
+    try {
+      expect(store.settings().schemaVersion).toBe(migrations.length);
+      await expectUpgradedForStreams(store, t + 60_000);
     } finally {
       await store.close();
     }

@@ -17,19 +17,14 @@ import {
   type DigestAlgorithm,
   type Metadata,
 } from '../../protocol/index.js';
-import type { UploadRecord } from '../../stores/types.js';
 import type { Principal } from '../auth/principal.js';
-import { requireCreate } from '../auth/policy.js';
 import { receiveChunk } from '../chunk-receiver.js';
 import type { ServerContext } from '../context.js';
-import { announceEvent, eventData, prepareEvent } from '../events.js';
-import { runPreCreate } from '../hooks.js';
 import { abortUpload } from '../upload-lifecycle.js';
 import { baseUrl, readJsonBody, sendJson } from '../http.js';
-import { newId } from '../ids.js';
-import { checkReservations, createWithinReservations } from '../limits/quota.js';
 import { chunkLimits } from '../chunk-limits.js';
 import { missingChunks } from '../missing-chunks.js';
+import { openUpload } from '../open-upload.js';
 import { uploadStatus } from '../representation.js';
 
 export async function createUpload(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, _params: unknown, who: Principal): Promise<void> {
@@ -37,44 +32,18 @@ export async function createUpload(ctx: ServerContext, req: IncomingMessage, res
   const withChunk = type === MediaTypes.octets;
   const raw = withChunk ? decodeParams(req.headers[Headers.uploadParams]) : await readJsonBody(req, DefaultLimits.maxCreateBodyBytes);
   const params = validateParams(ctx, raw);
-  const allowance = requireCreate(who, params.name, params.metadata);
-  // Past a reservation limit: refused before the hook is asked or anything is stored.
-  const limits = await checkReservations(ctx, who, req, params.size);
-  params.metadata = await runPreCreate(ctx, { owner: who.identity, role: who.role, name: params.name, size: params.size, metadata: params.metadata });
-  // The grant's budget is taken before anything is stored, and given back if the create fails.
-  const grantId = allowance ? who.grant!.id : null;
-  if (allowance) {
-    const taken = await ctx.meta.reserveGrant(grantId!, params.size, { maxBytes: allowance.maxBytes, maxFiles: allowance.maxFiles ?? null }, who.grant!.expiresAt);
-    if (!taken.ok) {
-      throw new FerryError('grant-budget-exceeded', `This grant allows ${allowance.maxBytes} bytes${allowance.maxFiles ? ` in ${allowance.maxFiles} files` : ''}; ${taken.used.bytes} bytes in ${taken.used.files} files are taken.`, {
-        maxBytes: allowance.maxBytes,
-        maxFiles: allowance.maxFiles ?? null,
-        usedBytes: taken.used.bytes,
-        usedFiles: taken.used.files,
-      });
-    }
-  }
-  const refund = () => (grantId ? ctx.meta.releaseGrant(grantId, params.size) : Promise.resolve());
-  let upload: UploadRecord;
-  try {
-    upload = await newUpload(ctx, params, withChunk, who.identity, grantId);
-  } catch (error) {
-    await refund();
-    throw error;
-  }
-  const base = baseUrl(req, ctx);
-  const created = prepareEvent(ctx, 'upload.created', eventData(ctx, upload, null));
-  await createWithinReservations(ctx, who, limits, upload, created.deliveries).catch(async (error: unknown) => {
-    await ctx.blobs.abort(upload.blobHandle); // begun by newUpload(), and no row will ever name it
-    await refund();
-    throw error;
+  const upload = await openUpload(ctx, req, who, {
+    name: params.name,
+    size: params.size,
+    metadata: params.metadata,
+    algorithm: params.checksum,
+    fileDigest: params.fileDigest === undefined ? null : formatDigest(parseDigest(params.fileDigest, params.checksum)),
+    chunkSize: pickChunkSize(ctx, params.size, params.chunkSize, withChunk),
+    protocol: 'ferry',
+    role: 'file',
+    lengthDeferred: false,
   });
-  ctx.metrics.inc('ferry_uploads_created_total');
-  ctx.log.info(
-    { uploadId: upload.id, event: 'upload-created', owner: upload.owner, size: upload.size, chunkSize: upload.chunkSize, totalChunks: upload.totalChunks },
-    'upload created',
-  );
-  await announceEvent(ctx, created);
+  const base = baseUrl(req, ctx);
 
   let firstChunk = null;
   if (withChunk) {
@@ -132,42 +101,7 @@ function validateParams(ctx: ServerContext, raw: unknown): CreateParams {
   return { ...p, checksum: p.checksum, metadata };
 }
 
-/** Builds the upload record (and begins its storage) for validated parameters. */
-async function newUpload(ctx: ServerContext, p: CreateParams, withChunk: boolean, owner: string, grantId: string | null): Promise<UploadRecord> {
-  const c = ctx.config;
-  const fileDigest = p.fileDigest === undefined ? null : formatDigest(parseDigest(p.fileDigest, p.checksum));
-  const metadata = p.metadata;
-  const chunkSize = pickChunkSize(ctx, p.size, p.chunkSize, withChunk);
-  const id = newId();
-  const now = ctx.now();
-  const totalChunks = chunkCount(p.size, chunkSize);
-  return {
-    id,
-    state: 'uploading',
-    name: p.name,
-    size: p.size,
-    chunkSize,
-    totalChunks,
-    algorithm: p.checksum,
-    fileDigest,
-    metadata,
-    blobHandle: await ctx.blobs.begin(id, p.size, totalChunks),
-    chunksReceived: 0,
-    bytesReceived: 0,
-    createdAt: now,
-    updatedAt: now,
-    expiresAt: now + c.uploadTtlSeconds * 1000,
-    fileId: newId(),
-    owner,
-    grantId,
-    protocol: 'ferry',
-    role: 'file',
-    lengthDeferred: false,
-    stagedBytes: 0,
-  };
-}
-
-function pickChunkSize(ctx: ServerContext, size: number, requested: number | undefined, withChunk: boolean): number {
+export function pickChunkSize(ctx: ServerContext, size: number, requested: number | undefined, withChunk: boolean): number {
   // The configured limits narrowed to the blob store's (S3: 5 MiB parts at least, 10,000 at most).
   const c = chunkLimits(ctx.config, ctx.blobs);
   if (requested !== undefined && (requested < c.minChunkSize || requested > c.maxChunkSize)) {

@@ -7,7 +7,7 @@ import type { ServerContext } from '../context.js';
 import { baseUrl, sendJson } from '../http.js';
 import { missingChunks } from '../missing-chunks.js';
 import { uploadStatus } from '../representation.js';
-import { loadUpload } from '../upload-lifecycle.js';
+import { awaitsCompletion, loadUpload } from '../upload-lifecycle.js';
 
 /** Longest missing-ranges list sent as a header; longer lists are only in the JSON body. */
 export const maxMissingHeaderLength = 4096;
@@ -20,7 +20,7 @@ export async function getUploadStatus(
   who: Principal,
 ): Promise<void> {
   let upload = await loadUpload(ctx, params.uploadId, who);
-  if ((upload.state === 'uploading' && upload.chunksReceived === upload.totalChunks) || upload.state === 'completing') {
+  if (awaitsCompletion(upload) || upload.state === 'completing') {
     // All chunks are in: finish the completion (or take over one whose node died; one under way in
     // this process is shared) so the answer carries the file; 'completing' while another node runs it.
     await completeUpload(ctx, upload, { wait: false }).catch((error: unknown) => {

@@ -1,10 +1,11 @@
 // Blobs on the local filesystem: chunks written in place into a preallocated <dir>/uploads/<id>.part,
-// which completion renames to <dir>/files/<fileId> without copying a byte.
+// which completion renames to <dir>/files/<fileId> without copying a byte. A stream upload's chunk
+// written across requests (stageChunk) is staged in place too: its bytes are where they will stay.
 import { mkdirSync } from 'node:fs';
 import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, KiB, MiB } from '../../protocol/index.js';
-import type { BlobStore, BlobStoreOptions, ChunkPlace, IncompleteBlob, ReadOptions } from '../types.js';
+import type { BlobStore, BlobStoreOptions, ChunkPlace, IncompleteBlob, ReadOptions, StagedResult } from '../types.js';
 
 export interface FsBlobStoreOptions {
   /** The data directory; uploads/ and files/ are created inside it. */
@@ -48,7 +49,9 @@ export class FsBlobStore implements BlobStore {
     try {
       // 'wx': an id collision must fail loudly rather than truncate another upload's bytes.
       await withFile(path, 'wx', async (fh) => {
-        await fh.truncate(size); // sparse: blocks are allocated as chunks arrive
+        // Sparse: blocks are allocated as chunks arrive. Size 0 for a deferred length: writes past the
+        // end grow the file.
+        await fh.truncate(size);
         if (this.#fsync) await fh.sync();
       });
       // The entry must be durable too, or a power loss could lose a file whose chunks were acknowledged.
@@ -100,6 +103,72 @@ export class FsBlobStore implements BlobStore {
     return '';
   }
 
+  async stageChunk(handle: string, place: ChunkPlace, have: number, body: AsyncIterable<Uint8Array>, options: BlobStoreOptions = {}): Promise<StagedResult> {
+    checkPlace(place);
+    checkHave(place, have);
+    const path = this.#partPath(handle);
+    let written = 0;
+    let failure: unknown;
+    let failed = false;
+    try {
+      await withFile(path, 'r+', async (fh) => {
+        const out = new BatchWriter(fh, place.offset + have);
+        const source = body[Symbol.asyncIterator]();
+        let stopped = false; // the body ended or threw: nothing left to end
+        try {
+          for (;;) {
+            let next: IteratorResult<Uint8Array>;
+            try {
+              next = await source.next();
+            } catch (e) {
+              // Cut part-way: what it yielded before is kept.
+              failure = e;
+              failed = stopped = true;
+              break;
+            }
+            if (next.done) {
+              stopped = true;
+              break;
+            }
+            options.signal?.throwIfAborted();
+            const piece = next.value;
+            if (have + written + piece.byteLength > place.length) {
+              throw new FerryError('chunk-too-long', `Chunk ${place.index} is ${place.length} bytes; ${have} are staged and the body is longer than the rest.`, {
+                expected: place.length,
+              });
+            }
+            await out.push(piece);
+            written += piece.byteLength;
+          }
+          await out.finish();
+        } catch (e) {
+          await out.settle(); // never close the file under a write in flight
+          if (!stopped) await source.return?.().catch(() => {});
+          throw e;
+        }
+        // Bytes an earlier call staged past this one's end are dropped when the file ends inside this
+        // chunk: a deferred length's last chunk must not leave them after the file's end. Never past
+        // the chunk: a file that goes on is preallocated, or holds later chunks.
+        const end = place.offset + have + written;
+        const size = (await fh.stat()).size;
+        if (size > end && size <= place.offset + place.length) await fh.truncate(end);
+        if (this.#fsync) await fh.datasync();
+      });
+    } catch (e) {
+      throw storageError(e);
+    }
+    const staged = have + written;
+    return { staged, receipt: staged === place.length ? '' : null, ...(failed ? { failure } : {}) };
+  }
+
+  async *readStaged(handle: string, place: ChunkPlace, length: number, options: BlobStoreOptions = {}): AsyncIterable<Uint8Array> {
+    checkPlace(place);
+    if (!Number.isSafeInteger(length) || length < 0 || length > place.length) {
+      throw new RangeError(`Cannot read ${length} staged bytes of chunk ${place.index} (${place.length} bytes).`);
+    }
+    yield* this.#readRange(this.#partPath(handle), handle, place.offset, place.offset + length, options);
+  }
+
   async complete(handle: string, fileId: string, _receipts: string[]): Promise<string> {
     const part = this.#partPath(handle);
     const target = this.#filePath(fileId);
@@ -124,7 +193,11 @@ export class FsBlobStore implements BlobStore {
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
       throw new RangeError(`Invalid byte range [${start}, ${end}).`);
     }
-    const path = this.#filePath(fileRef);
+    yield* this.#readRange(this.#filePath(fileRef), fileRef, start, end, options);
+  }
+
+  /** Bytes [start, end) of the file at `path` (`name` for messages). */
+  async *#readRange(path: string, name: string, start: number, end: number, options: ReadOptions): AsyncGenerator<Uint8Array> {
     options.signal?.throwIfAborted();
     if (start === end) {
       await stat(path); // an empty range of a missing file is still an error
@@ -157,7 +230,7 @@ export class FsBlobStore implements BlobStore {
       await fh.close();
     }
     // A file shorter than its record must not turn into a silently truncated download.
-    if (got !== end - start) throw new Error(`Short read of ${fileRef}: wanted ${end - start} bytes from ${start}, got ${got}.`);
+    if (got !== end - start) throw new Error(`Short read of ${name}: wanted ${end - start} bytes from ${start}, got ${got}.`);
   }
 
   async listIncomplete(): Promise<IncompleteBlob[]> {
@@ -211,6 +284,12 @@ function safeName(name: string, what: string): string {
 function checkPlace(place: ChunkPlace): void {
   const ok = [place.index, place.offset, place.length].every((n) => Number.isSafeInteger(n) && n >= 0);
   if (!ok) throw new RangeError(`Invalid chunk place ${JSON.stringify(place)}.`);
+}
+
+function checkHave(place: ChunkPlace, have: number): void {
+  if (!Number.isSafeInteger(have) || have < 0 || have > place.length) {
+    throw new RangeError(`Invalid staged byte count ${have} for chunk ${place.index} (${place.length} bytes).`);
+  }
 }
 
 /** Runs `fn` with the file open and always closes it; a close error surfaces only if `fn` succeeded. */

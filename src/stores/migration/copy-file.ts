@@ -79,6 +79,7 @@ async function copyBytes(source: Stores, target: Stores, file: FileRecord, lease
   const { parts, partSize } = layout(file, target.blobs.limits);
   const handle = await target.blobs.begin(file.uploadId, file.size, parts);
   const started = now();
+  const from = await source.meta.getUpload(file.uploadId);
   const upload: UploadRecord = {
     id: file.uploadId,
     state: 'uploading',
@@ -92,13 +93,20 @@ async function copyBytes(source: Stores, target: Stores, file: FileRecord, lease
     blobHandle: handle,
     chunksReceived: 0,
     bytesReceived: 0,
-    createdAt: (await source.meta.getUpload(file.uploadId))?.createdAt ?? file.createdAt,
+    createdAt: from?.createdAt ?? file.createdAt,
     updatedAt: started,
     expiresAt: started + holdMs,
     fileId: file.id,
     owner: file.owner,
     // Grant budgets stay behind: the grants that spent them are short-lived.
     grantId: null,
+    // How its bytes came (Ferry's chunks, tus or IETF); it became a file, so it is one with a known
+    // length, and every chunk is whole (nothing staged).
+    protocol: from?.protocol ?? 'ferry',
+    role: 'file',
+    lengthDeferred: false,
+    stagedBytes: 0,
+    concatOf: from?.concatOf ?? null,
   };
   // The row first: a server on the target frees storage that no upload row names.
   try {

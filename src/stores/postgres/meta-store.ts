@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { FerryError, type UploadState } from '../../protocol/index.js';
 import { passedLimit } from '../reservations.js';
 import type {
+  AdvanceResult,
   ApiKeyRecord,
   ChunkRecord,
   FileQuery,
@@ -16,14 +17,18 @@ import type {
   ReservationResult,
   Reservations,
   StoredManifest,
+  StreamStep,
   TransitionPatch,
   UploadRecord,
   WebhookDelivery,
 } from '../types.js';
+import { streamWriterClaim } from '../held-claim.js';
 import { connectionError, targetOf, type PostgresTarget } from './errors.js';
 import { OutcomeUnknownError, isConnectionLoss, withRetries, type RetryOptions } from './retry.js';
 import { migrate } from './schema.js';
 import {
+  checkStreamStep,
+  checkStreamStepFits,
   deliveryColumns,
   endedStates,
   filePosition,
@@ -109,7 +114,8 @@ const quotaKeyLock = 0x46525259; // "FRRY": one lock per reservation key (hashed
 const quotaTotalLock = quotaKeyLock + 1; // one lock for the totals everyone shares
 
 const uploadColumns =
-  'id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata, blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key';
+  'id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata, blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key, ' +
+  'protocol, role, length_deferred, staged_bytes, concat_of';
 const fileColumns = 'id, upload_id, name, size, chunk_size, total_chunks, algorithm, file_digest, etag, metadata, blob_ref, created_at, owner';
 
 /**
@@ -118,7 +124,7 @@ const fileColumns = 'id, upload_id, name, size, chunk_size, total_chunks, algori
  */
 const SQL = {
   insertUpload: `INSERT INTO uploads (${uploadColumns})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
   insertGap: 'INSERT INTO upload_gaps (upload_id, first_idx, last_idx) VALUES ($1, $2, $3)',
   // The webhook rows of a change, any number in one statement (arrays unnested side by side).
   insertDeliveries: `INSERT INTO webhook_outbox (${deliveryColumns.join(', ')})
@@ -150,7 +156,8 @@ const SQL = {
   insertChunk: `INSERT INTO chunks (upload_id, idx, size, digest, receipt) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (upload_id, idx) DO NOTHING RETURNING idx`,
   // Step 3: index $2 has arrived: the gap holding it (the last one starting at or before it) goes,
-  // and what is left of it on either side comes back; then the counters and the expiry.
+  // and what is left of it on either side comes back; then the counters and the expiry. A whole chunk is
+  // in: nothing of the next one is staged yet (stream uploads; always 0 for Ferry's own).
   countChunk: `WITH g AS (
       SELECT first_idx, last_idx FROM upload_gaps WHERE upload_id = $1 AND first_idx <= $2::int ORDER BY first_idx DESC LIMIT 1
     ), gone AS (
@@ -162,9 +169,22 @@ const SQL = {
       SELECT $1, s.f, s.l FROM gone CROSS JOIN LATERAL (VALUES (gone.first_idx, $2::int - 1), ($2::int + 1, gone.last_idx)) AS s (f, l)
       WHERE s.f <= s.l
     )
-    UPDATE uploads SET chunks_received = chunks_received + 1, bytes_received = bytes_received + $3::bigint,
+    UPDATE uploads SET chunks_received = chunks_received + 1, bytes_received = bytes_received + $3::bigint, staged_bytes = 0,
       updated_at = $4, expires_at = $5
     WHERE id = $1 RETURNING chunks_received, bytes_received`,
+  // advanceStream, step 1: the whole upload row, locked until commit as recordChunk locks it (then the
+  // writer's claim, as chunkClaim, and the chunks, as insertChunk and countChunk).
+  lockForStream: `SELECT ${uploadColumns} FROM uploads WHERE id = $1 FOR NO KEY UPDATE`,
+  // Whether any chunk row from index $2 on exists (a stream's next chunks must all be new).
+  chunkFrom: 'SELECT 1 FROM chunks WHERE upload_id = $1 AND idx >= $2 LIMIT 1',
+  // A deferred length now known: gaps past the new last chunk ($2) go, one reaching past it ends there.
+  trimGaps: `WITH dropped AS (DELETE FROM upload_gaps WHERE upload_id = $1 AND first_idx > $2::int)
+    UPDATE upload_gaps SET last_idx = $2::int WHERE upload_id = $1 AND first_idx <= $2::int AND last_idx > $2::int`,
+  // Last step: what is staged, the expiry, and (with $5, $6) size and chunk count; the row after it.
+  advanceStream: `UPDATE uploads SET staged_bytes = $2, updated_at = $3, expires_at = $4,
+      size = COALESCE($5::bigint, size), total_chunks = COALESCE($6::int, total_chunks),
+      length_deferred = length_deferred AND $5::bigint IS NULL
+    WHERE id = $1 RETURNING ${uploadColumns}`,
   // One statement: take the claim when it is free, expired, or already ours.
   claim: `INSERT INTO chunk_claims (upload_id, idx, token, expires_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT (upload_id, idx) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
@@ -176,11 +196,12 @@ const SQL = {
     WHERE leases.holder = excluded.holder OR leases.expires_at <= $4`,
   releaseLease: 'DELETE FROM leases WHERE name = $1 AND holder = $2',
   // Conditional: a concurrent transition waits for the row, then finds the state changed and does nothing.
-  // With $6 (dueBy): only an upload due for expiry then (expired by that time, a chunk still missing),
+  // With $6 (dueBy): only an upload due for expiry then (expired by that time, a chunk still missing, or
+  // one that never completes by itself: a partial upload, a deferred length; see listUnfinished),
   // checked against the row as it is once locked, so a chunk recorded meanwhile keeps it alive.
   transition: `UPDATE uploads SET state = $3, file_id = COALESCE($4, file_id), updated_at = $5
     WHERE id = $1 AND state = ANY ($2::text[])
-      AND ($6::bigint IS NULL OR (expires_at <= $6::bigint AND chunks_received < total_chunks))`,
+      AND ($6::bigint IS NULL OR (expires_at <= $6::bigint AND (chunks_received < total_chunks OR role = 'part' OR length_deferred)))`,
   forgetClaims: 'DELETE FROM chunk_claims WHERE upload_id = $1',
   forgetChunks: `WITH c AS (DELETE FROM chunks WHERE upload_id = $1), k AS (DELETE FROM chunk_claims WHERE upload_id = $1)
     DELETE FROM upload_gaps WHERE upload_id = $1`,
@@ -227,8 +248,9 @@ const SQL = {
   deleteDelivery: 'DELETE FROM webhook_outbox WHERE event_id = $1 AND endpoint = $2',
   failDelivery: 'UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $3, last_error = $4 WHERE event_id = $1 AND endpoint = $2',
   listDue: `SELECT ${uploadColumns} FROM uploads WHERE state = $1 AND expires_at < $2 ORDER BY expires_at, id LIMIT $3`,
+  // On the partial index uploads_unfinished (same predicate): partial uploads and deferred lengths never complete by themselves.
   listUnfinished: `SELECT ${uploadColumns} FROM uploads
-    WHERE state = 'completing' OR (state = 'uploading' AND chunks_received = total_chunks)
+    WHERE (state = 'completing' OR (state = 'uploading' AND chunks_received = total_chunks)) AND role = 'file' AND NOT length_deferred
     ORDER BY updated_at, id LIMIT $1`,
   ping: 'SELECT 1',
 } as const;
@@ -387,6 +409,33 @@ class PgMetaStore implements PostgresMetaStore {
       const counts = (await run<{ chunks_received: number; bytes_received: number }>(c, 'countChunk', [uploadId, chunk.index, chunk.size, this.#now(), expiresAt]))
         .rows[0]!;
       return { outcome: 'recorded', chunksReceived: counts.chunks_received, bytesReceived: counts.bytes_received };
+    });
+  }
+
+  async advanceStream(uploadId: string, step: StreamStep): Promise<AdvanceResult> {
+    checkStreamStep(step);
+    return this.#tx(async (c): Promise<AdvanceResult> => {
+      const row = (await run<UploadRow>(c, 'lockForStream', [uploadId])).rows[0];
+      if (!row) return { outcome: 'closed', state: undefined };
+      if (row.state !== 'uploading') return { outcome: 'closed', state: row.state };
+      if ((await run<{ token: string }>(c, 'chunkClaim', [uploadId, streamWriterClaim])).rows[0]?.token !== step.claimToken) return { outcome: 'claim-lost' };
+      const upload = toUpload(row);
+      if (upload.chunksReceived !== step.from.chunksReceived || upload.stagedBytes !== step.from.stagedBytes) return { outcome: 'moved', upload };
+      checkStreamStepFits(upload, step);
+      // A chunk row already there: another writer got further than these counters say. Checked before
+      // anything is written, so nothing changes.
+      if (step.chunks.length > 0 && ((await run(c, 'chunkFrom', [uploadId, step.from.chunksReceived])).rowCount ?? 0) > 0) return { outcome: 'moved', upload };
+      const now = this.#now();
+      for (const chunk of step.chunks) {
+        const inserted = await run(c, 'insertChunk', [uploadId, chunk.index, chunk.size, chunk.digest, chunk.receipt]);
+        if (inserted.rowCount === 0) throw new Error(`advanceStream: chunk ${chunk.index} of upload ${uploadId} appeared under the upload's lock`);
+        await run(c, 'countChunk', [uploadId, chunk.index, chunk.size, now, step.expiresAt]);
+      }
+      if (step.length) await run(c, 'trimGaps', [uploadId, step.length.totalChunks - 1]);
+      const after = (
+        await run<UploadRow>(c, 'advanceStream', [uploadId, step.stagedBytes, now, step.expiresAt, step.length?.size ?? null, step.length?.totalChunks ?? null])
+      ).rows[0]!;
+      return { outcome: 'advanced', upload: toUpload(after) };
     });
   }
 
@@ -560,6 +609,7 @@ async function insertUpload(c: Queryable, r: UploadRow, events: WebhookDelivery[
   await run(c, 'insertUpload', [
     r.id, r.state, r.name, r.size, r.chunk_size, r.total_chunks, r.algorithm, r.file_digest, r.metadata, r.blob_handle,
     r.chunks_received, r.bytes_received, r.created_at, r.updated_at, r.expires_at, r.file_id, r.owner, r.grant_id, r.quota_key,
+    r.protocol, r.role, r.length_deferred === true || r.length_deferred === 1, r.staged_bytes, r.concat_of,
   ]);
   if (r.total_chunks > 0) await run(c, 'insertGap', [r.id, 0, r.total_chunks - 1]);
   await enqueue(c, events);

@@ -3,7 +3,7 @@ import type pg from 'pg';
 
 /**
  * Migration i brings the schema from version i to i + 1. Never edit a shipped entry; append one.
- * The tables hold what the SQLite store's hold (src/stores/sqlite/schema.ts), as its schema 5 has
+ * The tables hold what the SQLite store's hold (src/stores/sqlite/schema.ts), as its schema 6 has
  * them. Times are epoch ms and sizes bytes, as bigint; ids are text in the "C" collation, so that
  * pages and orderings by id are bytewise whatever the database's locale (as in SQLite). Metadata
  * is text, not jsonb: jsonb would reorder keys and refuse some strings JSON allows.
@@ -140,6 +140,21 @@ export const migrations: readonly string[] = [
     holder     text NOT NULL,
     expires_at bigint NOT NULL
   );
+  `,
+  // 2: stream uploads (tus / IETF): how an upload's bytes arrive, whether it is a tus partial upload,
+  // whether its length is still deferred, and the bytes of its next chunk already staged. Uploads from
+  // before are Ferry-protocol files with a known length and nothing staged (the defaults). Partial
+  // uploads and deferred lengths never complete by themselves: listUnfinished's index leaves them out.
+  `
+  ALTER TABLE uploads
+    ADD COLUMN protocol        text NOT NULL DEFAULT 'ferry' CHECK (protocol IN ('ferry', 'tus', 'ietf')),
+    ADD COLUMN role            text NOT NULL DEFAULT 'file' CHECK (role IN ('file', 'part')),
+    ADD COLUMN length_deferred boolean NOT NULL DEFAULT false,
+    ADD COLUMN staged_bytes    bigint NOT NULL DEFAULT 0 CHECK (staged_bytes >= 0),
+    ADD COLUMN concat_of       text;
+  DROP INDEX uploads_unfinished;
+  CREATE INDEX uploads_unfinished ON uploads (updated_at, id)
+    WHERE (state = 'completing' OR (state = 'uploading' AND chunks_received = total_chunks)) AND role = 'file' AND NOT length_deferred;
   `,
 ];
 

@@ -1,19 +1,24 @@
 // Blobs in an S3 bucket: a Ferry upload is one S3 multipart upload (chunk i = part i + 1), a file the object it becomes.
+// A stream upload's chunk that arrives across requests is staged as a plain object until it is whole.
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { MiB } from '../../protocol/index.js';
-import type { BlobLimits, BlobStore, BlobStoreOptions, ChunkPlace, IncompleteBlob, ReadOptions } from '../types.js';
+import { FerryError, MiB } from '../../protocol/index.js';
+import type { BlobLimits, BlobStore, BlobStoreOptions, ChunkPlace, IncompleteBlob, ReadOptions, StagedResult } from '../types.js';
 import { isBucketName } from '../locations.js';
 import { createS3Client } from './client.js';
 import { describeFailure, isAbort, isGone, mayBeCompleted, s3Error, s3Failure } from './errors.js';
@@ -41,6 +46,8 @@ export const s3Limits: BlobLimits = { minChunkSize: 5 * MiB, maxChunkSize: 5 * 1
 
 /** Object metadata naming the size the upload was begun with: how a retried complete() checks what it finds. */
 const sizeMetadata = 'ferry-size';
+/** The size metadata of an upload begun with its length deferred (size 0, many chunks): any size is its own. */
+const deferredSize = 'deferred';
 
 export async function openS3BlobStore(options: S3BlobStoreOptions): Promise<BlobStore & { ping(): Promise<void> }> {
   if (!isBucketName(options.bucket)) {
@@ -94,7 +101,7 @@ export class S3BlobStore implements BlobStore {
           Bucket: this.#bucket,
           Key: key,
           ContentType: 'application/octet-stream',
-          Metadata: { [sizeMetadata]: String(size) },
+          Metadata: { [sizeMetadata]: size === 0 && totalChunks > 1 ? deferredSize : String(size) },
         }),
       );
       if (!out.UploadId) throw new Error('S3 gave no UploadId');
@@ -107,6 +114,85 @@ export class S3BlobStore implements BlobStore {
   async putChunk(handle: string, place: ChunkPlace, body: AsyncIterable<Uint8Array>, options: BlobStoreOptions = {}): Promise<string> {
     checkPlace(place, this.limits.maxChunks);
     const { key, uploadId } = this.#layout.parseHandle(handle);
+    return this.#uploadPart(key, uploadId, place, body, options);
+  }
+
+  /**
+   * The new bytes are held in memory (at most place.length - have) until the body stops: S3 cannot
+   * append. A whole chunk is then sent as its part, after the `have` bytes staged before (read back
+   * from the staging object); a chunk still short is written as the staging object, those `have`
+   * bytes followed by the new ones. The staging object stays after the part is sent (the caller may
+   * still fail to record the step, and then continues from `have` again); complete() and abort()
+   * delete them. A staging object may hold bytes past `have` (a step not recorded): only its first
+   * `have` are ever read.
+   */
+  async stageChunk(handle: string, place: ChunkPlace, have: number, body: AsyncIterable<Uint8Array>, options: BlobStoreOptions = {}): Promise<StagedResult> {
+    checkPlace(place, this.limits.maxChunks);
+    checkHave(place, have);
+    const { key, uploadId } = this.#layout.parseHandle(handle);
+    const stagingKey = this.#layout.stagingKeyOf(key, place.index);
+    options.signal?.throwIfAborted();
+    const held: Uint8Array[] = [];
+    let received = 0;
+    let failure: unknown;
+    let failed = false;
+    const source = body[Symbol.asyncIterator]();
+    let stopped = false; // the body ended or threw: nothing left to end
+    try {
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await source.next();
+        } catch (e) {
+          // Cut part-way: what it yielded before is kept.
+          failure = e;
+          failed = stopped = true;
+          break;
+        }
+        if (next.done) {
+          stopped = true;
+          break;
+        }
+        options.signal?.throwIfAborted();
+        const piece = next.value;
+        if (have + received + piece.byteLength > place.length) {
+          throw new FerryError('chunk-too-long', `Chunk ${place.index} is ${place.length} bytes; ${have} are staged and the body is longer than the rest.`, {
+            expected: place.length,
+          });
+        }
+        if (piece.byteLength > 0) held.push(piece);
+        received += piece.byteLength;
+      }
+    } finally {
+      if (!stopped) await source.return?.().catch(() => {});
+    }
+    const staged = have + received;
+    const outcome = failed ? { failure } : {};
+    if (staged === place.length) {
+      const part = this.#stagedThen(stagingKey, have, held, options.signal);
+      return { staged, receipt: await this.#uploadPart(key, uploadId, place, part, options), ...outcome };
+    }
+    // Nothing new: the staging object already begins with the `have` bytes.
+    if (received > 0) {
+      await this.#putStaging(stagingKey, staged, this.#stagedThen(stagingKey, have, held, options.signal), options.signal);
+      await this.#checkStillOpen(key, uploadId, stagingKey);
+    }
+    return { staged, receipt: null, ...outcome };
+  }
+
+  async *readStaged(handle: string, place: ChunkPlace, length: number, options: BlobStoreOptions = {}): AsyncIterable<Uint8Array> {
+    checkPlace(place, this.limits.maxChunks);
+    if (!Number.isSafeInteger(length) || length < 0 || length > place.length) {
+      throw new RangeError(`Cannot read ${length} staged bytes of chunk ${place.index} (${place.length} bytes).`);
+    }
+    const { key } = this.#layout.parseHandle(handle);
+    options.signal?.throwIfAborted();
+    if (length === 0) return;
+    yield* this.#readObject(this.#layout.stagingKeyOf(key, place.index), 0, length, options);
+  }
+
+  /** Sends `body` as the part for chunk `place` (exactly place.length bytes); returns its ETag. */
+  async #uploadPart(key: string, uploadId: string, place: ChunkPlace, body: AsyncIterable<Uint8Array>, options: BlobStoreOptions): Promise<string> {
     options.signal?.throwIfAborted();
     // Aborted by the caller's signal, or by the body failing: either way the request must stop.
     const stop = new AbortController();
@@ -144,6 +230,57 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  /** Writes the staging object `stagingKey`: exactly `length` bytes from `body`. */
+  async #putStaging(stagingKey: string, length: number, body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const object = partBody({ index: 0, offset: 0, length }, body, (error) => stop.abort(error));
+    try {
+      await this.#s3.send(
+        new PutObjectCommand({ Bucket: this.#bucket, Key: stagingKey, ContentLength: length, ContentType: 'application/octet-stream', Body: object.stream }),
+        { abortSignal: stop.signal },
+      );
+      await object.settled;
+    } catch (e) {
+      stop.abort(e);
+      if (object.error !== undefined) throw object.error;
+      if (signal?.aborted) throw signal.reason;
+      throw s3Error('PutObject (staged chunk)', stagingKey, e);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      object.stream.destroy();
+    }
+  }
+
+  /**
+   * A staging object written while the upload was completed or aborted would be left for ever (their
+   * clean-up may have listed the staging objects before it was there). Asked after writing it: an
+   * upload still open now is completed or aborted later, and that clean-up finds the object; one gone
+   * already has it deleted here, and the call fails as an UploadPart to it would.
+   */
+  async #checkStillOpen(key: string, uploadId: string, stagingKey: string): Promise<void> {
+    try {
+      await this.#s3.send(new ListPartsCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
+    } catch (e) {
+      if (isGone(e)) {
+        try {
+          await this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: stagingKey }));
+        } catch (d) {
+          if (!isGone(d)) throw s3Error('DeleteObject (staged chunk)', stagingKey, d);
+        }
+      }
+      throw s3Error('ListParts', key, e);
+    }
+  }
+
+  /** The first `have` bytes of the staging object, then `held`. */
+  async *#stagedThen(stagingKey: string, have: number, held: Uint8Array[], signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+    if (have > 0) yield* this.#readObject(stagingKey, 0, have, signal ? { signal } : {});
+    yield* held;
+  }
+
   async complete(handle: string, _fileId: string, receipts: string[]): Promise<string> {
     const { key, uploadId } = this.#layout.parseHandle(handle);
     try {
@@ -158,12 +295,13 @@ export class S3BlobStore implements BlobStore {
         }),
       );
       // The response's ETag is not used: RGW 16 answers an empty one.
-      return key;
     } catch (e) {
       // Completed before (a retry after a crash, or another node): the object is there, of its size.
-      if (mayBeCompleted(e) && (await this.#assembled(key))) return key;
-      throw s3Error('CompleteMultipartUpload', key, e);
+      if (!mayBeCompleted(e) || !(await this.#assembled(key))) throw s3Error('CompleteMultipartUpload', key, e);
     }
+    // After the object is there (a crash in between: the retried complete finds it and drops them then).
+    await this.#dropStaging(key);
+    return key;
   }
 
   fileRefOf(handle: string, _fileId: string): string {
@@ -181,6 +319,11 @@ export class S3BlobStore implements BlobStore {
       await this.#head(key, options.signal);
       return;
     }
+    yield* this.#readObject(key, start, end, options);
+  }
+
+  /** Bytes [start, end) of the object at `key` (start < end). */
+  async *#readObject(key: string, start: number, end: number, options: ReadOptions): AsyncGenerator<Uint8Array> {
     let body: Readable;
     try {
       const out = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, Range: `bytes=${start}-${end - 1}` }), {
@@ -231,6 +374,8 @@ export class S3BlobStore implements BlobStore {
       // Gone already (aborted, or completed: a finished object is never touched by an abort).
       if (!isGone(e)) throw s3Error('AbortMultipartUpload', key, e);
     }
+    // After the upload: a missing bucket fails above, not as a listing that found nothing.
+    await this.#dropStaging(key);
   }
 
   async deleteFile(fileRef: string): Promise<void> {
@@ -251,6 +396,39 @@ export class S3BlobStore implements BlobStore {
     this.#s3.destroy();
   }
 
+  /** Deletes every staging object of the upload at `key` (none: nothing to do). */
+  async #dropStaging(key: string): Promise<void> {
+    const prefix = this.#layout.stagingPrefixOf(key);
+    let ContinuationToken: string | undefined;
+    for (;;) {
+      let page;
+      try {
+        page = await this.#s3.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken }));
+      } catch (e) {
+        throw s3Error('ListObjectsV2', prefix, e);
+      }
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      if (keys.length > 0) {
+        let out;
+        try {
+          out = await this.#s3.send(new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: keys, Quiet: true } }));
+        } catch (e) {
+          throw s3Error('DeleteObjects', prefix, e);
+        }
+        const failed = (out.Errors ?? []).filter((err) => err.Code !== 'NoSuchKey');
+        if (failed.length > 0) {
+          const first = failed[0]!;
+          throw new Error(`S3 DeleteObjects ${prefix} failed for ${failed.length} staged chunk(s), first ${first.Key}: ${first.Code ?? 'Error'}${first.Message ? `: ${first.Message}` : ''}.`);
+        }
+      }
+      if (!page.IsTruncated) return;
+      if (!page.NextContinuationToken || page.NextContinuationToken === ContinuationToken) {
+        throw new Error(`S3 ListObjectsV2 under ${prefix} did not advance.`);
+      }
+      ContinuationToken = page.NextContinuationToken;
+    }
+  }
+
   /** Whether `key` is an assembled object of the size its upload was begun with. */
   async #assembled(key: string): Promise<boolean> {
     let head;
@@ -262,6 +440,7 @@ export class S3BlobStore implements BlobStore {
     }
     // Every object this store assembles carries the size it was begun with; anything else is not ours to claim.
     const declared = head.Metadata?.[sizeMetadata];
+    if (declared === deferredSize) return true; // begun before its length was known
     return declared !== undefined && Number(declared) === head.ContentLength;
   }
 
@@ -278,4 +457,10 @@ export class S3BlobStore implements BlobStore {
 function checkPlace(place: ChunkPlace, maxParts: number): void {
   const ok = [place.index, place.offset, place.length].every((n) => Number.isSafeInteger(n) && n >= 0);
   if (!ok || place.index >= maxParts) throw new RangeError(`Invalid chunk place ${JSON.stringify(place)}.`);
+}
+
+function checkHave(place: ChunkPlace, have: number): void {
+  if (!Number.isSafeInteger(have) || have < 0 || have > place.length) {
+    throw new RangeError(`Invalid staged byte count ${have} for chunk ${place.index} (${place.length} bytes).`);
+  }
 }

@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import { FerryError, type UploadState } from '../../protocol/index.js';
 import type {
+  AdvanceResult,
   ApiKeyRecord,
   ChunkRecord,
   FileQuery,
@@ -14,14 +15,18 @@ import type {
   ReservationResult,
   Reservations,
   StoredManifest,
+  StreamStep,
   TransitionPatch,
   UploadRecord,
   WebhookDelivery,
 } from '../types.js';
+import { streamWriterClaim } from '../held-claim.js';
 import { passedLimit } from '../reservations.js';
 import { migrate } from './schema.js';
 import { WalSync } from './wal-sync.js';
 import {
+  checkStreamStep,
+  checkStreamStepFits,
   deliveryColumns,
   endedStates,
   filePosition,
@@ -101,9 +106,11 @@ function prepareAll(db: Database.Database) {
   return {
     insertUpload: db.prepare<[UploadRow]>(
       `INSERT INTO uploads (id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata,
-         blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key)
+         blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key,
+         protocol, role, length_deferred, staged_bytes, concat_of)
        VALUES (@id, @state, @name, @size, @chunk_size, @total_chunks, @algorithm, @file_digest, @metadata,
-         @blob_handle, @chunks_received, @bytes_received, @created_at, @updated_at, @expires_at, @file_id, @owner, @grant_id, @quota_key)`,
+         @blob_handle, @chunks_received, @bytes_received, @created_at, @updated_at, @expires_at, @file_id, @owner, @grant_id, @quota_key,
+         @protocol, @role, @length_deferred, @staged_bytes, @concat_of)`,
     ),
     // Reservations: one key's uploads in progress (index uploads_quota_state), then everyone's.
     keyReservation: db.prepare<[string], { uploads: number; bytes: number }>(
@@ -130,6 +137,20 @@ function prepareAll(db: Database.Database) {
       'SELECT first_idx, last_idx FROM upload_gaps WHERE upload_id = ? AND first_idx > ? ORDER BY first_idx LIMIT ?',
     ),
     forgetGaps: db.prepare<[string]>('DELETE FROM upload_gaps WHERE upload_id = ?'),
+    // Whether any chunk row from index ? on exists (a stream's next chunks must all be new).
+    chunkFrom: db.prepare<[string, number], { found: number }>('SELECT 1 AS found FROM chunks WHERE upload_id = ? AND idx >= ? LIMIT 1'),
+    // A deferred length now known: gaps past the new last chunk go, one reaching past it ends there.
+    dropGapsAfter: db.prepare<[string, number]>('DELETE FROM upload_gaps WHERE upload_id = ? AND first_idx > ?'),
+    trimGapsAt: db.prepare<[{ id: string; last: number }]>(
+      'UPDATE upload_gaps SET last_idx = @last WHERE upload_id = @id AND first_idx <= @last AND last_idx > @last',
+    ),
+    // advanceStream, after its chunks were counted: what is staged, and (with a length) size and chunk count.
+    advanceStream: db.prepare<[{ id: string; staged: number; now: number; expiresAt: number; size: number | null; totalChunks: number | null }]>(
+      `UPDATE uploads SET staged_bytes = @staged, updated_at = @now, expires_at = @expiresAt,
+         size = COALESCE(@size, size), total_chunks = COALESCE(@totalChunks, total_chunks),
+         length_deferred = CASE WHEN @size IS NULL THEN length_deferred ELSE 0 END
+       WHERE id = @id`,
+    ),
     // Only for a file that exists (no row, no answer), so a manifest cannot outlive its file.
     putManifestPart: db.prepare<[{ fileId: string; part: number; data: Uint8Array }]>(
       `INSERT INTO manifest_parts (file_id, part, data) SELECT @fileId, @part, @data WHERE EXISTS (SELECT 1 FROM files WHERE id = @fileId)
@@ -146,8 +167,9 @@ function prepareAll(db: Database.Database) {
       `INSERT INTO chunks (upload_id, idx, size, digest, receipt) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (upload_id, idx) DO NOTHING`,
     ),
+    // A whole chunk is in: nothing of the next one is staged yet (stream uploads; always 0 for Ferry's own).
     countChunk: db.prepare<[{ size: number; now: number; expiresAt: number; id: string }], Pick<UploadRow, 'chunks_received' | 'bytes_received'>>(
-      `UPDATE uploads SET chunks_received = chunks_received + 1, bytes_received = bytes_received + @size,
+      `UPDATE uploads SET chunks_received = chunks_received + 1, bytes_received = bytes_received + @size, staged_bytes = 0,
          updated_at = @now, expires_at = @expiresAt
        WHERE id = @id RETURNING chunks_received, bytes_received`,
     ),
@@ -167,11 +189,12 @@ function prepareAll(db: Database.Database) {
     ),
     releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?'),
     // `from` is a JSON array so one prepared statement serves any number of source states.
-    // With dueBy: only an upload due for expiry then (expired by that time, a chunk still missing).
+    // With dueBy: only an upload due for expiry then (expired by that time, a chunk still missing, or
+    // one that never completes by itself: a partial upload, a deferred length; see listUnfinished).
     transition: db.prepare<[TransitionParams]>(
       `UPDATE uploads SET state = @to, file_id = COALESCE(@fileId, file_id), updated_at = @now
        WHERE id = @id AND state IN (SELECT value FROM json_each(@from))
-         AND (@dueBy IS NULL OR (expires_at <= @dueBy AND chunks_received < total_chunks))`,
+         AND (@dueBy IS NULL OR (expires_at <= @dueBy AND (chunks_received < total_chunks OR role = 'part' OR length_deferred = 1)))`,
     ),
     forgetChunks: db.prepare<[string]>('DELETE FROM chunks WHERE upload_id = ?'),
     forgetClaims: db.prepare<[string]>('DELETE FROM chunk_claims WHERE upload_id = ?'),
@@ -227,7 +250,8 @@ function prepareAll(db: Database.Database) {
       'SELECT * FROM uploads WHERE state = ? AND expires_at < ? ORDER BY expires_at, id LIMIT ?',
     ),
     listUnfinished: db.prepare<[number], UploadRow>(
-      `SELECT * FROM uploads WHERE state = 'completing' OR (state = 'uploading' AND chunks_received = total_chunks)
+      `SELECT * FROM uploads WHERE (state = 'completing' OR (state = 'uploading' AND chunks_received = total_chunks))
+         AND role = 'file' AND length_deferred = 0
        ORDER BY updated_at, id LIMIT ?`,
     ),
   };
@@ -239,6 +263,7 @@ export class SqliteMetaStore implements MetaStore {
   readonly #now: () => number;
   readonly #sql: ReturnType<typeof prepareAll>;
   readonly #recordChunk: Database.Transaction<(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken: string | undefined) => RecordChunkResult>;
+  readonly #advanceStream: Database.Transaction<(uploadId: string, step: StreamStep) => AdvanceResult>;
   readonly #forgetChunks: Database.Transaction<(uploadId: string) => void>;
   readonly #deleteFile: Database.Transaction<(fileId: string, events: WebhookDelivery[]) => FileRow | undefined>;
   readonly #transition: Database.Transaction<(params: TransitionParams, events: WebhookDelivery[]) => boolean>;
@@ -274,6 +299,39 @@ export class SqliteMetaStore implements MetaStore {
       closeGap(uploadId, chunk.index);
       const counts = sql.countChunk.get({ size: chunk.size, now: this.#now(), expiresAt, id: uploadId })!;
       return { outcome: 'recorded', chunksReceived: counts.chunks_received, bytesReceived: counts.bytes_received };
+    });
+    this.#advanceStream = db.transaction((uploadId: string, step: StreamStep): AdvanceResult => {
+      checkStreamStep(step);
+      const row = sql.getUpload.get(uploadId);
+      if (!row) return { outcome: 'closed', state: undefined };
+      if (row.state !== 'uploading') return { outcome: 'closed', state: row.state };
+      if (sql.claimToken.get(uploadId, streamWriterClaim)?.token !== step.claimToken) return { outcome: 'claim-lost' };
+      const upload = toUpload(row);
+      if (upload.chunksReceived !== step.from.chunksReceived || upload.stagedBytes !== step.from.stagedBytes) return { outcome: 'moved', upload };
+      checkStreamStepFits(upload, step);
+      // A chunk row already there: another writer got further than these counters say. Checked before
+      // anything is written, so nothing changes.
+      if (step.chunks.length > 0 && sql.chunkFrom.get(uploadId, step.from.chunksReceived)) return { outcome: 'moved', upload };
+      const now = this.#now();
+      for (const chunk of step.chunks) {
+        sql.insertChunk.run(uploadId, chunk.index, chunk.size, chunk.digest, chunk.receipt); // new: checked above, under the write lock
+        closeGap(uploadId, chunk.index);
+        sql.countChunk.get({ size: chunk.size, now, expiresAt: step.expiresAt, id: uploadId });
+      }
+      if (step.length) {
+        const last = step.length.totalChunks - 1;
+        sql.dropGapsAfter.run(uploadId, last);
+        sql.trimGapsAt.run({ id: uploadId, last });
+      }
+      sql.advanceStream.run({
+        id: uploadId,
+        staged: step.stagedBytes,
+        now,
+        expiresAt: step.expiresAt,
+        size: step.length?.size ?? null,
+        totalChunks: step.length?.totalChunks ?? null,
+      });
+      return { outcome: 'advanced', upload: toUpload(sql.getUpload.get(uploadId)!) };
     });
     this.#forgetChunks = db.transaction((uploadId: string) => {
       sql.forgetChunks.run(uploadId);
@@ -380,6 +438,13 @@ export class SqliteMetaStore implements MetaStore {
     // IMMEDIATE takes the write lock up front, so a second process cannot interleave between read and write.
     const result = this.#recordChunk.immediate(uploadId, chunk, expiresAt, claimToken);
     if (result.outcome === 'recorded') await this.#wal?.sync();
+    return result;
+  }
+
+  async advanceStream(uploadId: string, step: StreamStep): Promise<AdvanceResult> {
+    const result = this.#advanceStream.immediate(uploadId, step);
+    if (result.outcome === 'advanced') await this.#wal?.sync();
+    else await this.#durable();
     return result;
   }
 

@@ -189,6 +189,16 @@ export const migrations: readonly string[] = [
     expires_at INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // 6: stream uploads (tus / IETF): how an upload's bytes arrive, whether it is a tus partial upload,
+  // whether its length is still deferred, and the bytes of its next chunk already staged. Uploads from
+  // before are Ferry-protocol files with a known length and nothing staged (the defaults).
+  `
+  ALTER TABLE uploads ADD COLUMN protocol TEXT NOT NULL DEFAULT 'ferry' CHECK (protocol IN ('ferry', 'tus', 'ietf'));
+  ALTER TABLE uploads ADD COLUMN role TEXT NOT NULL DEFAULT 'file' CHECK (role IN ('file', 'part'));
+  ALTER TABLE uploads ADD COLUMN length_deferred INTEGER NOT NULL DEFAULT 0 CHECK (length_deferred IN (0, 1));
+  ALTER TABLE uploads ADD COLUMN staged_bytes INTEGER NOT NULL DEFAULT 0 CHECK (staged_bytes >= 0);
+  ALTER TABLE uploads ADD COLUMN concat_of TEXT;
+  `,
 ];
 
 export const schemaVersion = migrations.length;

@@ -1,0 +1,73 @@
+// tus concatenation: a final upload made of finished partial uploads, their bytes re-cut into its chunks.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { bytesToBase64, chunkLength, FerryError, formatDigest, type Metadata } from '../../protocol/index.js';
+import type { UploadRecord } from '../../stores/types.js';
+import type { Principal } from '../auth/principal.js';
+import type { ServerContext } from '../context.js';
+import { abortUpload, loadUpload } from '../upload-lifecycle.js';
+import { appendToStream } from './append.js';
+import { createStreamUpload } from './create.js';
+
+/**
+ * Creates the final upload of `partIds` (each a finished partial upload of `who`'s, in order) and fills
+ * it with their bytes, each partial chunk checked against its recorded digest as it is read; then the
+ * partials are retired. The partials' chunk sizes need not match the final's, so the bytes are copied
+ * once (read from the partials, stored as the final's chunks); nothing is held in memory beyond a piece.
+ */
+export async function concatenate(ctx: ServerContext, req: IncomingMessage, who: Principal, partIds: string[], c: { name: string; metadata: Metadata }): Promise<UploadRecord> {
+  if (partIds.length === 0) throw new FerryError('malformed-request', 'A final upload names at least one partial upload.');
+  const parts: UploadRecord[] = [];
+  for (const id of partIds) {
+    const part = await loadUpload(ctx, id, who);
+    if (part.protocol === 'ferry' || part.role !== 'part') throw new FerryError('malformed-request', `Upload ${id} is not a partial upload.`);
+    if (part.state !== 'uploading' || part.lengthDeferred || part.chunksReceived !== part.totalChunks) {
+      throw new FerryError('concatenation-incomplete', `Partial upload ${id} is not finished (${part.state}, ${part.chunksReceived} of ${part.totalChunks} chunks).`, { uploadId: id });
+    }
+    parts.push(part);
+  }
+  const size = parts.reduce((sum, p) => sum + p.size, 0);
+  const final = await createStreamUpload(ctx, req, who, { protocol: 'tus', role: 'file', size, name: c.name, metadata: c.metadata, concatOf: partIds });
+  if (final.state !== 'uploading') return final; // empty: complete already
+  const refs: string[] = [];
+  try {
+    const done = await appendToStream(ctx, final, { offset: 0, body: partBytes(ctx, parts, refs), contentLength: size });
+    await Promise.all(parts.map((p, i) => retirePart(ctx, p, refs[i]!)));
+    ctx.log.info({ uploadId: final.id, event: 'concatenated', parts: parts.map((p) => p.id), size }, 'partial uploads concatenated');
+    return done.upload;
+  } catch (error) {
+    await abortUpload(ctx, final).catch(() => false);
+    throw error;
+  }
+}
+
+/** The partials' bytes in order, each partial chunk verified against its recorded digest as it passes. */
+async function* partBytes(ctx: ServerContext, parts: UploadRecord[], refs: string[]): AsyncGenerator<Uint8Array> {
+  for (const part of parts) {
+    const chunks = await ctx.meta.listChunks(part.id);
+    // The blob store reads only whole files: the partial is assembled (without copying) to be read.
+    const ref = await ctx.blobs.complete(part.blobHandle, part.fileId!, chunks.map((c) => c.receipt));
+    refs.push(ref);
+    for (const chunk of chunks) {
+      const start = chunk.index * part.chunkSize;
+      const hash = createHash('sha256');
+      for await (const piece of ctx.blobs.read(ref, start, start + chunkLength(part.size, part.chunkSize, chunk.index))) {
+        hash.update(piece);
+        yield piece;
+      }
+      const actual = formatDigest({ algorithm: 'sha-256', base64: bytesToBase64(hash.digest()) });
+      if (actual !== chunk.digest) {
+        throw new FerryError('internal-error', `Chunk ${chunk.index} of partial upload ${part.id} reads back as ${actual}, not ${chunk.digest}.`);
+      }
+    }
+  }
+}
+
+/** A partial whose bytes are in the final: ended (no event: it never was a file), its storage freed. */
+async function retirePart(ctx: ServerContext, part: UploadRecord, ref: string): Promise<void> {
+  if (!(await ctx.meta.transition(part.id, ['uploading'], 'aborted'))) return;
+  await ctx.meta.forgetChunks(part.id);
+  await ctx.blobs.deleteFile(ref);
+  await ctx.blobs.abort(part.blobHandle);
+  if (part.grantId) await ctx.meta.releaseGrant(part.grantId, part.size);
+}
