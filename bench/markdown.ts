@@ -2,7 +2,7 @@
 // hand-written analysis (bench/analysis.md) that explains the figures and any shortfall.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { BenchOptions, SectionName } from './lib/context.js';
+import { allSections, type BenchOptions, type SectionName } from './lib/context.js';
 import type { Machine } from './lib/machine.js';
 import { markdownTable, targetsTable, type SectionReport, type Table } from './lib/report.js';
 import { formatBytes } from './lib/stats.js';
@@ -23,6 +23,7 @@ export interface MarkdownInput {
 const headings: Record<SectionName, string> = {
   sha: 'Hashing',
   upload: 'Upload',
+  tus: 'tus clients',
   download: 'Download',
   memory: 'Memory',
   scaling: 'Scaling',
@@ -46,21 +47,31 @@ export function spliceSections(existing: string, m: MarkdownInput): string {
   const names = [...o.sections];
   const known = new Set([...existing.matchAll(/^\| ([^|]+) \| /gm)].map((x) => x[1]!.trim()));
   const versions = Object.entries(m.versions).filter(([k]) => k === 'Node' || k === 'Ferry' || !known.has(k));
+  // The machine table describes the full run's machine: a run elsewhere says what it ran on.
+  const reportCpu = /^\| CPU \| (.*) \|$/m.exec(existing)?.[1];
+  const where =
+    reportCpu === m.machine.cpu
+      ? 'the machine above'
+      : `another machine than the one above (${m.machine.cpu}; ${m.machine.memory} RAM; ${m.machine.disk.split(';')[0]}; ${m.machine.kernel})`;
   const from =
     `*Measured separately from the rest of this page:* \`npm run bench -- --sections ${names.join(',')}\` (${formatBytes(o.size)} file, ${o.rounds} alternated rounds), ` +
-    `started ${m.startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}, ${m.minutes.toFixed(1)} minutes, on the machine above (load average ${m.machine.load} at start, ${m.loadEnd} at end); ` +
+    `started ${m.startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}, ${m.minutes.toFixed(1)} minutes, on ${where} (load average ${m.machine.load} at start, ${m.loadEnd} at end); ` +
     `${versions.map(([k, v]) => `${k} ${v}`).join(', ')}.`;
   let text = existing;
   for (const [name, r] of m.reports) {
     if (r.tables.length === 0) continue;
     const block = sectionBlock(name, r, from).join('\n');
     const end = Math.min(...afterSections.map((h) => text.indexOf(`\n${h}`)).filter((i) => i >= 0), text.length);
-    const start = text.slice(0, end).indexOf(`\n## ${headings[name]}\n`);
+    const at = (n: SectionName) => text.slice(0, end).indexOf(`\n## ${headings[n]}\n`);
+    const start = at(name);
     if (start >= 0) {
       const next = text.indexOf('\n## ', start + 1);
       text = `${text.slice(0, start + 1)}${block}\n${text.slice(next < 0 ? text.length : next)}`;
     } else {
-      text = `${text.slice(0, end)}\n${block}\n${text.slice(end)}`;
+      // A section the report does not have yet goes where a full run puts it: before the first later section present.
+      const later = allSections.slice(allSections.indexOf(name) + 1).map(at).filter((i) => i >= 0);
+      const before = later.length ? Math.min(...later) : end;
+      text = `${text.slice(0, before)}\n${block}\n${text.slice(before)}`;
     }
   }
   return text;

@@ -1,5 +1,5 @@
-// npm run bench: one run, on this machine over loopback, of every benchmark in issue 7; prints the
-// tables and rewrites docs/benchmarks.md. `--help` lists the options.
+// npm run bench: one run, on this machine over loopback, of every benchmark in issue 7 and issue 17's
+// tus comparison; prints the tables and rewrites docs/benchmarks.md. `--help` lists the options.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
@@ -18,12 +18,14 @@ import { downloadSection } from './sections/download.js';
 import { memorySection } from './sections/memory.js';
 import { scalingSection } from './sections/scaling.js';
 import { shaSection } from './sections/sha.js';
+import { tusSection } from './sections/tus.js';
 import { uploadSection } from './sections/upload.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const sectionRunners: Record<SectionName, (ctx: BenchContext) => Promise<SectionReport>> = {
   sha: shaSection,
   upload: uploadSection,
+  tus: tusSection,
   download: downloadSection,
   memory: memorySection,
   scaling: scalingSection,
@@ -32,10 +34,11 @@ const sectionRunners: Record<SectionName, (ctx: BenchContext) => Promise<Section
 
 const usage = `npm run bench -- [options]
   --size <size>          generated file size (default 1GiB; smoke: 16MiB)
-  --rounds <n>           alternation rounds for upload and download (default 5; smoke: 1)
+  --rounds <n>           alternation rounds for upload, tus and download (default 5; smoke: 1)
   --scaling-rounds <n>   rounds for the scaling figures (default 5; smoke: 1)
   --sections <list>      comma-separated subset of ${allSections.join(',')}
-                         (cluster needs FERRY_TEST_S3_* naming an S3 service; without them it is skipped, saying so)
+                         (cluster needs FERRY_TEST_S3_* naming an S3 service; without them it is skipped, saying so;
+                         tus: tus-js-client → Ferry's /tus/ endpoint against @tus/server, e.g. --sections tus)
   --smoke                fast run for the test suite: tiny sizes, a couple of contenders
   --out <file>           Markdown report (default docs/benchmarks.md; "-" for none); with --sections, an
                          existing report keeps everything but those sections

@@ -22,8 +22,8 @@ export interface BenchOptions {
   only: Set<string> | null;
 }
 
-export type SectionName = 'sha' | 'upload' | 'download' | 'memory' | 'scaling' | 'cluster';
-export const allSections: SectionName[] = ['sha', 'upload', 'download', 'memory', 'scaling', 'cluster'];
+export type SectionName = 'sha' | 'upload' | 'tus' | 'download' | 'memory' | 'scaling' | 'cluster';
+export const allSections: SectionName[] = ['sha', 'upload', 'tus', 'download', 'memory', 'scaling', 'cluster'];
 
 export interface BenchContext {
   repo: string;

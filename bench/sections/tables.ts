@@ -3,7 +3,8 @@ import type { ContenderResult } from '../lib/contender.js';
 import type { Table, Target } from '../lib/report.js';
 import { mibPerSecond, ratio, seconds, summarize } from '../lib/stats.js';
 
-export function throughputTable(title: string, bytes: number, results: ContenderResult[], reference: ContenderResult | undefined): Table {
+/** `refColumn` names the last column: the reference's time divided by the row's (default "vs reference"). */
+export function throughputTable(title: string, bytes: number, results: ContenderResult[], reference: ContenderResult | undefined, refColumn = 'vs reference'): Table {
   const ref = reference?.seconds?.median;
   const rows = results.map((r) => {
     const s = r.seconds;
@@ -21,7 +22,7 @@ export function throughputTable(title: string, bytes: number, results: Contender
       ref ? ratio(ref / s.median) : '—',
     ];
   });
-  return { title, columns: ['contender', 'median s', 'min–max s', 'MiB/s', 'CPU s', 'other load', 'vs reference'], rows };
+  return { title, columns: ['contender', 'median s', 'min–max s', 'MiB/s', 'CPU s', 'other load', refColumn], rows };
 }
 
 /** "a is at least `goal` times as fast as b" (b's time over a's). */

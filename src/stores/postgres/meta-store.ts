@@ -124,7 +124,7 @@ const fileColumns = 'id, upload_id, name, size, chunk_size, total_chunks, algori
  */
 const SQL = {
   insertUpload: `INSERT INTO uploads (${uploadColumns})
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
   insertGap: 'INSERT INTO upload_gaps (upload_id, first_idx, last_idx) VALUES ($1, $2, $3)',
   // The webhook rows of a change, any number in one statement (arrays unnested side by side).
   insertDeliveries: `INSERT INTO webhook_outbox (${deliveryColumns.join(', ')})
