@@ -26,6 +26,8 @@ import { observeRequest, trackConnections } from './request-metrics.js';
 import { checkRate } from './limits/rate-limiter.js';
 import { assignRequestId, errorSummary, RequestIdHeader } from './request-log.js';
 import { route } from './router.js';
+import { isIetfRequest } from './ietf/handler.js';
+import { TusVersion } from './tus/headers.js';
 import { startSweeper, sweep, type SweepResult } from './sweeper.js';
 import { clientAddress } from './limits/limit-key.js';
 import { startWebhookDispatcher } from './webhooks/dispatcher.js';
@@ -194,6 +196,8 @@ async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerRespo
       });
     }
     const { pathname, query } = requestTarget(req.url ?? '/');
+    // tus answers say their version on every response but OPTIONS, refusals before the route too (401, 429).
+    if (pathname.startsWith('/tus') && req.method !== 'OPTIONS' && !isIetfRequest(req)) res.setHeader('tus-resumable', TusVersion);
     const match = route(req.method ?? 'GET', pathname);
     observed.route = match.name;
     const who = match.public ? openPrincipal : await authenticated(ctx, req, query);

@@ -14,6 +14,11 @@ export interface ChunkLease {
    * another piece.
    */
   guard(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>;
+  /**
+   * Renews the lease now: false when it was taken over (or cannot be renewed), so a writer whose body
+   * failed changes no storage another writer may own by now.
+   */
+  confirm(): Promise<boolean>;
   /** Gives the lease up (idempotent), so a retry need not wait for it to expire. */
   release(): Promise<void>;
 }
@@ -70,6 +75,9 @@ export async function takeChunkLease(ctx: ServerContext, uploadId: string, index
         await pieces.return?.();
       }
       bodyEnded = true;
+    },
+    async confirm() {
+      return !claim.lost && (await claim.renew().catch(() => false));
     },
     async release() {
       if (released) return;

@@ -10,6 +10,7 @@ import { announceEvent, eventData, prepareEvent } from './events.js';
 import { runPreCreate } from './hooks.js';
 import { newId } from './ids.js';
 import { checkReservations, createWithinReservations } from './limits/quota.js';
+import { reservedBytes } from '../stores/reservations.js';
 
 /** A validated request for a new upload (size and chunk size already checked against the limits). */
 export interface NewUpload {
@@ -29,10 +30,12 @@ export interface NewUpload {
 }
 
 /** Creates the upload for `who`, as POST /uploads does; returns the stored record. */
-export async function openUpload(ctx: ServerContext, req: IncomingMessage, who: Principal, p: NewUpload): Promise<UploadRecord> {
-  const allowance = requireCreate(who, p.name, p.metadata);
+export async function openUpload(ctx: ServerContext, req: IncomingMessage, who: Principal, given: NewUpload): Promise<UploadRecord> {
+  const allowance = requireCreate(who, given.name, given.metadata);
+  // A deferred length may become at most what its grant allows: that is what the grant's budget holds for it.
+  const p = given.lengthDeferred && allowance ? { ...given, size: Math.min(given.size, allowance.maxBytes) } : given;
   // Past a reservation limit: refused before the hook is asked or anything is stored.
-  const limits = await checkReservations(ctx, who, req, p.size);
+  const limits = await checkReservations(ctx, who, req, reservedBytes({ ...p, bytesReceived: 0 }));
   const metadata = await runPreCreate(ctx, { owner: who.identity, role: who.role, name: p.name, size: p.size, metadata: p.metadata });
   // The grant's budget is taken before anything is stored, and given back if the create fails.
   const grantId = allowance ? who.grant!.id : null;

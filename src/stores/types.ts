@@ -304,8 +304,11 @@ export interface GrantLedger {
    * `expiresAt` is when the row may be forgotten (the grant's own expiry).
    */
   reserveGrant(grantId: string, bytes: number, limits: { maxBytes: number; maxFiles: number | null }, expiresAt: number): Promise<{ ok: boolean; used: GrantUsage }>;
-  /** Gives back what an upload that never became a file had reserved. */
-  releaseGrant(grantId: string, bytes: number): Promise<void>;
+  /**
+   * Gives back what an upload that never became a file had reserved: `bytes`, and `files` files (1
+   * unless said; 0 when an upload only gives back bytes it no longer needs, a deferred length now known).
+   */
+  releaseGrant(grantId: string, bytes: number, files?: number): Promise<void>;
   /** Forgets ledger rows of grants that expired before `now`. */
   purgeGrants(now: number): Promise<number>;
 }

@@ -2,7 +2,7 @@
 // and room on the disk for what they have yet to receive.
 import type { IncomingMessage } from 'node:http';
 import { FerryError } from '../../protocol/index.js';
-import { passedLimit } from '../../stores/reservations.js';
+import { passedLimit, reservedBytes } from '../../stores/reservations.js';
 import type { ReservationLimits, Reservations, UploadRecord, WebhookDelivery } from '../../stores/types.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
@@ -52,7 +52,7 @@ export async function checkReservations(ctx: ServerContext, who: Principal, req:
  */
 export async function createWithinReservations(ctx: ServerContext, who: Principal, limits: ReservationLimits, upload: UploadRecord, events: WebhookDelivery[]): Promise<void> {
   const result = await ctx.meta.createUploadWithin(upload, limits, events);
-  if (!result.ok) throw refusal(ctx, who, upload.size, limits, result.limit, result.reserved);
+  if (!result.ok) throw refusal(ctx, who, reservedBytes(upload), limits, result.limit, result.reserved);
 }
 
 /** The limits in force for `who` now (the disk's free space read at this moment). */

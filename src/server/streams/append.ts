@@ -3,11 +3,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import { bytesToBase64, chunkCount, chunkLength, FerryError, formatDigest } from '../../protocol/index.js';
 import { streamWriterClaim } from '../../stores/held-claim.js';
-import type { ChunkRecord, StreamStep, UploadRecord } from '../../stores/types.js';
+import type { ChunkPlace, ChunkRecord, StagedResult, StreamStep, UploadRecord } from '../../stores/types.js';
 import { takeChunkLease, type ChunkLease } from '../chunk-lease.js';
 import { completeUpload } from '../completion.js';
 import type { ServerContext } from '../context.js';
-import { closedUploadProblem } from '../upload-lifecycle.js';
+import { awaitsCompletion, closedUploadProblem } from '../upload-lifecycle.js';
 import { BodyCutter } from './body-cutter.js';
 import { streamOffset } from './offset.js';
 
@@ -26,6 +26,8 @@ export interface AppendRequest {
   length?: number;
   /** IETF Upload-Complete ?1: this body ends the upload (its length is the offset after it). */
   complete?: boolean;
+  /** The bytes of a tus final upload's partials (only the concatenation may write a final upload). */
+  concatenation?: true;
 }
 
 export interface AppendResult {
@@ -57,11 +59,17 @@ export async function appendToStream(ctx: ServerContext, upload: UploadRecord, r
     if (!now) throw new FerryError('upload-not-found', `No upload ${upload.id}.`);
     checkAppend(now, r);
     current = await new Appender(ctx, now, r, lease).run();
+  } catch (error) {
+    await lease.release();
+    // Whatever went wrong after the last chunk was recorded (bytes past the length), the file is due.
+    const after = await ctx.meta.getUpload(upload.id).catch(() => undefined);
+    if (after && awaitsCompletion(after)) await completeUpload(ctx, after).catch(() => null);
+    throw error;
   } finally {
     await lease.release();
   }
   let fileId: string | null = null;
-  if (current.role === 'file' && !current.lengthDeferred && current.chunksReceived === current.totalChunks) {
+  if (awaitsCompletion(current)) {
     const file = await completeUpload(ctx, current);
     current = file ? { ...current, state: 'complete', fileId: file.id } : { ...current, state: 'completing' };
     fileId = file?.id ?? null;
@@ -75,6 +83,9 @@ function checkAppend(upload: UploadRecord, r: AppendRequest): void {
     throw new FerryError('stream-upload', `Upload ${upload.id} is written by chunks (Ferry's protocol), not as a byte stream.`);
   }
   if (upload.state !== 'uploading') throw closedUploadProblem(upload);
+  if (upload.concatOf && !r.concatenation) {
+    throw new FerryError('forbidden', `Upload ${upload.id} is a tus final upload: its bytes are those of its partial uploads.`);
+  }
   const offset = streamOffset(upload);
   if (r.offset !== offset) {
     throw new FerryError('upload-offset-mismatch', `Upload ${upload.id} stands at offset ${offset}, not ${r.offset}.`, { offset, providedOffset: r.offset });
@@ -140,7 +151,8 @@ class Appender {
       for (;;) {
         const total = this.#size === null ? this.#upload.totalChunks : chunkCount(this.#size, this.#upload.chunkSize);
         if (index >= total) break;
-        const length = this.#size === null ? this.#upload.chunkSize : chunkLength(this.#size, this.#upload.chunkSize, index);
+        // Not knowing the length yet, chunks are full ones up to the most the upload may become.
+        const length = chunkLength(this.#size ?? this.#upload.size, this.#upload.chunkSize, index);
         // A chunk already whole from staging (its length just learned) is stored with an empty run.
         if (have < length && !(await body.hasMore())) {
           // The body that ends the upload has ended: the length is where it stopped (IETF, length unsaid).
@@ -161,7 +173,7 @@ class Appender {
           received += piece.byteLength;
           this.ctx.metrics.inc('ferry_chunk_bytes_received_total', piece.byteLength);
         });
-        const staged = await this.ctx.blobs.stageChunk(this.#upload.blobHandle, place, have, run);
+        const staged = await this.#stage(place, have, run);
         if (staged.receipt === null) {
           // The body stopped inside the chunk (ended, or cut): kept as staged bytes.
           have = staged.staged;
@@ -186,6 +198,8 @@ class Appender {
         const limit = this.#size ?? this.#upload.size;
         throw new FerryError('file-too-large', `The upload can be ${limit} bytes long at most; the body goes past it.`, { length: limit });
       }
+      // The body failed after its last byte (a concatenation's source found a partial chunk corrupt).
+      if (body.failure !== undefined) throw body.failure;
       // Where the stream ends now: past its last chunk (which may be short), the length itself.
       const end = this.#size !== null && index >= chunkCount(this.#size, this.#upload.chunkSize) ? this.#size : index * this.#upload.chunkSize + have;
       if (this.#size === null && this.r.complete) this.#learnLength(end);
@@ -197,6 +211,33 @@ class Appender {
       return this.#upload;
     } finally {
       await body.close();
+    }
+  }
+
+  /**
+   * Stages `run` into the chunk at `place`. Should the body fail, the bytes that arrived are kept only
+   * while this request still holds the writer's lease: one taken over meanwhile (its body stalled, then
+   * was cut) must not touch staging that its successor may have written and recorded since.
+   */
+  async #stage(place: ChunkPlace, have: number, run: AsyncIterable<Uint8Array>): Promise<StagedResult> {
+    const fence = new AbortController();
+    const lease = this.lease;
+    async function* fenced(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* run;
+      } catch (error) {
+        if (!(await lease.confirm())) fence.abort(error);
+        throw error;
+      }
+    }
+    try {
+      return await this.ctx.blobs.stageChunk(this.#upload.blobHandle, place, have, fenced(), { signal: fence.signal });
+    } catch (error) {
+      if (fence.signal.aborted) throw takenOver(this.#upload.id);
+      // An abort or expiry that won the race has freed the upload's storage under this request.
+      const now = error instanceof FerryError ? undefined : await this.ctx.meta.getUpload(this.#upload.id);
+      if (now && now.state !== 'uploading') throw closedUploadProblem(now);
+      throw error;
     }
   }
 
@@ -234,6 +275,10 @@ class Appender {
     const result = await this.ctx.meta.advanceStream(this.#upload.id, step);
     switch (result.outcome) {
       case 'advanced':
+        // A deferred length now known gives back the grant bytes held for the most it could have been.
+        if (step.length && this.#upload.grantId && this.#upload.size > step.length.size) {
+          await this.ctx.meta.releaseGrant(this.#upload.grantId, this.#upload.size - step.length.size, 0);
+        }
         this.#upload = result.upload;
         this.#at = { chunksReceived: result.upload.chunksReceived, stagedBytes: result.upload.stagedBytes };
         this.#newLength = null;
@@ -245,7 +290,11 @@ class Appender {
         throw closedUploadProblem({ id: this.#upload.id, state: result.state ?? 'aborted' });
       case 'claim-lost':
       case 'moved':
-        throw new FerryError('upload-locked', `Upload ${this.#upload.id} was taken over by another request while this one stalled.`, { retryAfter: 1 });
+        throw takenOver(this.#upload.id);
     }
   }
+}
+
+function takenOver(uploadId: string): FerryError {
+  return new FerryError('upload-locked', `Upload ${uploadId} was taken over by another request while this one stalled.`, { retryAfter: 1 });
 }

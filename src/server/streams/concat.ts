@@ -5,9 +5,12 @@ import { bytesToBase64, chunkLength, FerryError, formatDigest, type Metadata } f
 import type { UploadRecord } from '../../stores/types.js';
 import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../context.js';
+import { streamWriterClaim } from '../../stores/held-claim.js';
+import { takeChunkLease } from '../chunk-lease.js';
 import { abortUpload, loadUpload } from '../upload-lifecycle.js';
 import { appendToStream } from './append.js';
 import { createStreamUpload } from './create.js';
+import { streamOffset } from './offset.js';
 
 /**
  * Creates the final upload of `partIds` (each a finished partial upload of `who`'s, in order) and fills
@@ -27,47 +30,60 @@ export async function concatenate(ctx: ServerContext, req: IncomingMessage, who:
     parts.push(part);
   }
   const size = parts.reduce((sum, p) => sum + p.size, 0);
-  const final = await createStreamUpload(ctx, req, who, { protocol: 'tus', role: 'file', size, name: c.name, metadata: c.metadata, concatOf: partIds });
-  if (final.state !== 'uploading') return final; // empty: complete already
-  const refs: string[] = [];
+  // Each partial's writer lease for the whole copy: no PATCH, and no other concatenation, meanwhile.
+  const leases = await Promise.all([...new Set(partIds)].map((id) => takeChunkLease(ctx, id, streamWriterClaim)));
   try {
-    const done = await appendToStream(ctx, final, { offset: 0, body: partBytes(ctx, parts, refs), contentLength: size });
-    await Promise.all(parts.map((p, i) => retirePart(ctx, p, refs[i]!)));
-    ctx.log.info({ uploadId: final.id, event: 'concatenated', parts: parts.map((p) => p.id), size }, 'partial uploads concatenated');
-    return done.upload;
-  } catch (error) {
-    await abortUpload(ctx, final).catch(() => false);
-    throw error;
+    if (leases.some((l) => !l)) throw new FerryError('upload-locked', 'A partial upload named is being written or concatenated; retry shortly.', { retryAfter: 1 });
+    const final = await createStreamUpload(ctx, req, who, { protocol: 'tus', role: 'file', size, name: c.name, metadata: c.metadata, concatOf: partIds });
+    try {
+      const done = final.state === 'uploading' ? (await appendToStream(ctx, final, { offset: 0, body: partBytes(ctx, parts), contentLength: size, concatenation: true })).upload : final;
+      if (done.state !== 'complete' && done.state !== 'completing') {
+        throw new FerryError('internal-error', `The concatenation of ${partIds.length} partial uploads stopped at ${streamOffset(done)} of ${size} bytes.`);
+      }
+      for (const part of new Map(parts.map((p) => [p.id, p])).values()) await retirePart(ctx, part);
+      ctx.log.info({ uploadId: final.id, event: 'concatenated', parts: partIds, size }, 'partial uploads concatenated');
+      return done;
+    } catch (error) {
+      await abortUpload(ctx, final).catch(() => false);
+      throw error;
+    }
+  } finally {
+    await Promise.all(leases.map((l) => l?.release()));
   }
 }
 
-/** The partials' bytes in order, each partial chunk verified against its recorded digest as it passes. */
-async function* partBytes(ctx: ServerContext, parts: UploadRecord[], refs: string[]): AsyncGenerator<Uint8Array> {
+/**
+ * The partials' bytes in order, each partial chunk checked against its recorded digest before its last
+ * piece is handed on (so a chunk of the final upload that takes a corrupt piece is never whole).
+ */
+async function* partBytes(ctx: ServerContext, parts: UploadRecord[]): AsyncGenerator<Uint8Array> {
   for (const part of parts) {
     const chunks = await ctx.meta.listChunks(part.id);
     // The blob store reads only whole files: the partial is assembled (without copying) to be read.
     const ref = await ctx.blobs.complete(part.blobHandle, part.fileId!, chunks.map((c) => c.receipt));
-    refs.push(ref);
     for (const chunk of chunks) {
       const start = chunk.index * part.chunkSize;
       const hash = createHash('sha256');
+      let held: Uint8Array | null = null;
       for await (const piece of ctx.blobs.read(ref, start, start + chunkLength(part.size, part.chunkSize, chunk.index))) {
         hash.update(piece);
-        yield piece;
+        if (held) yield held;
+        held = piece;
       }
       const actual = formatDigest({ algorithm: 'sha-256', base64: bytesToBase64(hash.digest()) });
       if (actual !== chunk.digest) {
         throw new FerryError('internal-error', `Chunk ${chunk.index} of partial upload ${part.id} reads back as ${actual}, not ${chunk.digest}.`);
       }
+      if (held) yield held;
     }
   }
 }
 
 /** A partial whose bytes are in the final: ended (no event: it never was a file), its storage freed. */
-async function retirePart(ctx: ServerContext, part: UploadRecord, ref: string): Promise<void> {
+async function retirePart(ctx: ServerContext, part: UploadRecord): Promise<void> {
   if (!(await ctx.meta.transition(part.id, ['uploading'], 'aborted'))) return;
   await ctx.meta.forgetChunks(part.id);
-  await ctx.blobs.deleteFile(ref);
+  await ctx.blobs.deleteFile(ctx.blobs.fileRefOf(part.blobHandle, part.fileId!));
   await ctx.blobs.abort(part.blobHandle);
   if (part.grantId) await ctx.meta.releaseGrant(part.grantId, part.size);
 }

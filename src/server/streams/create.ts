@@ -54,8 +54,9 @@ export async function createStreamUpload(ctx: ServerContext, req: IncomingMessag
     lengthDeferred: c.size === null,
     ...(c.concatOf && { concatOf: c.concatOf }),
   });
-  // An empty file has nothing to send (tus clients send no PATCH): it is complete as it is created.
-  if (c.size === 0 && c.role === 'file') return (await appendToStream(ctx, upload, { offset: 0, body: noBytes() })).upload;
+  // Nothing to send (tus clients send no PATCH for it): its one empty chunk is stored at once, so an
+  // empty file is complete as it is created and an empty partial upload is finished.
+  if (c.size === 0) return (await appendToStream(ctx, upload, { offset: 0, body: noBytes(), ...(c.concatOf && { concatenation: true as const }) })).upload;
   return upload;
 }
 

@@ -13,7 +13,7 @@ import { appendToStream, type AppendResult } from '../streams/append.js';
 import { concatenate } from '../streams/concat.js';
 import { createStreamUpload } from '../streams/create.js';
 import { streamOffset } from '../streams/offset.js';
-import { loadUpload } from '../upload-lifecycle.js';
+import { abortUpload, loadUpload } from '../upload-lifecycle.js';
 import {
   formatUploadMetadata,
   integerHeader,
@@ -69,15 +69,26 @@ export async function tusCreate(ctx: ServerContext, req: IncomingMessage, res: S
   if ((length === undefined) === (deferred === undefined)) {
     throw new FerryError('invalid-upload-length', 'Creating an upload needs either Upload-Length or Upload-Defer-Length: 1.');
   }
-  upload = await createStreamUpload(ctx, req, who, { protocol: 'tus', role: concat ? 'part' : 'file', size: length ?? null, name, metadata });
-
-  // creation-with-upload: the body, if any, is the first bytes (an empty body is no body).
+  // creation-with-upload: the body, if any, is the first bytes (an empty body is no body). What it
+  // says of itself is checked before anything is created.
   const declared = integerHeader(req.headers['content-length'], 'Content-Length');
   const hasBody = declared !== undefined ? declared > 0 : req.headers['transfer-encoding'] !== undefined;
-  let offset = streamOffset(upload);
   if (hasBody) {
     checkContentType(req);
-    const result = await append(ctx, req, upload, 0);
+    parseUploadChecksum(req.headers['upload-checksum']);
+    if (length !== undefined && declared !== undefined && declared > length) {
+      throw new FerryError('file-too-large', `The upload is ${length} bytes long; this body is ${declared}.`, { length });
+    }
+  }
+  upload = await createStreamUpload(ctx, req, who, { protocol: 'tus', role: concat ? 'part' : 'file', size: length ?? null, name, metadata });
+  let offset = streamOffset(upload);
+  if (hasBody) {
+    const created = upload;
+    const result = await append(ctx, req, upload, 0).catch(async (error: unknown) => {
+      // The client learns no Location from a failed creation: nothing it could resume is left behind.
+      await abortUpload(ctx, created).catch(() => false);
+      throw error;
+    });
     upload = result.upload;
     offset = result.offset;
   }

@@ -34,9 +34,20 @@ export function parseUploadMetadata(value: string | string[] | undefined): Metad
     if (encoded !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) {
       throw new FerryError('invalid-metadata', `The Upload-Metadata value of "${key.slice(0, 64)}" is not base64.`);
     }
-    metadata[key] = encoded === undefined ? '' : Buffer.from(encoded, 'base64').toString('utf8');
+    metadata[key] = encoded === undefined ? '' : decodeValue(key, encoded);
   }
   return metadata;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A metadata value: base64 of UTF-8 text (binary values cannot be kept as Ferry metadata: refused). */
+function decodeValue(key: string, encoded: string): string {
+  try {
+    return utf8.decode(Buffer.from(encoded, 'base64'));
+  } catch {
+    throw new FerryError('invalid-metadata', `The Upload-Metadata value of "${key.slice(0, 64)}" is not UTF-8 text.`);
+  }
 }
 
 /** The Upload-Metadata header for stored metadata (the form clients sent: keys with base64 values). */

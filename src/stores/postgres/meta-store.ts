@@ -2,7 +2,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { FerryError, type UploadState } from '../../protocol/index.js';
-import { passedLimit } from '../reservations.js';
+import { passedLimit, reservedBytes } from '../reservations.js';
 import type {
   AdvanceResult,
   ApiKeyRecord,
@@ -113,6 +113,9 @@ function ignoreError(): void {}
 const quotaKeyLock = 0x46525259; // "FRRY": one lock per reservation key (hashed)
 const quotaTotalLock = quotaKeyLock + 1; // one lock for the totals everyone shares
 
+/** What an upload in progress reserves, in SQL (see reservedBytes()). */
+const reservedSql = 'CASE WHEN length_deferred THEN LEAST(size, bytes_received + chunk_size) ELSE size END';
+
 const uploadColumns =
   'id, state, name, size, chunk_size, total_chunks, algorithm, file_digest, metadata, blob_handle, chunks_received, bytes_received, created_at, updated_at, expires_at, file_id, owner, grant_id, quota_key, ' +
   'protocol, role, length_deferred, staged_bytes, concat_of';
@@ -135,9 +138,9 @@ const SQL = {
   lockQuotaKey: `SELECT pg_advisory_xact_lock(${quotaKeyLock}, hashtext($1))`,
   lockQuotaTotal: `SELECT pg_advisory_xact_lock(${quotaTotalLock}, 0)`,
   reservations: `SELECT count(*) FILTER (WHERE quota_key = $1) AS uploads,
-      COALESCE(sum(size) FILTER (WHERE quota_key = $1), 0)::bigint AS bytes,
-      COALESCE(sum(size), 0)::bigint AS total_bytes,
-      COALESCE(sum(size - bytes_received), 0)::bigint AS pending_bytes
+      COALESCE(sum(${reservedSql}) FILTER (WHERE quota_key = $1), 0)::bigint AS bytes,
+      COALESCE(sum(${reservedSql}), 0)::bigint AS total_bytes,
+      COALESCE(sum(${reservedSql} - bytes_received), 0)::bigint AS pending_bytes
     FROM uploads WHERE state = 'uploading'`,
   getUpload: `SELECT ${uploadColumns} FROM uploads WHERE id = $1`,
   deleteUpload: 'DELETE FROM uploads WHERE id = $1',
@@ -230,7 +233,7 @@ const SQL = {
     WHERE grant_usage.bytes + excluded.bytes <= $3::bigint AND ($4::int IS NULL OR grant_usage.files + 1 <= $4::int)
     RETURNING bytes, files`,
   grantUsage: 'SELECT bytes, files FROM grant_usage WHERE grant_id = $1',
-  releaseGrant: 'UPDATE grant_usage SET bytes = GREATEST(0, bytes - $2), files = GREATEST(0, files - 1) WHERE grant_id = $1',
+  releaseGrant: 'UPDATE grant_usage SET bytes = GREATEST(0, bytes - $2), files = GREATEST(0, files - $3) WHERE grant_id = $1',
   purgeGrants: 'DELETE FROM grant_usage WHERE expires_at < $1',
   insertSecret: 'INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING',
   getSecret: 'SELECT value FROM secrets WHERE name = $1',
@@ -350,7 +353,7 @@ class PgMetaStore implements PostgresMetaStore {
       await run(c, 'lockQuotaKey', [limits.key]);
       if (limits.maxTotalBytes !== null || limits.maxPendingBytes !== null) await run(c, 'lockQuotaTotal');
       const reserved = reservedFrom((await run<ReservationRow>(c, 'reservations', [limits.key])).rows[0]!);
-      const limit = passedLimit(reserved, row.size, limits);
+      const limit = passedLimit(reserved, reservedBytes(upload), limits);
       if (limit) return { ok: false, limit, reserved };
       await insertUpload(c, row, events);
       return { ok: true, reserved };
@@ -542,8 +545,8 @@ class PgMetaStore implements PostgresMetaStore {
     });
   }
 
-  async releaseGrant(grantId: string, bytes: number): Promise<void> {
-    await this.#tx((c) => run(c, 'releaseGrant', [grantId, bytes]));
+  async releaseGrant(grantId: string, bytes: number, files = 1): Promise<void> {
+    await this.#tx((c) => run(c, 'releaseGrant', [grantId, bytes, files]));
   }
 
   async purgeGrants(now: number): Promise<number> {

@@ -21,7 +21,10 @@ import type {
   WebhookDelivery,
 } from '../types.js';
 import { streamWriterClaim } from '../held-claim.js';
-import { passedLimit } from '../reservations.js';
+import { passedLimit, reservedBytes } from '../reservations.js';
+
+/** What an upload in progress reserves, in SQL (see reservedBytes()). */
+const reservedSql = 'CASE WHEN length_deferred = 1 THEN MIN(size, bytes_received + chunk_size) ELSE size END';
 import { migrate } from './schema.js';
 import { WalSync } from './wal-sync.js';
 import {
@@ -114,10 +117,10 @@ function prepareAll(db: Database.Database) {
     ),
     // Reservations: one key's uploads in progress (index uploads_quota_state), then everyone's.
     keyReservation: db.prepare<[string], { uploads: number; bytes: number }>(
-      `SELECT COUNT(*) AS uploads, COALESCE(SUM(size), 0) AS bytes FROM uploads WHERE quota_key = ? AND state = 'uploading'`,
+      `SELECT COUNT(*) AS uploads, COALESCE(SUM(${reservedSql}), 0) AS bytes FROM uploads WHERE quota_key = ? AND state = 'uploading'`,
     ),
     totalReservation: db.prepare<[], { totalBytes: number; pendingBytes: number }>(
-      `SELECT COALESCE(SUM(size), 0) AS totalBytes, COALESCE(SUM(size - bytes_received), 0) AS pendingBytes
+      `SELECT COALESCE(SUM(${reservedSql}), 0) AS totalBytes, COALESCE(SUM(${reservedSql} - bytes_received), 0) AS pendingBytes
        FROM uploads WHERE state = 'uploading'`,
     ),
     getUpload: db.prepare<[string], UploadRow>('SELECT * FROM uploads WHERE id = ?'),
@@ -229,7 +232,7 @@ function prepareAll(db: Database.Database) {
        WHERE grant_usage.bytes + excluded.bytes <= @maxBytes AND (@maxFiles IS NULL OR grant_usage.files + 1 <= @maxFiles)`,
     ),
     grantUsage: db.prepare<[string], GrantUsage>('SELECT bytes, files FROM grant_usage WHERE grant_id = ?'),
-    releaseGrant: db.prepare<[number, string]>('UPDATE grant_usage SET bytes = MAX(0, bytes - ?), files = MAX(0, files - 1) WHERE grant_id = ?'),
+    releaseGrant: db.prepare<[number, number, string]>('UPDATE grant_usage SET bytes = MAX(0, bytes - ?), files = MAX(0, files - ?) WHERE grant_id = ?'),
     purgeGrants: db.prepare<[number]>('DELETE FROM grant_usage WHERE expires_at < ?'),
     insertSecret: db.prepare<[string, string]>('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
     getSecret: db.prepare<[string], { value: string }>('SELECT value FROM secrets WHERE name = ?'),
@@ -365,7 +368,7 @@ export class SqliteMetaStore implements MetaStore {
     // Read and insert under one write lock (run IMMEDIATE): no other create can slip in between.
     this.#insertWithin = db.transaction((row: UploadRow, limits: ReservationLimits, events: WebhookDelivery[]): ReservationResult => {
       const reserved = this.#reserved(limits.key);
-      const limit = passedLimit(reserved, row.size, limits);
+      const limit = passedLimit(reserved, reservedBytes(toUpload(row)), limits);
       if (limit) return { ok: false, limit, reserved };
       insertUpload(row, events);
       return { ok: true, reserved };
@@ -561,8 +564,8 @@ export class SqliteMetaStore implements MetaStore {
     return result;
   }
 
-  async releaseGrant(grantId: string, bytes: number): Promise<void> {
-    this.#sql.releaseGrant.run(bytes, grantId);
+  async releaseGrant(grantId: string, bytes: number, files = 1): Promise<void> {
+    this.#sql.releaseGrant.run(bytes, files, grantId);
     await this.#wal?.sync();
   }
 
