@@ -53,6 +53,9 @@ async function sweepAsHolder(ctx: ServerContext): Promise<SweepResult> {
   const horizon = now - ctx.config.tombstoneSeconds * 1000;
   for (const state of ['expired', 'aborted', 'failed'] as const) {
     for (const upload of await ctx.meta.listDue(state, horizon, batch)) {
+      // A tus partial upload may have been assembled to be read (a concatenation): a crash between its
+      // end and freeing that copy left it, and no other sweep names it.
+      if (upload.role === 'part' && upload.fileId) await ctx.blobs.deleteFile(ctx.blobs.fileRefOf(upload.blobHandle, upload.fileId));
       await ctx.meta.forgetChunks(upload.id);
       await ctx.meta.deleteUpload(upload.id);
       purged++;

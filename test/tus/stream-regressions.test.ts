@@ -166,6 +166,23 @@ describe('stream uploads after review', () => {
     expect((await server.ctx.meta.getUpload(finalId))!.chunksReceived).toBe(0);
   });
 
+  it('the copy of a partial assembled for a concatenation that a crash cut short is freed with its tombstone', async () => {
+    server = await startTestServer({ defaultChunkSize: 64 * KiB, tombstoneSeconds: 0, uploadTtlSeconds: 1 });
+    const data = randomBytes(1000);
+    const a = await create({ 'upload-length': data.length, 'upload-concat': 'partial' });
+    expect((await patch(String(a.headers.location), 0, data)).status).toBe(204);
+    // What a crash mid-concatenation leaves: the partial assembled to be read, then ended, the copy not yet freed.
+    const part = (await server.ctx.meta.getUpload(uploadIdOf(String(a.headers.location))))!;
+    const ref = await server.ctx.blobs.complete(part.blobHandle, part.fileId!, (await server.ctx.meta.listChunks(part.id)).map((c) => c.receipt));
+    expect(await server.ctx.meta.transition(part.id, ['uploading'], 'aborted')).toBe(true);
+    expect((await readdir(join(server.ctx.config.dataDir, 'files'))).includes(ref)).toBe(true);
+    // Tombstones are kept until their upload's expiry (plus --tombstone, 0 here).
+    const { expiresAt } = (await server.ctx.meta.getUpload(part.id))!;
+    await expect.poll(() => Date.now() > expiresAt + 1, { interval: 20 }).toBe(true);
+    await server.sweep();
+    expect(await readdir(join(server.ctx.config.dataDir, 'files'))).not.toContain(ref);
+  });
+
   it('tus answers carry Tus-Resumable also when refused before the route (401)', async () => {
     server = await startTestServer({ auth: 'token' });
     const refused = await create({ 'upload-length': 10 });
