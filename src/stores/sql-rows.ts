@@ -156,7 +156,9 @@ export function checkStreamStep(step: StreamStep): void {
  * What advanceStream() refuses given the upload as it is (counters already found to be `step.from`):
  * a length for an upload whose length is not deferred, one larger than the most it may become, or
  * whose chunk count is not its size's; chunks or staged bytes past the upload's (new) last chunk;
- * a chunk whose size is not its place's in the (new) length; staged bytes that would make a whole chunk.
+ * a chunk whose size is not its place's in the (new) length; staged bytes that would make a whole chunk;
+ * a length below the offset already recorded (the chunks and staged bytes it would disown); fewer
+ * staged bytes than recorded with no chunk recorded (staged bytes never go backwards).
  */
 export function checkStreamStepFits(upload: UploadRecord, step: StreamStep): void {
   if (step.length && !upload.lengthDeferred) throw new Error(`advanceStream: upload ${upload.id} has a known length; only a deferred one can be set`);
@@ -165,6 +167,13 @@ export function checkStreamStepFits(upload: UploadRecord, step: StreamStep): voi
   }
   const size = step.length?.size ?? upload.size;
   const totalChunks = step.length?.totalChunks ?? upload.totalChunks;
+  const recorded = step.from.chunksReceived * upload.chunkSize + step.from.stagedBytes;
+  if (step.length && size < recorded) {
+    throw new Error(`advanceStream: length ${size} is below the ${recorded} bytes upload ${upload.id} already has`);
+  }
+  if (step.chunks.length === 0 && step.stagedBytes < step.from.stagedBytes) {
+    throw new Error(`advanceStream: ${step.stagedBytes} staged bytes of upload ${upload.id} with no chunk recorded would go back from ${step.from.stagedBytes}`);
+  }
   if (step.length && totalChunks !== chunkCount(size, upload.chunkSize)) {
     throw new Error(`advanceStream: ${size} bytes are ${chunkCount(size, upload.chunkSize)} chunks of ${upload.chunkSize}, not ${totalChunks}`);
   }

@@ -97,18 +97,49 @@ describe('FsBlobStore on disk', () => {
     expect((await stat(partFile)).size).toBe(0);
     const data = randomBytes(3000);
     const open = (index: number) => ({ index, offset: index * 1000, length: 1000 });
-    expect(await store.stageChunk(handle, open(0), 0, pieces(data.subarray(0, 1000)))).toEqual({ staged: 1000, receipt: '' });
+    // A whole staged chunk's receipt says where it ends in the file (the last one: where the file ends).
+    expect(await store.stageChunk(handle, open(0), 0, pieces(data.subarray(0, 1000)))).toEqual({ staged: 1000, receipt: 'end:1000' });
     // 900 bytes staged, of which only 100 were recorded; then 200 more from there, and the body ended.
     await store.stageChunk(handle, open(1), 0, pieces(Buffer.concat([data.subarray(1000, 1100), randomBytes(800)])));
     expect((await stat(partFile)).size).toBe(1900);
     expect(await store.stageChunk(handle, open(1), 100, pieces(data.subarray(1100, 1300)))).toEqual({ staged: 300, receipt: null });
-    // The bytes past the staged end are not left behind the file's end.
-    expect((await readFile(partFile)).equals(data.subarray(0, 1300))).toBe(true);
+    expect((await readFile(partFile)).subarray(0, 1300).equals(data.subarray(0, 1300))).toBe(true);
     // The length is known: 1,300 bytes.
-    expect(await store.stageChunk(handle, { index: 1, offset: 1000, length: 300 }, 300, pieces(new Uint8Array(0)))).toEqual({ staged: 300, receipt: '' });
+    expect(await store.stageChunk(handle, { index: 1, offset: 1000, length: 300 }, 300, pieces(new Uint8Array(0)))).toEqual({ staged: 300, receipt: 'end:1300' });
     const fileId = randomUUID();
-    await store.complete(handle, fileId, ['', '']);
+    await store.complete(handle, fileId, ['end:1000', 'end:1300']);
+    // The bytes staged past the file's end are not left behind it.
     expect((await readFile(join(dir, 'files', fileId))).equals(data.subarray(0, 1300))).toBe(true);
+  });
+
+  it('ends a stream upload’s file at its last chunk, cutting bytes staged past it and never recorded', async () => {
+    // A body refused by its checksum (460) that ran into the next chunks, then a shorter length: what
+    // it staged past the new end is still in the .part file when the upload completes.
+    for (const fsync of [true, false]) {
+      const dir = await freshDir();
+      const store = new FsBlobStore({ dir, fsync });
+      const handle = await store.begin(randomUUID(), 0, 1000);
+      const data = randomBytes(2500);
+      const open = (index: number) => ({ index, offset: index * 1000, length: 1000 });
+      const r0 = (await store.stageChunk(handle, open(0), 0, pieces(data.subarray(0, 1000)))).receipt!;
+      await store.stageChunk(handle, open(1), 0, pieces(randomBytes(1000)));
+      await store.stageChunk(handle, open(2), 0, pieces(randomBytes(500)));
+      expect((await stat(join(dir, 'uploads', `${handle}.part`))).size).toBe(2500);
+      // 1,400 bytes: the last chunk (400) is staged whole again, over the refused bytes.
+      const r1 = (await store.stageChunk(handle, { index: 1, offset: 1000, length: 400 }, 0, pieces(data.subarray(1000, 1400)))).receipt!;
+      const fileId = randomUUID();
+      await store.complete(handle, fileId, [r0, r1]);
+      expect((await stat(join(dir, 'files', fileId))).size).toBe(1400);
+      expect((await readFile(join(dir, 'files', fileId))).equals(data.subarray(0, 1400))).toBe(true);
+      expect(await store.complete(handle, fileId, [r0, r1])).toBe(fileId); // idempotent still
+      // 1,000 bytes, said with no bytes at all after the refused ones: the file ends with chunk 0.
+      const other = await store.begin(randomUUID(), 0, 1000);
+      const s0 = (await store.stageChunk(other, open(0), 0, pieces(data.subarray(0, 1000)))).receipt!;
+      await store.stageChunk(other, open(1), 0, pieces(randomBytes(700)));
+      const otherId = randomUUID();
+      await store.complete(other, otherId, [s0]);
+      expect((await readFile(join(dir, 'files', otherId))).equals(data.subarray(0, 1000))).toBe(true);
+    }
   });
 
   it('never cuts a preallocated file or a later chunk when staging a chunk', async () => {

@@ -377,6 +377,46 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
         expect(await store.getUpload(deferred.id)).toEqual(deferred);
       });
 
+      it('refuses a deferred length below the offset already recorded, changing nothing', async () => {
+        const upload = await stream({ lengthDeferred: true, totalChunks: 10, size: 10 * chunkSize });
+        await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0), sampleChunk(1)], 0));
+        const now = (await store.getUpload(upload.id))!;
+        // Two whole chunks recorded: the file cannot end inside the second.
+        await expect(store.advanceStream(upload.id, step([2, 0], [], 0, { length: { size: chunkSize + 3, totalChunks: 2 } }))).rejects.toThrow(/below/);
+        expect(await store.getUpload(upload.id)).toEqual(now);
+        // 500 bytes staged: a length that makes the next chunk 100 bytes long disowns 400 of them.
+        await store.advanceStream(upload.id, step([2, 0], [], 500));
+        const staged = (await store.getUpload(upload.id))!;
+        await expect(store.advanceStream(upload.id, step([2, 500], [sampleChunk(2, 100)], 0, { length: { size: 2 * chunkSize + 100, totalChunks: 3 } }))).rejects.toThrow(
+          /below/,
+        );
+        expect(await store.getUpload(upload.id)).toEqual(staged);
+        expect(await store.listChunks(upload.id)).toEqual([sampleChunk(0), sampleChunk(1)]);
+        // The length at the offset itself: the staged bytes are the last chunk, whole.
+        const set = await store.advanceStream(upload.id, step([2, 500], [sampleChunk(2, 500)], 0, { length: { size: 2 * chunkSize + 500, totalChunks: 3 } }));
+        expect(set).toMatchObject({ outcome: 'advanced', upload: { size: 2 * chunkSize + 500, lengthDeferred: false, chunksReceived: 3 } });
+        // With nothing staged, a length exactly at a chunk boundary.
+        const even = await stream({ lengthDeferred: true, totalChunks: 10, size: 10 * chunkSize });
+        await store.advanceStream(even.id, step([0, 0], [sampleChunk(0), sampleChunk(1)], 0));
+        expect(await store.advanceStream(even.id, step([2, 0], [], 0, { length: { size: 2 * chunkSize, totalChunks: 2 } }))).toMatchObject({
+          outcome: 'advanced',
+          upload: { size: 2 * chunkSize, totalChunks: 2, lengthDeferred: false },
+        });
+      });
+
+      it('refuses fewer staged bytes than recorded when no chunk is recorded with them, changing nothing', async () => {
+        const upload = await stream();
+        await store.advanceStream(upload.id, step([0, 0], [sampleChunk(0)], 500));
+        const now = (await store.getUpload(upload.id))!;
+        for (const back of [499, 0]) {
+          await expect(store.advanceStream(upload.id, step([1, 500], [], back))).rejects.toThrow(/go back/);
+        }
+        expect(await store.getUpload(upload.id)).toEqual(now);
+        // More, or a whole chunk and fewer after it, is fine.
+        expect(await store.advanceStream(upload.id, step([1, 500], [], 600))).toMatchObject({ outcome: 'advanced', upload: { stagedBytes: 600 } });
+        expect(await store.advanceStream(upload.id, step([1, 600], [sampleChunk(1)], 10))).toMatchObject({ outcome: 'advanced', upload: { chunksReceived: 2, stagedBytes: 10 } });
+      });
+
       it('is reset by recordChunk: a whole chunk leaves nothing staged', async () => {
         const upload = await stream();
         await store.advanceStream(upload.id, step([0, 0], [], 77));

@@ -1,8 +1,17 @@
 // The S3 blob store against a real S3 service (Ceph RGW in CI): the shared contract, its layout, S3's own rules, ping's messages.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
-import { DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteBucketPolicyCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutBucketPolicyCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FerryError, MiB } from '../../src/protocol/index.js';
 import type { ServerConfig } from '../../src/server/config.js';
@@ -10,7 +19,7 @@ import { chunkLimits } from '../../src/server/chunk-limits.js';
 import { openS3BlobStore } from '../../src/stores/s3/blob-store.js';
 import type { BlobStore } from '../../src/stores/types.js';
 import { closedPort } from '../helpers/ports.js';
-import { dropBuckets, freshBucket, s3Required, s3StoreOptions, testS3Client } from '../helpers/s3.js';
+import { dropBuckets, freshBucket, s3Required, s3StoreOptions, testS3, testS3Client } from '../helpers/s3.js';
 import { collect, describeBlobStoreContract, failingAfter, pieces } from './blob-store-contract.js';
 
 const part = 5 * MiB;
@@ -22,10 +31,45 @@ async function openStore(prefix?: string, bucket?: string) {
   return store;
 }
 
+// Dropping every bucket takes a while: one of them holds over a thousand multipart uploads, aborted one by one.
 afterAll(async () => {
   await Promise.all(opened.map((s) => s.close()));
   if (!s3Required) await dropBuckets();
-});
+}, 300_000);
+
+/**
+ * An S3-compatible service in front of the test one that refuses DeleteObjects (POST ?delete) as MinIO
+ * does when a recent SDK sends no Content-MD5; every other request passes through unchanged.
+ */
+async function refusingMultiDelete(): Promise<{ endpoint: string; refused(): number; close(): Promise<void> }> {
+  const target = new URL(testS3()!.endpoint);
+  let refused = 0;
+  const server = createHttpServer((req, res) => {
+    if (req.method === 'POST' && /[?&]delete(=|&|$)/.test(req.url ?? '')) {
+      refused++;
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>MissingContentMD5</Code><Message>Missing required header for this request: Content-Md5.</Message></Error>');
+      return;
+    }
+    const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', (e) => res.destroy(e));
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    refused: () => refused,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   const outcome = await promise.then(
@@ -255,19 +299,19 @@ describe.skipIf(s3Required)('S3 blob store', () => {
       const handle = await store.begin(randomUUID(), 10, 1);
       await store.abort(handle);
       const place = { index: 0, offset: 0, length: 10 };
-      expect((await rejection(store.stageChunk(handle, place, 0, pieces(randomBytes(4))))).message).toMatch(/ListParts uploads\/[\w-]+ failed: NoSuch\w+ \(HTTP 404\)/);
+      expect((await rejection(store.stageChunk(handle, place, 0, pieces(randomBytes(4))))).message).toMatch(/multipart upload uploads\/[\w-]+ is no longer in progress/);
       expect((await rejection(store.stageChunk(handle, place, 0, pieces(randomBytes(10))))).message).toMatch(/UploadPart \(part 1\) uploads\/[\w-]+ failed: NoSuch/);
       const done = await store.begin(randomUUID(), 10, 1);
       const receipt = await store.putChunk(done, place, pieces(randomBytes(10)));
       const ref = await store.complete(done, randomUUID(), [receipt]);
-      await expect(store.stageChunk(done, place, 0, pieces(randomBytes(4)))).rejects.toThrow(/ListParts/);
+      await expect(store.stageChunk(done, place, 0, pieces(randomBytes(4)))).rejects.toThrow(/no longer in progress/);
       expect(await keysUnder(bucket)).toEqual([ref]);
     });
 
-    it('completes a deferred-length upload again after a crash, whatever size it became', async () => {
+    it.each([100, 1])('completes an upload begun with size 0 (%i chunks) again after a crash, whatever size it became', async (totalChunks) => {
       const bucket = await freshBucket();
       const store = await openStore('', bucket);
-      const handle = await store.begin(randomUUID(), 0, 100);
+      const handle = await store.begin(randomUUID(), 0, totalChunks);
       const data = randomBytes(777);
       const { receipt } = await store.stageChunk(handle, { index: 0, offset: 0, length: 777 }, 0, pieces(data));
       const fileId = randomUUID();
@@ -276,6 +320,162 @@ describe.skipIf(s3Required)('S3 blob store', () => {
       expect(head.Metadata?.['ferry-size']).toBe('deferred');
       expect(await store.complete(handle, fileId, [receipt!])).toBe(ref);
       expect((await collect(store.read(ref, 0, 777))).bytes.equals(data)).toBe(true);
+    });
+
+    it('writes neither the staging object nor the part once its signal is aborted', async () => {
+      const bucket = await freshBucket();
+      const store = await openStore('', bucket);
+      const uploadId = randomUUID();
+      const handle = await store.begin(uploadId, part + 10, 2);
+      const { key, uploadId: s3UploadId } = JSON.parse(handle) as { key: string; uploadId: string };
+      const [first, last] = [
+        { index: 0, offset: 0, length: part },
+        { index: 1, offset: part, length: 10 },
+      ];
+      await store.stageChunk(handle, first, 0, pieces(randomBytes(MiB)));
+      // [place, have, bytes the body yields before the writer loses the upload and the body fails]
+      const cases: [typeof first, number, number][] = [
+        [first, MiB, MiB],
+        [first, MiB, part - MiB],
+        [last, 0, 4],
+        [last, 0, 10],
+      ];
+      for (const [place, have, rest] of cases) {
+        const controller = new AbortController();
+        const lost = new Error('the writer lost its lease');
+        async function* body(): AsyncGenerator<Uint8Array> {
+          yield* pieces(randomBytes(rest));
+          controller.abort(lost);
+          throw lost;
+        }
+        await expect(store.stageChunk(handle, place, have, body(), { signal: controller.signal })).rejects.toBe(lost);
+        expect(await keysUnder(bucket, 'staged/')).toEqual([`staged/${uploadId}/0`]);
+        const head = await testS3Client().send(new HeadObjectCommand({ Bucket: bucket, Key: `staged/${uploadId}/0` }));
+        expect(head.ContentLength).toBe(MiB);
+        expect((await testS3Client().send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: s3UploadId }))).Parts ?? []).toEqual([]);
+      }
+      await store.abort(handle);
+    });
+
+    describe('without s3:ListMultipartUploadParts, which docs/operations.md does not ask for', () => {
+      /** A bucket policy denying `actions` to everyone, the bucket's owner too (RGW enforces it on the owner). */
+      async function deny(bucket: string, actions: string[]): Promise<void> {
+        const Statement = [{ Effect: 'Deny', Principal: '*', Action: actions, Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }];
+        await testS3Client().send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement }) }));
+      }
+      const undocumented = ['s3:ListMultipartUploadParts'];
+
+      it('is refused ListParts', async () => {
+        const bucket = await freshBucket();
+        const store = await openStore('', bucket);
+        const handle = await store.begin(randomUUID(), 10, 1);
+        const { key, uploadId } = JSON.parse(handle) as { key: string; uploadId: string };
+        await deny(bucket, undocumented);
+        try {
+          const err = await rejection(testS3Client().send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId })));
+          expect(err.name).toBe('AccessDenied');
+        } finally {
+          await testS3Client().send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+        }
+        await store.abort(handle);
+      });
+
+      it('stages, continues, completes and aborts stream uploads, and finds an upload gone', async () => {
+        const bucket = await freshBucket();
+        const store = await openStore('p', bucket);
+        await deny(bucket, undocumented);
+        try {
+          await store.ping();
+          const data = randomBytes(part + 100);
+          const handle = await store.begin(randomUUID(), data.byteLength, 2);
+          const [first, last] = [
+            { index: 0, offset: 0, length: part },
+            { index: 1, offset: part, length: 100 },
+          ];
+          await store.stageChunk(handle, first, 0, pieces(data.subarray(0, MiB)));
+          expect((await collect(store.readStaged(handle, first, MiB))).bytes.equals(data.subarray(0, MiB))).toBe(true);
+          const r0 = (await store.stageChunk(handle, first, MiB, pieces(data.subarray(MiB, part)))).receipt!;
+          await store.stageChunk(handle, last, 0, pieces(data.subarray(part, part + 40)));
+          const r1 = (await store.stageChunk(handle, last, 40, pieces(data.subarray(part + 40)))).receipt!;
+          expect((await store.listIncomplete()).length).toBe(1);
+          const ref = await store.complete(handle, randomUUID(), [r0, r1]);
+          expect((await collect(store.read(ref, 0, data.byteLength))).bytes.equals(data)).toBe(true);
+
+          const dropped = await store.begin(randomUUID(), part, 1);
+          await store.stageChunk(dropped, first, 0, pieces(randomBytes(1000)));
+          await store.abort(dropped);
+          await expect(store.stageChunk(dropped, first, 0, pieces(randomBytes(1000)))).rejects.toThrow(/no longer in progress/);
+          await store.deleteFile(ref);
+          expect(await keysUnder(bucket)).toEqual([]);
+        } finally {
+          await testS3Client().send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+        }
+      });
+    });
+
+    it('completes, and completes again, when its staging objects cannot be deleted: they are left, the file is there', async () => {
+      const bucket = await freshBucket();
+      const store = await openStore('', bucket);
+      const uploadId = randomUUID();
+      const data = randomBytes(part + 10);
+      const handle = await store.begin(uploadId, data.byteLength, 2);
+      const r0 = (await store.stageChunk(handle, { index: 0, offset: 0, length: part }, 0, pieces(data.subarray(0, part)))).receipt!;
+      await store.stageChunk(handle, { index: 1, offset: part, length: 10 }, 0, pieces(data.subarray(part, part + 4)));
+      const r1 = (await store.stageChunk(handle, { index: 1, offset: part, length: 10 }, 4, pieces(data.subarray(part + 4)))).receipt!;
+      const Statement = [{ Effect: 'Deny', Principal: '*', Action: ['s3:DeleteObject'], Resource: [`arn:aws:s3:::${bucket}/staged/*`] }];
+      await testS3Client().send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement }) }));
+      try {
+        const fileId = randomUUID();
+        const ref = await store.complete(handle, fileId, [r0, r1]);
+        expect(await store.complete(handle, fileId, [r0, r1])).toBe(ref);
+        expect((await collect(store.read(ref, 0, data.byteLength))).bytes.equals(data)).toBe(true);
+        expect(await keysUnder(bucket, 'staged/')).toEqual([`staged/${uploadId}/1`]);
+      } finally {
+        await testS3Client().send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+      }
+      // An abort later (the upload finished) still clears them.
+      await store.abort(handle);
+      expect(await keysUnder(bucket, 'staged/')).toEqual([]);
+    });
+
+    it('deletes the staging objects before aborting the multipart upload, so a failure in between leaves none', async () => {
+      const bucket = await freshBucket();
+      const store = await openStore('', bucket);
+      const uploadId = randomUUID();
+      const handle = await store.begin(uploadId, part + 10, 2);
+      await store.stageChunk(handle, { index: 0, offset: 0, length: part }, 0, pieces(randomBytes(1000)));
+      await store.stageChunk(handle, { index: 1, offset: part, length: 10 }, 0, pieces(randomBytes(3)));
+      const Statement = [{ Effect: 'Deny', Principal: '*', Action: ['s3:AbortMultipartUpload'], Resource: [`arn:aws:s3:::${bucket}/*`] }];
+      await testS3Client().send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement }) }));
+      try {
+        expect((await rejection(store.abort(handle))).message).toMatch(/AbortMultipartUpload .*AccessDenied \(HTTP 403\)/);
+        expect(await keysUnder(bucket, 'staged/')).toEqual([]);
+      } finally {
+        await testS3Client().send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+      }
+      await store.abort(handle);
+      expect((await store.listIncomplete()).map((l) => l.uploadId)).toEqual([]);
+    });
+
+    it('drops staging objects on a service that refuses DeleteObjects (as MinIO does with recent SDKs)', async () => {
+      const proxy = await refusingMultiDelete();
+      try {
+        const bucket = await freshBucket();
+        const store = await openS3BlobStore({ ...s3StoreOptions(bucket), endpoint: proxy.endpoint });
+        opened.push(store);
+        const place = { index: 0, offset: 0, length: 10 };
+        const aborted = await store.begin(randomUUID(), 10, 1);
+        await store.stageChunk(aborted, place, 0, pieces(randomBytes(4)));
+        await store.abort(aborted);
+        const done = await store.begin(randomUUID(), 10, 1);
+        await store.stageChunk(done, place, 0, pieces(randomBytes(4)));
+        const { receipt } = await store.stageChunk(done, place, 4, pieces(randomBytes(6)));
+        const ref = await store.complete(done, randomUUID(), [receipt!]);
+        expect(await keysUnder(bucket)).toEqual([ref]);
+        expect(proxy.refused()).toBe(0); // never asked
+      } finally {
+        await proxy.close();
+      }
     });
   });
 

@@ -146,19 +146,15 @@ export class FsBlobStore implements BlobStore {
           if (!stopped) await source.return?.().catch(() => {});
           throw e;
         }
-        // Bytes an earlier call staged past this one's end are dropped when the file ends inside this
-        // chunk: a deferred length's last chunk must not leave them after the file's end. Never past
-        // the chunk: a file that goes on is preallocated, or holds later chunks.
-        const end = place.offset + have + written;
-        const size = (await fh.stat()).size;
-        if (size > end && size <= place.offset + place.length) await fh.truncate(end);
+        // A writer that lost its right to the chunk while its body failed leaves what another owns alone.
+        options.signal?.throwIfAborted();
         if (this.#fsync) await fh.datasync();
       });
     } catch (e) {
       throw storageError(e);
     }
     const staged = have + written;
-    return { staged, receipt: staged === place.length ? '' : null, ...(failed ? { failure } : {}) };
+    return { staged, receipt: staged === place.length ? endReceipt(place) : null, ...(failed ? { failure } : {}) };
   }
 
   async *readStaged(handle: string, place: ChunkPlace, length: number, options: BlobStoreOptions = {}): AsyncIterable<Uint8Array> {
@@ -169,14 +165,26 @@ export class FsBlobStore implements BlobStore {
     yield* this.#readRange(this.#partPath(handle), handle, place.offset, place.offset + length, options);
   }
 
-  async complete(handle: string, fileId: string, _receipts: string[]): Promise<string> {
+  async complete(handle: string, fileId: string, receipts: string[]): Promise<string> {
     const part = this.#partPath(handle);
     const target = this.#filePath(fileId);
+    const end = fileEnd(receipts);
     try {
-      // Every chunk was fdatasynced as it arrived, and with it the file's size: what is left to flush is
-      // at most timestamps, which need no journal commit of their own (fsync waited for one: 10-15 ms
-      // at times here, whatever else the journal carried). The directories' fsyncs make the rename durable.
-      if (this.#fsync) await withFile(part, 'r', (fh) => fh.datasync());
+      if (end !== null) {
+        // A stream upload's file ends where its last chunk ends, whatever was staged past it and never
+        // recorded (a body refused by its checksum that ran into the next chunks, then a shorter
+        // length; a deferred file begun empty grows with every write). Cut before the rename, so a
+        // completed file is never longer than its record; a retried complete finds it renamed.
+        await withFile(part, 'r+', async (fh) => {
+          if ((await fh.stat()).size > end) await fh.truncate(end);
+          if (this.#fsync) await fh.datasync();
+        });
+      } else if (this.#fsync) {
+        // Every chunk was fdatasynced as it arrived, and with it the file's size: what is left to flush
+        // is at most timestamps, which need no journal commit of their own (fsync waited for one: 10-15
+        // ms at times here, whatever else the journal carried). The directories' fsyncs make the rename durable.
+        await withFile(part, 'r', (fh) => fh.datasync());
+      }
       await rename(part, target);
     } catch (e) {
       // A crash between the rename and the metadata update leaves only the target: that is success.
@@ -284,6 +292,23 @@ function safeName(name: string, what: string): string {
 function checkPlace(place: ChunkPlace): void {
   const ok = [place.index, place.offset, place.length].every((n) => Number.isSafeInteger(n) && n >= 0);
   if (!ok) throw new RangeError(`Invalid chunk place ${JSON.stringify(place)}.`);
+}
+
+/**
+ * The receipt of a chunk made whole by stageChunk (stream uploads): where the chunk ends in the file.
+ * Stream uploads store their chunks in order, the last one last, so the last chunk's receipt says where
+ * the file ends; complete() cuts anything staged past it. putChunk's receipt stays '' (a Ferry upload's
+ * file is begun at its exact size and only ever written inside it).
+ */
+function endReceipt(place: ChunkPlace): string {
+  return `end:${place.offset + place.length}`;
+}
+
+/** Where the file of an upload with these receipts ends, when its last chunk says so (else null). */
+function fileEnd(receipts: string[]): number | null {
+  const match = /^end:(\d{1,16})$/.exec(receipts.at(-1) ?? '');
+  const end = match ? Number(match[1]) : NaN;
+  return Number.isSafeInteger(end) ? end : null;
 }
 
 function checkHave(place: ChunkPlace, have: number): void {

@@ -6,13 +6,11 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -46,8 +44,13 @@ export const s3Limits: BlobLimits = { minChunkSize: 5 * MiB, maxChunkSize: 5 * 1
 
 /** Object metadata naming the size the upload was begun with: how a retried complete() checks what it finds. */
 const sizeMetadata = 'ferry-size';
-/** The size metadata of an upload begun with its length deferred (size 0, many chunks): any size is its own. */
+/**
+ * The size metadata of an upload begun with size 0: a stream upload whose length is deferred (any size
+ * is its own), or an empty file, whose object a retried complete() then accepts at any size too.
+ */
 const deferredSize = 'deferred';
+/** Staging objects deleted at once (one DeleteObject each) when an upload's are dropped. */
+const stagingDeletesInFlight = 8;
 
 export async function openS3BlobStore(options: S3BlobStoreOptions): Promise<BlobStore & { ping(): Promise<void> }> {
   if (!isBucketName(options.bucket)) {
@@ -101,7 +104,7 @@ export class S3BlobStore implements BlobStore {
           Bucket: this.#bucket,
           Key: key,
           ContentType: 'application/octet-stream',
-          Metadata: { [sizeMetadata]: size === 0 && totalChunks > 1 ? deferredSize : String(size) },
+          Metadata: { [sizeMetadata]: size === 0 ? deferredSize : String(size) },
         }),
       );
       if (!out.UploadId) throw new Error('S3 gave no UploadId');
@@ -166,6 +169,9 @@ export class S3BlobStore implements BlobStore {
     } finally {
       if (!stopped) await source.return?.().catch(() => {});
     }
+    // A writer that lost its right to the chunk (its signal aborted, e.g. while its body failed) writes
+    // neither the staging object nor the part: another writer may own them now.
+    options.signal?.throwIfAborted();
     const staged = have + received;
     const outcome = failed ? { failure } : {};
     if (staged === place.length) {
@@ -258,20 +264,39 @@ export class S3BlobStore implements BlobStore {
    * A staging object written while the upload was completed or aborted would be left for ever (their
    * clean-up may have listed the staging objects before it was there). Asked after writing it: an
    * upload still open now is completed or aborted later, and that clean-up finds the object; one gone
-   * already has it deleted here, and the call fails as an UploadPart to it would.
+   * already has it deleted here, and the call fails as an UploadPart to it would. Asked with
+   * ListMultipartUploads (s3:ListBucketMultipartUploads, which listIncomplete needs anyway), not
+   * ListParts, which would need s3:ListMultipartUploadParts as well.
    */
   async #checkStillOpen(key: string, uploadId: string, stagingKey: string): Promise<void> {
+    let open: boolean;
     try {
-      await this.#s3.send(new ListPartsCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
+      open = await this.#inProgress(key, uploadId);
     } catch (e) {
-      if (isGone(e)) {
-        try {
-          await this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: stagingKey }));
-        } catch (d) {
-          if (!isGone(d)) throw s3Error('DeleteObject (staged chunk)', stagingKey, d);
-        }
+      throw s3Error('ListMultipartUploads', key, e);
+    }
+    if (open) return;
+    await this.#deleteStaging(stagingKey);
+    throw new Error(`S3 multipart upload ${key} is no longer in progress (completed or aborted meanwhile): the staged chunk was not kept.`);
+  }
+
+  /** Whether S3 lists the multipart upload `uploadId` at `key` as in progress. */
+  async #inProgress(key: string, uploadId: string): Promise<boolean> {
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: key, KeyMarker, UploadIdMarker }));
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key === key && upload.UploadId === uploadId) return true;
+        // Listed by key: past the uploads at `key` (longer keys sharing the prefix come after them).
+        if (upload.Key !== key) return false;
       }
-      throw s3Error('ListParts', key, e);
+      if (!page.IsTruncated) return false;
+      if (page.NextKeyMarker === KeyMarker && page.NextUploadIdMarker === UploadIdMarker) {
+        throw new Error(`S3 ListMultipartUploads under ${key} did not advance past ${KeyMarker}.`);
+      }
+      KeyMarker = page.NextKeyMarker;
+      UploadIdMarker = page.NextUploadIdMarker;
     }
   }
 
@@ -300,7 +325,10 @@ export class S3BlobStore implements BlobStore {
       if (!mayBeCompleted(e) || !(await this.#assembled(key))) throw s3Error('CompleteMultipartUpload', key, e);
     }
     // After the object is there (a crash in between: the retried complete finds it and drops them then).
-    await this.#dropStaging(key);
+    // Best effort: the file is assembled, and an upload must never stay 'completing' because staging
+    // objects could not be deleted (the store has no logger; what is left costs storage, not bytes of
+    // any file). complete() stays idempotent: called again, it finds the object and tries once more.
+    await this.#dropStaging(key).catch(() => {});
     return key;
   }
 
@@ -368,13 +396,18 @@ export class S3BlobStore implements BlobStore {
 
   async abort(handle: string): Promise<void> {
     const { key, uploadId } = this.#layout.parseHandle(handle);
+    // Before the upload too: a crash right after AbortMultipartUpload would otherwise leave them for
+    // ever (recovery finds only multipart uploads). Best effort: the drop after the abort is the one
+    // that must succeed, and a missing bucket is reported as the abort's failure.
+    await this.#dropStaging(key).catch(() => {});
     try {
       await this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: key, UploadId: uploadId }));
     } catch (e) {
       // Gone already (aborted, or completed: a finished object is never touched by an abort).
       if (!isGone(e)) throw s3Error('AbortMultipartUpload', key, e);
     }
-    // After the upload: a missing bucket fails above, not as a listing that found nothing.
+    // After the upload as well: a chunk staged meanwhile (its own check then finds the upload gone and
+    // deletes it too). A missing bucket fails above, not as a listing that found nothing.
     await this.#dropStaging(key);
   }
 
@@ -396,7 +429,11 @@ export class S3BlobStore implements BlobStore {
     this.#s3.destroy();
   }
 
-  /** Deletes every staging object of the upload at `key` (none: nothing to do). */
+  /**
+   * Deletes every staging object of the upload at `key` (none: nothing to do), one DeleteObject each:
+   * an upload has few, and DeleteObjects (multi-delete) is refused by some S3-compatible services
+   * (MinIO asks recent SDKs for a Content-MD5 they no longer send).
+   */
   async #dropStaging(key: string): Promise<void> {
     const prefix = this.#layout.stagingPrefixOf(key);
     let ContinuationToken: string | undefined;
@@ -407,25 +444,26 @@ export class S3BlobStore implements BlobStore {
       } catch (e) {
         throw s3Error('ListObjectsV2', prefix, e);
       }
-      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-      if (keys.length > 0) {
-        let out;
-        try {
-          out = await this.#s3.send(new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: keys, Quiet: true } }));
-        } catch (e) {
-          throw s3Error('DeleteObjects', prefix, e);
-        }
-        const failed = (out.Errors ?? []).filter((err) => err.Code !== 'NoSuchKey');
-        if (failed.length > 0) {
-          const first = failed[0]!;
-          throw new Error(`S3 DeleteObjects ${prefix} failed for ${failed.length} staged chunk(s), first ${first.Key}: ${first.Code ?? 'Error'}${first.Message ? `: ${first.Message}` : ''}.`);
-        }
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : []));
+      for (let i = 0; i < keys.length; i += stagingDeletesInFlight) {
+        const outcomes = await Promise.allSettled(keys.slice(i, i + stagingDeletesInFlight).map((k) => this.#deleteStaging(k)));
+        const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+        if (failed) throw failed.reason;
       }
       if (!page.IsTruncated) return;
       if (!page.NextContinuationToken || page.NextContinuationToken === ContinuationToken) {
         throw new Error(`S3 ListObjectsV2 under ${prefix} did not advance.`);
       }
       ContinuationToken = page.NextContinuationToken;
+    }
+  }
+
+  /** Deletes one staging object (gone already: nothing to do). */
+  async #deleteStaging(stagingKey: string): Promise<void> {
+    try {
+      await this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: stagingKey }));
+    } catch (e) {
+      if (!isGone(e)) throw s3Error('DeleteObject (staged chunk)', stagingKey, e);
     }
   }
 
