@@ -52,7 +52,7 @@ export function spliceSections(existing: string, m: MarkdownInput): string {
   const where =
     reportCpu === m.machine.cpu
       ? 'the machine above'
-      : `another machine than the one above (${m.machine.cpu}; ${m.machine.memory} RAM; ${m.machine.disk.split(';')[0]}; ${m.machine.kernel})`;
+      : `another machine than the one above, ${m.machine.cpu}, ${m.machine.memory} RAM, ${m.machine.disk.split(';')[0]}, ${m.machine.kernel}`;
   const from =
     `*Measured separately from the rest of this page:* \`npm run bench -- --sections ${names.join(',')}\` (${formatBytes(o.size)} file, ${o.rounds} alternated rounds), ` +
     `started ${m.startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}, ${m.minutes.toFixed(1)} minutes, on ${where} (load average ${m.machine.load} at start, ${m.loadEnd} at end); ` +

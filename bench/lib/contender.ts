@@ -42,13 +42,19 @@ export type Log = (line: string) => void;
 export interface AlternateOptions {
   /** One unmeasured run of every contender before the first round. */
   warmUp?: boolean;
+  /**
+   * Before each run, wait (up to 15 s) for other processes' bursts of work to pass (default true).
+   * The smoke run asserts no timing and does not wait: on a busy machine the waits were most of its time.
+   */
+  waitForQuiet?: boolean;
 }
 
 /**
  * Runs each contender `rounds` times, one after another within a round, starting each round one
  * further along (A B C, B C A, C A B, ...). Dirty pages are flushed before every run, and a run waits
- * (briefly) for other processes' bursts of work to pass; with `warmUp`, every contender first runs once
- * unmeasured. A contender that fails twice is dropped with its errors kept for the report.
+ * (briefly, unless `waitForQuiet` is false) for other processes' bursts of work to pass; with
+ * `warmUp`, every contender first runs once unmeasured. A contender that fails twice is dropped with
+ * its errors kept for the report.
  */
 export async function alternate(section: string, contenders: Contender[], rounds: number, log: Log, o: AlternateOptions = {}): Promise<ContenderResult[]> {
   const results = contenders.map((contender) => ({ contender, runs: [] as Measurement[], errors: [] as string[] }));
@@ -64,7 +70,7 @@ export async function alternate(section: string, contenders: Contender[], rounds
     for (const r of order) {
       await settle();
       // Other processes on a shared machine: give a burst of theirs up to 15 s to pass.
-      const load = await waitForQuiet(15_000);
+      const load = o.waitForQuiet === false ? null : await waitForQuiet(15_000);
       if (load !== null && load > 0.25) log(`  (the machine stays busy: ${load.toFixed(2)} cores used by others; measuring anyway)`);
       try {
         const busy = machineBusySeconds();

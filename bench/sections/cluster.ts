@@ -49,7 +49,7 @@ export async function clusterSection(ctx: BenchContext): Promise<SectionReport> 
       s3Upload(env, file, target, chunkSize, concurrency),
     ];
     ctx.log(`Cluster upload of ${formatBytes(options.size)}: ${upContenders.length} contenders × ${options.rounds} rounds`);
-    const up = await alternate('cluster upload', pick(ctx, upContenders), options.rounds, ctx.log, { warmUp: !options.smoke });
+    const up = await alternate('cluster upload', pick(ctx, upContenders), options.rounds, ctx.log, { warmUp: !options.smoke, waitForQuiet: !options.smoke });
 
     // The file to download, once through Ferry and once as a plain object, both kept for every round.
     const { run } = await measureClient(process.execPath, [...tsxArgs, join(env.repo, 'bench/clients/ferry-lib-upload.ts'), file, target.url, String(chunkSize), String(concurrency)], null, env.clientEnv);
@@ -62,7 +62,7 @@ export async function clusterSection(ctx: BenchContext): Promise<SectionReport> 
       s3Download(env, referenceKey, { ...target, ...out }),
     ];
     ctx.log(`Cluster download of ${formatBytes(options.size)}: ${downContenders.filter((x) => !x.skip).length} contenders × ${options.rounds} rounds`);
-    const down = await alternate('cluster download', pick(ctx, downContenders), options.rounds, ctx.log, { warmUp: !options.smoke });
+    const down = await alternate('cluster download', pick(ctx, downContenders), options.rounds, ctx.log, { warmUp: !options.smoke, waitForQuiet: !options.smoke });
 
     const by = (results: typeof up, id: string) => results.find((r) => r.contender.id === id);
     const upTable = throughputTable(`Cluster upload of ${formatBytes(options.size)}: 3 nodes, PostgreSQL + S3 (${options.rounds} rounds, alternated)`, options.size, up, by(up, 'cluster-s3-up'));

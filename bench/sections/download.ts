@@ -58,7 +58,7 @@ export async function downloadSection(ctx: BenchContext): Promise<SectionReport>
     }
     work.assertSameFilesystem(join(work.root, 'dl-out'));
     ctx.log(`Download of ${formatBytes(options.size)}: ${contenders.filter((c) => !c.skip).length} contenders × ${options.rounds} rounds`);
-    const results = await alternate('download', pick(ctx, contenders), options.rounds, ctx.log, { warmUp: !options.smoke });
+    const results = await alternate('download', pick(ctx, contenders), options.rounds, ctx.log, { warmUp: !options.smoke, waitForQuiet: !options.smoke });
     const by = (id: string) => results.find((r) => r.contender.id === id);
     const table = throughputTable(`Download of ${formatBytes(options.size)} (${options.rounds} rounds, alternated)`, options.size, results, by('curl-nginx'));
     table.intro =

@@ -148,7 +148,7 @@ async function chunkSizes(ctx: BenchContext): Promise<Table> {
     const contenders = [1, 8, 32].map((n) =>
       ferryCliUpload(ctx.env, `chunk-${n}`, `Ferry CLI --chunk-size ${n}MiB`, ctx.file, server, ['--chunk-size', `${n}MiB`]),
     );
-    const results = await alternate('chunk size', contenders, ctx.options.scalingRounds, ctx.log, { warmUp: !ctx.options.smoke });
+    const results = await alternate('chunk size', contenders, ctx.options.scalingRounds, ctx.log, { warmUp: !ctx.options.smoke, waitForQuiet: !ctx.options.smoke });
     return {
       title: `Per-chunk overhead: upload of ${formatBytes(ctx.options.size)} by chunk size (${ctx.options.scalingRounds} rounds)`,
       columns: ['chunk size', 'chunks', 'median s', 'min–max s', 'MiB/s', 'CPU s'],

@@ -44,7 +44,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionReport> {
     }
     for (const s of servers) work.assertSameFilesystem(s.dataDir);
     ctx.log(`Upload of ${formatBytes(options.size)}: ${contenders.filter((c) => !c.skip).length} contenders × ${options.rounds} rounds`);
-    const results = await alternate('upload', pick(ctx, contenders), options.rounds, ctx.log, { warmUp: !options.smoke });
+    const results = await alternate('upload', pick(ctx, contenders), options.rounds, ctx.log, { warmUp: !options.smoke, waitForQuiet: !options.smoke });
     return report(ctx, results);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

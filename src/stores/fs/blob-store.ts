@@ -6,6 +6,7 @@ import { open, readdir, rename, stat, statfs, unlink, type FileHandle } from 'no
 import { join } from 'node:path';
 import { FerryError, KiB, MiB } from '../../protocol/index.js';
 import type { BlobStore, BlobStoreOptions, ChunkPlace, IncompleteBlob, ReadOptions, StagedResult } from '../types.js';
+import { drainStagedBody, type DrainedBody } from '../staged-body.js';
 
 export interface FsBlobStoreOptions {
   /** The data directory; uploads/ and files/ are created inside it. */
@@ -107,43 +108,16 @@ export class FsBlobStore implements BlobStore {
     checkPlace(place);
     checkHave(place, have);
     const path = this.#partPath(handle);
-    let written = 0;
-    let failure: unknown;
-    let failed = false;
+    let drained: DrainedBody = { received: 0, failed: false };
     try {
       await withFile(path, 'r+', async (fh) => {
         const out = new BatchWriter(fh, place.offset + have);
-        const source = body[Symbol.asyncIterator]();
-        let stopped = false; // the body ended or threw: nothing left to end
         try {
-          for (;;) {
-            let next: IteratorResult<Uint8Array>;
-            try {
-              next = await source.next();
-            } catch (e) {
-              // Cut part-way: what it yielded before is kept.
-              failure = e;
-              failed = stopped = true;
-              break;
-            }
-            if (next.done) {
-              stopped = true;
-              break;
-            }
-            options.signal?.throwIfAborted();
-            const piece = next.value;
-            if (have + written + piece.byteLength > place.length) {
-              throw new FerryError('chunk-too-long', `Chunk ${place.index} is ${place.length} bytes; ${have} are staged and the body is longer than the rest.`, {
-                expected: place.length,
-              });
-            }
-            await out.push(piece);
-            written += piece.byteLength;
-          }
+          // Cut part-way, what the body yielded before is kept.
+          drained = await drainStagedBody(place, have, body, options.signal, (piece) => out.push(piece));
           await out.finish();
         } catch (e) {
           await out.settle(); // never close the file under a write in flight
-          if (!stopped) await source.return?.().catch(() => {});
           throw e;
         }
         // A writer that lost its right to the chunk while its body failed leaves what another owns alone.
@@ -153,8 +127,8 @@ export class FsBlobStore implements BlobStore {
     } catch (e) {
       throw storageError(e);
     }
-    const staged = have + written;
-    return { staged, receipt: staged === place.length ? endReceipt(place) : null, ...(failed ? { failure } : {}) };
+    const staged = have + drained.received;
+    return { staged, receipt: staged === place.length ? endReceipt(place) : null, ...(drained.failed ? { failure: drained.failure } : {}) };
   }
 
   async *readStaged(handle: string, place: ChunkPlace, length: number, options: BlobStoreOptions = {}): AsyncIterable<Uint8Array> {

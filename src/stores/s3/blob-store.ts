@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { FerryError, MiB } from '../../protocol/index.js';
 import type { BlobLimits, BlobStore, BlobStoreOptions, ChunkPlace, IncompleteBlob, ReadOptions, StagedResult } from '../types.js';
+import { drainStagedBody } from '../staged-body.js';
 import { isBucketName } from '../locations.js';
 import { createS3Client } from './client.js';
 import { describeFailure, isAbort, isGone, mayBeCompleted, s3Error, s3Failure } from './errors.js';
@@ -136,39 +137,8 @@ export class S3BlobStore implements BlobStore {
     const stagingKey = this.#layout.stagingKeyOf(key, place.index);
     options.signal?.throwIfAborted();
     const held: Uint8Array[] = [];
-    let received = 0;
-    let failure: unknown;
-    let failed = false;
-    const source = body[Symbol.asyncIterator]();
-    let stopped = false; // the body ended or threw: nothing left to end
-    try {
-      for (;;) {
-        let next: IteratorResult<Uint8Array>;
-        try {
-          next = await source.next();
-        } catch (e) {
-          // Cut part-way: what it yielded before is kept.
-          failure = e;
-          failed = stopped = true;
-          break;
-        }
-        if (next.done) {
-          stopped = true;
-          break;
-        }
-        options.signal?.throwIfAborted();
-        const piece = next.value;
-        if (have + received + piece.byteLength > place.length) {
-          throw new FerryError('chunk-too-long', `Chunk ${place.index} is ${place.length} bytes; ${have} are staged and the body is longer than the rest.`, {
-            expected: place.length,
-          });
-        }
-        if (piece.byteLength > 0) held.push(piece);
-        received += piece.byteLength;
-      }
-    } finally {
-      if (!stopped) await source.return?.().catch(() => {});
-    }
+    // Cut part-way, what the body yielded before is kept.
+    const { received, failed, failure } = await drainStagedBody(place, have, body, options.signal, (piece) => piece.byteLength > 0 && held.push(piece));
     // A writer that lost its right to the chunk (its signal aborted, e.g. while its body failed) writes
     // neither the staging object nor the part: another writer may own them now.
     options.signal?.throwIfAborted();
