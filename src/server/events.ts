@@ -68,10 +68,20 @@ export function prepareEvent(ctx: ServerContext, type: FerryEventType, data: Fer
 }
 
 /**
+ * An upload's created, aborted or expired event; none for a tus partial upload, which never is a file
+ * of its own (the final upload made of it is, and reports its own events).
+ */
+export function uploadEvent(ctx: ServerContext, type: 'upload.created' | 'upload.aborted' | 'upload.expired', upload: UploadRecord): PendingEvent | null {
+  return upload.role === 'part' ? null : prepareEvent(ctx, type, eventData(ctx, upload, null));
+}
+
+/**
  * After the change (and its outbox rows) committed: wakes the webhook dispatcher, logs, tells the
  * library listeners. A failing listener is logged, never fails the request that caused the event.
  */
-export async function announceEvent(ctx: ServerContext, { event }: PendingEvent): Promise<void> {
+export async function announceEvent(ctx: ServerContext, pending: PendingEvent | null): Promise<void> {
+  if (!pending) return;
+  const { event } = pending;
   if (ctx.config.webhooks.length > 0) ctx.webhooks?.wake();
   ctx.log.info({ event: 'event', eventId: event.id, type: event.type, uploadId: event.data.uploadId, fileId: event.data.fileId }, `event ${event.type}`);
   for (const listener of ctx.listeners) {

@@ -6,7 +6,7 @@ import type { UploadProtocol, UploadRecord, UploadRole } from '../stores/types.j
 import { requireCreate } from './auth/policy.js';
 import type { Principal } from './auth/principal.js';
 import type { ServerContext } from './context.js';
-import { announceEvent, eventData, prepareEvent } from './events.js';
+import { announceEvent, uploadEvent } from './events.js';
 import { runPreCreate } from './hooks.js';
 import { newId } from './ids.js';
 import { checkReservations, createWithinReservations } from './limits/quota.js';
@@ -58,8 +58,8 @@ export async function openUpload(ctx: ServerContext, req: IncomingMessage, who: 
     await refund();
     throw error;
   }
-  const created = prepareEvent(ctx, 'upload.created', eventData(ctx, upload, null));
-  await createWithinReservations(ctx, who, limits, upload, created.deliveries).catch(async (error: unknown) => {
+  const created = uploadEvent(ctx, 'upload.created', upload);
+  await createWithinReservations(ctx, who, limits, upload, created?.deliveries ?? []).catch(async (error: unknown) => {
     await ctx.blobs.abort(upload.blobHandle); // begun by newUpload(), and no row will ever name it
     await refund();
     throw error;

@@ -4,7 +4,7 @@ import type { UploadRecord } from '../stores/types.js';
 import { requireUpload } from './auth/policy.js';
 import type { Principal } from './auth/principal.js';
 import type { ServerContext } from './context.js';
-import { announceEvent, eventData, prepareEvent } from './events.js';
+import { announceEvent, uploadEvent } from './events.js';
 
 /**
  * The upload, or upload-not-found (also when `who` may not see it). An 'uploading' upload past its
@@ -28,11 +28,11 @@ export async function loadUpload(ctx: ServerContext, uploadId: string, who: Prin
  * last, so a crash part-way always leaves them for recoverStorage() to find and finish the job.
  */
 async function closeUpload(ctx: ServerContext, upload: UploadRecord, to: 'aborted' | 'expired'): Promise<boolean> {
-  const ended = prepareEvent(ctx, to === 'aborted' ? 'upload.aborted' : 'upload.expired', eventData(ctx, upload, null));
+  const ended = uploadEvent(ctx, to === 'aborted' ? 'upload.aborted' : 'upload.expired', upload);
   // Expiry only while still due (the condition is checked in the store, not on this snapshot): a
   // chunk recorded meanwhile on any node slides the expiry and keeps the upload alive.
   const patch = to === 'expired' ? { dueBy: ctx.now() } : {};
-  if (!(await ctx.meta.transition(upload.id, ['uploading'], to, patch, ended.deliveries))) return false;
+  if (!(await ctx.meta.transition(upload.id, ['uploading'], to, patch, ended?.deliveries ?? []))) return false;
   await ctx.meta.forgetChunks(upload.id);
   await ctx.blobs.abort(upload.blobHandle);
   // A tus partial upload may have been assembled (to be read by a concatenation that did not finish).

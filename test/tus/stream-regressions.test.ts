@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { issueGrant } from '../../src/grants/index.js';
 import { KiB, MiB, startTestServer, type TestServer } from '../helpers/server.js';
@@ -34,6 +35,16 @@ async function fileBytes(uploadUrl: string): Promise<Buffer> {
   return Buffer.from(await res.arrayBuffer());
 }
 
+/** Asks again while the upload is locked (423), as tus clients do, for up to 10 s. */
+async function whileLocked(ask: () => Promise<{ status: number; text: string }>) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const reply = await ask();
+    if (reply.status !== 423 || Date.now() > deadline) return reply;
+    await delay(20);
+  }
+}
+
 /** A PATCH that sends the first `sent` of `declared` bytes and then stalls, its socket kept open. */
 async function stalledPatch(url: string, offset: number, declared: number, sent: Buffer): Promise<net.Socket> {
   const u = new URL(url);
@@ -55,15 +66,13 @@ describe('stream uploads after review', () => {
     const url = String(created.headers.location);
     // A: 100 of 1000 declared bytes, then silence. Its lease lapses; B (the client's retry) writes 300.
     const stalled = await stalledPatch(url, 0, 1000, data.subarray(0, 100));
-    let b = await patch(url, 0, data.subarray(0, 300));
-    for (let i = 0; b.status === 423 && i < 100; i++) b = await patch(url, 0, data.subarray(0, 300));
+    const b = await whileLocked(() => patch(url, 0, data.subarray(0, 300)));
     expect(b.status).toBe(204);
     expect(b.headers['upload-offset']).toBe('300');
     // A's connection dies now: what it staged must not replace what B recorded.
     stalled.destroy();
     await once(stalled, 'close');
-    let rest = await patch(url, 300, data.subarray(300), { 'upload-length': data.length });
-    for (let i = 0; rest.status === 423 && i < 100; i++) rest = await patch(url, 300, data.subarray(300), { 'upload-length': data.length });
+    const rest = await whileLocked(() => patch(url, 300, data.subarray(300), { 'upload-length': data.length }));
     expect(rest.status, rest.text).toBe(204);
     expect(sha(await fileBytes(url))).toBe(sha(data));
   });
@@ -181,6 +190,29 @@ describe('stream uploads after review', () => {
     await expect.poll(() => Date.now() > expiresAt + 1, { interval: 20 }).toBe(true);
     await server.sweep();
     expect(await readdir(join(server.ctx.config.dataDir, 'files'))).not.toContain(ref);
+  });
+
+  it('partial uploads report no events: a parallel upload is one upload.created and one upload.completed', async () => {
+    server = await startTestServer({ defaultChunkSize: 64 * KiB });
+    const events: { type: string; uploadId: string | null }[] = [];
+    server.ctx.listeners.push((e) => void events.push({ type: e.type, uploadId: e.data.uploadId ?? null }));
+    const data = randomBytes(3000);
+    const paths: string[] = [];
+    for (const piece of [data.subarray(0, 1000), data.subarray(1000)]) {
+      const p = await create({ 'upload-length': piece.length, 'upload-concat': 'partial' });
+      expect((await patch(String(p.headers.location), 0, piece)).status).toBe(204);
+      paths.push(new URL(String(p.headers.location)).pathname);
+    }
+    // One partial more, never used: it expires (or is terminated) without an event too.
+    const spare = await create({ 'upload-length': 10, 'upload-concat': 'partial' });
+    expect((await tusCall(String(spare.headers.location), 'DELETE', { 'tus-resumable': TUS })).status).toBe(204);
+    const final = await create({ 'upload-concat': `final;${paths.join(' ')}` });
+    expect(final.status).toBe(201);
+    const finalId = uploadIdOf(String(final.headers.location));
+    expect(events).toEqual([
+      { type: 'upload.created', uploadId: finalId },
+      { type: 'upload.completed', uploadId: finalId },
+    ]);
   });
 
   it('tus answers carry Tus-Resumable also when refused before the route (401)', async () => {
