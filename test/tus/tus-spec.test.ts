@@ -37,7 +37,7 @@ const backends: Backend[] = [
     name: 'file blob store',
     skip: null,
     async start() {
-      // At most 1000 chunks: a deferred-length upload reserves chunk size x max chunks (8 GiB here).
+      // At most 1000 chunks: a deferred-length upload may become at most chunk size x max chunks (8 GiB here).
       const server = await startTestServer({ defaultChunkSize: CHUNK, maxChunks: 1000 });
       return { server, close: () => server.dispose() };
     },
