@@ -36,7 +36,7 @@ async function fileBytes(uploadUrl: string): Promise<Buffer> {
 }
 
 /** Asks again while the upload is locked (423), as tus clients do, for up to 10 s. */
-async function whileLocked(ask: () => Promise<{ status: number; text: string }>) {
+async function whileLocked<T extends { status: number }>(ask: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const reply = await ask();

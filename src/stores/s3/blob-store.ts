@@ -38,6 +38,8 @@ export interface S3BlobStoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** How long a request's socket may stay silent before it fails (default 60 s). */
   idleTimeoutMs?: number;
+  /** Most keys or uploads one listing request asks for (absent: the service's own, 1,000 on S3); tests make it small to cross pages. */
+  listPageSize?: number;
 }
 
 /** S3's multipart rules: every part but the last at least 5 MiB, none over 5 GiB, at most 10,000 parts. */
@@ -67,9 +69,11 @@ export class S3BlobStore implements BlobStore {
   readonly #layout: S3Layout;
   /** Where S3 is, for messages. */
   readonly #where: string;
+  readonly #pageSize: number | undefined;
 
   constructor(options: S3BlobStoreOptions, client: S3Client) {
     this.#s3 = client;
+    this.#pageSize = options.listPageSize;
     this.#bucket = options.bucket;
     this.#layout = new S3Layout(options.prefix);
     this.#where = options.endpoint ?? `AWS S3${options.region ? ` (${options.region})` : ''}`;
@@ -255,7 +259,7 @@ export class S3BlobStore implements BlobStore {
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
     for (;;) {
-      const page = await this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: key, KeyMarker, UploadIdMarker }));
+      const page = await this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: key, KeyMarker, UploadIdMarker, MaxUploads: this.#pageSize }));
       for (const upload of page.Uploads ?? []) {
         if (upload.Key === key && upload.UploadId === uploadId) return true;
         // Listed by key: past the uploads at `key` (longer keys sharing the prefix come after them).
@@ -342,7 +346,7 @@ export class S3BlobStore implements BlobStore {
     for (;;) {
       let page;
       try {
-        page = await this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: this.#layout.uploadsPrefix, KeyMarker, UploadIdMarker }));
+        page = await this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, Prefix: this.#layout.uploadsPrefix, KeyMarker, UploadIdMarker, MaxUploads: this.#pageSize }));
       } catch (e) {
         throw s3Error('ListMultipartUploads', this.#layout.uploadsPrefix, e);
       }
@@ -410,7 +414,7 @@ export class S3BlobStore implements BlobStore {
     for (;;) {
       let page;
       try {
-        page = await this.#s3.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken }));
+        page = await this.#s3.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken, MaxKeys: this.#pageSize }));
       } catch (e) {
         throw s3Error('ListObjectsV2', prefix, e);
       }
