@@ -147,6 +147,8 @@ class Appender {
     let index = this.#at.chunksReceived;
     let have = this.#at.stagedBytes;
     let received = 0;
+    /** The chunk whose bytes are all in, being made durable and recorded while the next arrives. */
+    let tail: Promise<void> = Promise.resolve();
     try {
       for (;;) {
         const total = this.#size === null ? this.#upload.totalChunks : chunkCount(this.#size, this.#upload.chunkSize);
@@ -157,6 +159,7 @@ class Appender {
         if (have < length && !(await body.hasMore())) {
           // The body that ends the upload has ended: the length is where it stopped (IETF, length unsaid).
           if (this.#size === null && this.r.complete && body.ended) {
+            await tail; // the chunk before is recorded first, then the length with what follows
             this.#learnLength(index * this.#upload.chunkSize + have);
             continue;
           }
@@ -167,28 +170,58 @@ class Appender {
         if (have > 0) {
           for await (const piece of this.ctx.blobs.readStaged(this.#upload.blobHandle, place, have)) hash.update(piece);
         }
+        let taken = 0;
         const run = body.take(length - have, (piece) => {
           hash.update(piece);
           this.#bodyHash?.update(piece);
           received += piece.byteLength;
+          taken += piece.byteLength;
           this.ctx.metrics.inc('ferry_chunk_bytes_received_total', piece.byteLength);
         });
-        const staged = await this.#stage(place, have, run);
-        if (staged.receipt === null) {
-          // The body stopped inside the chunk (ended, or cut): kept as staged bytes.
+        let handedOver!: () => void;
+        const allHandedOver = new Promise<void>((resolve) => (handedOver = resolve));
+        async function* tracked(): AsyncGenerator<Uint8Array> {
+          try {
+            yield* run;
+          } finally {
+            handedOver();
+          }
+        }
+        const staging = this.#stage(place, have, tracked());
+        const settled = staging.then(
+          () => undefined,
+          () => undefined,
+        );
+        await Promise.race([allHandedOver, settled]);
+        if (have + taken !== length) {
+          // The body stopped inside the chunk (ended, or cut): kept as staged bytes, after those before it.
+          await tail;
+          const staged = await staging;
+          if (staged.receipt !== null) throw new FerryError('internal-error', `Chunk ${index} was stored with ${have + taken} of its ${length} bytes.`);
           have = staged.staged;
           if (staged.failure !== undefined) break;
           continue;
         }
-        const digest = formatDigest({ algorithm: 'sha-256', base64: bytesToBase64(hash.digest()) });
-        this.#pending.push({ index, size: length, digest, receipt: staged.receipt });
-        this.ctx.metrics.inc('ferry_chunks_stored_total');
-        this.ctx.metrics.inc('ferry_chunk_bytes_stored_total', length);
+        // Every byte of the chunk is with the store: while it makes them durable and the chunk is
+        // recorded (in order, after the chunk before), the next chunk's bytes are already received.
+        // So at most two chunks are in hand at once: this one finishing, the next one arriving.
+        const before = tail;
+        const chunk = { index, length };
+        tail = before.then(async () => {
+          const staged = await staging;
+          if (staged.receipt === null) throw new FerryError('internal-error', `Chunk ${chunk.index} was not stored whole.`);
+          const digest = formatDigest({ algorithm: 'sha-256', base64: bytesToBase64(hash.digest()) });
+          this.#pending.push({ index: chunk.index, size: chunk.length, digest, receipt: staged.receipt });
+          this.ctx.metrics.inc('ferry_chunks_stored_total');
+          this.ctx.metrics.inc('ferry_chunk_bytes_stored_total', chunk.length);
+          if (!this.#bodyHash) await this.#commit(0);
+        });
+        tail.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
         index++;
         have = 0;
-        if (!this.#bodyHash) await this.#commit(0);
-        if (staged.failure !== undefined) break;
+        await before;
       }
+      await tail;
       if (body.failure !== undefined) {
         // Cut off: what arrived is kept (unless it had to match a checksum nobody can check now).
         if (!this.#bodyHash) await this.#commit(have);
@@ -210,6 +243,7 @@ class Appender {
       }
       return this.#upload;
     } finally {
+      await tail.catch(() => undefined);
       await body.close();
     }
   }
@@ -281,7 +315,7 @@ class Appender {
         }
         this.#upload = result.upload;
         this.#at = { chunksReceived: result.upload.chunksReceived, stagedBytes: result.upload.stagedBytes };
-        this.#newLength = null;
+        if (step.length) this.#newLength = null;
         for (const c of chunks) {
           this.ctx.log.info({ uploadId: this.#upload.id, index: c.index, bytes: c.size, event: 'chunk', outcome: 'stored', protocol: this.#upload.protocol }, 'chunk ok');
         }
