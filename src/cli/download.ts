@@ -1,6 +1,6 @@
 // `ferry download <url>`: a resumable, verified download with the shared progress display. Re-running
 // the same command continues from `<file>.part` + `<file>.part.ferry`; Ctrl-C leaves them up to date.
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { download, isDownloadError, probe, suggestFileName, type DownloadResult } from '../client/node/download.js';
@@ -18,6 +18,7 @@ interface DownloadCommandOptions {
   timeout?: number;
   resume: boolean;
   json: boolean;
+  force: boolean;
 }
 
 export function registerDownload(program: Command): void {
@@ -32,6 +33,7 @@ export function registerDownload(program: Command): void {
     .addOption(new Option('--chunk-size <size>', 'range size for plain HTTP servers, e.g. 8MiB (a Ferry server sets its own)').argParser(parseSize))
     .option('--no-resume', 'start over even if an interrupted download of this file exists')
     .option('--json', 'machine-readable progress and results, one JSON object per line on stdout', false)
+    .option('-f, --force', 'overwrite the output file if it already exists (it is refused otherwise)', false)
     .action(async (url: string, o: DownloadCommandOptions) => {
       // A share link (?grant=) is its own credential: a token (say, FERRY_TOKEN of another identity) would override it.
       if (hasLinkGrant(url)) delete o.token;
@@ -54,6 +56,8 @@ async function downloadCommand(url: string, o: DownloadCommandOptions): Promise<
   let bar: TransferView | null = null;
   try {
     const dest = await destination(url, o, aborter.signal);
+    const clash = o.force ? null : await existing(dest);
+    if (clash !== null) return refuse(dest, clash, o.json ? view : null);
     bar = view.add(basename(dest), 'download');
     return await run(url, dest, o, bar, aborter.signal, () => interrupted);
   } catch (error) {
@@ -78,6 +82,31 @@ async function destination(url: string, o: DownloadCommandOptions, signal: Abort
   }
   const remote = await probe(url, { signal, headers: authHeaders(o.token), ...(o.timeout !== undefined && { idleTimeoutMs: o.timeout * 1000 }) });
   return join(dir, suggestFileName(remote.fileName, url));
+}
+
+/**
+ * What already sits at `dest` ("a file", "a directory", ...), or null if nothing does. The resume
+ * files (`<dest>.part`, `<dest>.part.ferry`) are not the destination: an interrupted download resumes.
+ */
+async function existing(dest: string): Promise<string | null> {
+  try {
+    const s = await lstat(dest);
+    if (s.isFile()) return 'a file';
+    if (s.isDirectory()) return 'a directory';
+    if (s.isSymbolicLink()) return 'a symbolic link';
+    return 'something (not a regular file)';
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException)?.code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Refuses to replace what is at `dest`: one line on stderr (and an error event with --json), exit 1. */
+function refuse(dest: string, what: string, jsonView: ReturnType<typeof createProgressView> | null): number {
+  const message = `${dest} already exists${what === 'a file' ? '' : ` (${what})`}; not overwriting it. Use --force to replace it, or -o to choose another name.`;
+  process.stderr.write(`ferry download: ${message}\n`);
+  jsonView?.add(basename(dest), 'download').finish(false, message, { error: message, reason: 'exists', path: dest, resumable: false });
+  return 1;
 }
 
 async function run(url: string, dest: string, o: DownloadCommandOptions, bar: TransferView, signal: AbortSignal, interrupted: () => boolean): Promise<number> {

@@ -83,19 +83,44 @@ function lineView(json: boolean): ProgressView {
   return {
     add(label, kind) {
       let last = 0;
+      let startShown = false;
+      let doneShown = false;
+      let finished = false;
+      const show = (p: Progress) => {
+        if (json) process.stdout.write(JSON.stringify({ event: 'progress', kind, file: label, ...p }) + '\n');
+        else write(`${label}: ${summary(p)}`);
+      };
       return {
-        update(p) {
+        update(progress) {
+          // After the result (or a second report of the end) there is nothing new to say.
+          if (finished || doneShown) return;
+          let p = progress;
+          if (p.phase === 'starting') {
+            if (!startShown && p.bytesSent > 0) {
+              // The first request is already on the wire (an upload's chunk 0 goes with its creation):
+              // show the start as it was just before it, then this report as the transfer it is.
+              startShown = true;
+              last = Date.now();
+              show({ ...p, bytesSent: p.bytesSent - p.bytesInFlight, bytesInFlight: 0, inFlight: 0, rate: null, etaSeconds: null });
+            }
+            // One 'starting' line per file; a later report of that phase has bytes moving.
+            if (startShown) p = { ...p, phase: 'transferring' };
+          }
           const now = Date.now();
-          if (now - last < (json ? 500 : plainIntervalMs) && p.phase !== 'done') return;
+          const first = p.phase === 'starting' || p.phase === 'done';
+          if (!first && now - last < (json ? 500 : plainIntervalMs)) return;
           last = now;
-          if (json) process.stdout.write(JSON.stringify({ event: 'progress', kind, file: label, ...p }) + '\n');
-          else write(`${label}: ${summary(p)}`);
+          if (p.phase === 'starting') startShown = true;
+          if (p.phase === 'done') doneShown = true;
+          show(p);
         },
         note(message, fields = {}) {
           if (json) process.stdout.write(JSON.stringify({ event: 'note', kind, file: label, message, ...fields }) + '\n');
           else write(`${label}: ${message}`);
         },
         finish(ok, message, fields = {}) {
+          if (finished) return;
+          finished = true;
           if (json) process.stdout.write(JSON.stringify({ event: ok ? 'done' : 'error', kind, file: label, message, ...fields }) + '\n');
           else write(`${label}: ${message}`);
         },
