@@ -4,15 +4,43 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { track } from '../helpers/children.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Process groups of benchmark runs still to be stopped (the run and every server it started). */
+const groups = new Set<number>();
+
+/** SIGKILLs every process of each group (ESRCH: the group is already gone). */
+function killGroups(): void {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  }
+  groups.clear();
+}
+
+// The worker may exit without running afterEach (the run interrupted): still stop the benchmark.
+process.once('exit', killGroups);
+
+function runBench(args: string[], tmp: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    // Tracked: a test that times out must not leave the benchmark (and what it started) running.
-    const child = track(spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] }));
+    // Its own process group (detached), so that the servers it starts can be stopped with it: the
+    // shared straggler kill stops only the direct child, which would orphan them. TMPDIR puts its
+    // work directory inside ours, removed in afterAll whatever happened.
+    const child = track(
+      spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+        cwd: repo,
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      }),
+    );
+    if (child.pid !== undefined) groups.add(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -24,14 +52,17 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 
 describe('benchmark harness (smoke)', () => {
   let dir: string | undefined;
+  // After each test, passed, failed or timed out: nothing of the benchmark runs on.
+  afterEach(() => killGroups());
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  // About 12 s on an idle two-core machine; it timed out at 120 s beside the rest of the suite.
   it('runs every section on a small file and prints and writes the tables', async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-bench-smoke-'));
     const out = join(dir, 'benchmarks.md');
-    const r = await runBench(['--smoke', '--no-install', '--out', out]);
+    const r = await runBench(['--smoke', '--no-install', '--out', out], dir);
     expect(r.code, r.stderr).toBe(0);
 
     // The terminal table: a row per contender with a number in it (whatever the number is).
@@ -51,5 +82,5 @@ describe('benchmark harness (smoke)', () => {
     expect(md).toMatch(/^\| CPU \| \d+ × /m);
     expect(md).toMatch(/^\| Ferry CLI \(defaults\) \| \d/m);
     expect(md).toMatch(/^## Targets/m);
-  });
+  }, 300_000);
 });

@@ -202,22 +202,54 @@ describe('upload (control)', () => {
   it('pause() starts no new chunks; resume() continues', async () => {
     const { server, data, source, options } = setup(12 * 4 * KiB);
     server.latencyMs = 3;
-    const handle = upload(source, { ...options, concurrency: 2 });
-    let pausedAt = -1;
-    handle.on('progress', (p) => {
-      if (p.chunksDone === 4 && pausedAt < 0) {
-        handle.pause();
-        pausedAt = putsOf(server).length;
-      }
+    // Counts the chunk PUTs that go out while paused: only chunks already executing at pause() may.
+    let putsWhilePaused = 0;
+    const handle = upload(source, {
+      ...options,
+      concurrency: 2,
+      fetch: (url, init) => {
+        if (init.method === 'PUT' && handle.paused) putsWhilePaused++;
+        return server.fetch(url, init);
+      },
     });
-    await new Promise((r) => setTimeout(r, 200));
+    let pausedAt = -1;
+    let executingAtPause = -1;
+    // Resolves with the first progress after pause() that shows nothing in flight: the engine has
+    // drained what was running and is waiting on the gate. No sleep: the state is awaited.
+    const drained = new Promise<Progress>((resolve) => {
+      handle.on('progress', (p) => {
+        if (p.chunksDone >= 4 && pausedAt < 0) {
+          pausedAt = putsOf(server).length;
+          executingAtPause = handle.progress().inFlight;
+          handle.pause();
+          return;
+        }
+        if (pausedAt >= 0 && handle.paused && p.phase === 'paused' && p.inFlight === 0) resolve(p);
+      });
+    });
+    const settled = await Promise.race([drained, handle.result.then(() => 'finished' as const)]);
+    expect(settled, 'the upload ran to the end through pause()').not.toBe('finished');
     expect(handle.paused).toBe(true);
     expect(handle.progress().phase).toBe('paused');
+    expect(server.inFlight).toBe(0);
+    expect(executingAtPause).toBeGreaterThan(0);
+    expect(executingAtPause).toBeLessThanOrEqual(2);
     // Only requests already in flight when paused went out.
-    expect(putsOf(server).length).toBeLessThanOrEqual(pausedAt + 2);
+    expect(putsWhilePaused).toBeLessThanOrEqual(executingAtPause);
+    expect(putsOf(server).length).toBeLessThanOrEqual(pausedAt + executingAtPause);
+    const stoppedAt = handle.progress().chunksDone;
+    expect(stoppedAt).toBeLessThan(12);
+    // Nothing more moves while paused: a second look after the drain finds the same counts.
+    await new Promise((r) => setImmediate(r));
+    expect(handle.progress().chunksDone).toBe(stoppedAt);
+    expect(handle.progress().inFlight).toBe(0);
+    const putsBeforeResume = putsOf(server).length;
     handle.resume();
+    expect(handle.progress().phase).toBe('transferring');
     const result = await handle.result;
     expect(server.fileBytes(result.uploadId)).toEqual(data);
+    expect(putsOf(server).length).toBeGreaterThan(putsBeforeResume);
+    expect(putsWhilePaused).toBeLessThanOrEqual(executingAtPause);
   });
 
   it('abort() cancels, deletes the upload and forgets it', async () => {

@@ -262,13 +262,49 @@ describe('RangeTransport (Node, http:)', () => {
     const server = await rawServer((s) => {
       s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
       // Like a server's keep-alive timeout, right after the answer.
-      setTimeout(() => s.end(), 10);
+      s.end();
     });
     const t = transport();
     expect((await readAll(t, `${server.url}/1`)).bytes.toString()).toBe('ok');
-    await new Promise((r) => setTimeout(r, 50));
+    // The server has closed its side: wait until the connection is gone, not for a while.
+    await expect.poll(() => server.sockets.size).toBe(0);
     expect((await readAll(t, `${server.url}/2`)).bytes.toString()).toBe('ok');
     expect(server.connections).toBe(2);
+  });
+
+  it('a reused keep-alive connection that closes before any byte of the answer (stale) is retried on a new one', async () => {
+    // The race a keep-alive timeout makes: the client reuses the idle connection as the server
+    // closes it. Made deterministic: the first connection answers its first request, then closes
+    // on receiving the next one without a byte of answer. Every other request is answered.
+    const answered = new WeakMap<Socket, number>();
+    const server = await rawServer((s) => {
+      const n = answered.get(s) ?? 0;
+      answered.set(s, n + 1);
+      if (n === 1 && server.connections === 1) s.destroy();
+      else s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    const t = transport();
+    expect((await readAll(t, `${server.url}/1`)).bytes.toString()).toBe('ok');
+    // The GET went out on the reused connection (3 request heads in all), met the close and was
+    // sent again on a second connection, without the caller seeing a failure.
+    expect((await readAll(t, `${server.url}/2`)).bytes.toString()).toBe('ok');
+    expect(server.requests.map((h) => h.split(' ')[1])).toEqual(['/1', '/2', '/2']);
+    expect(server.connections).toBe(2);
+  });
+
+  it('a reused connection that closes after part of the answer is not retried: the request fails', async () => {
+    // Only a failure before any byte is stale; once the server answered, sending again could be wrong.
+    const server = await rawServer((s, _head, index) => {
+      if (index === 0) s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else s.end('HTTP/1.1 200 OK\r\ncontent-len');
+    });
+    const t = transport();
+    expect((await readAll(t, `${server.url}/1`)).bytes.toString()).toBe('ok');
+    const err = await t.get(`${server.url}/2`, {}, new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpWireError);
+    expect((err as HttpWireError).stale).toBe(false);
+    expect(server.requests).toHaveLength(2);
+    expect(server.connections).toBe(1);
   });
 
   it('aborting drops the connection, before the head and during the body, and rejects with the reason', async () => {

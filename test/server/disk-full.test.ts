@@ -8,15 +8,20 @@ import { KiB, MiB, startTestServer } from '../helpers/server.js';
 import { mountSmallFilesystem } from '../helpers/small-fs.js';
 
 const small = mountSmallFilesystem('16m');
-const mounted = 'dir' in small;
 afterAll(() => {
   if ('dir' in small) small.unmount();
 });
 
-const title = 'chunk PUTs get 507 while the disk is full, and the upload resumes after space is freed';
 describe('disk full', () => {
-  it.skipIf(!mounted)(mounted ? title : `${title}: skipped (${(small as { reason: string }).reason})`, async () => {
-    const dataDir = join((small as { dir: string }).dir, 'data');
+  it('chunk PUTs get 507 while the disk is full, and the upload resumes after space is freed', async ({ skip }) => {
+    if (!('dir' in small)) {
+      // Mounting needs root on Linux. CI has it, so there a missing tmpfs fails the test; elsewhere
+      // it is skipped, saying why.
+      const why = `cannot mount a 16 MiB tmpfs (${small.reason})`;
+      if (process.env.CI === 'true') throw new Error(`The disk-full test must run in CI, but it ${why}`);
+      return skip(why);
+    }
+    const dataDir = join(small.dir, 'data');
     const server = await startTestServer({ dataDir });
     try {
       const cs = 1 * MiB;
@@ -24,7 +29,7 @@ describe('disk full', () => {
       const { uploadId } = (await create(server.url, { name: 'full', size: data.length, chunkSize: cs })).body;
       expect((await putChunk(server.url, uploadId, 0, chunkOf(data, cs, 0))).status).toBe(201);
       // Fill the filesystem to its last few KiB with something the operator can delete.
-      const filler = join((small as { dir: string }).dir, 'filler');
+      const filler = join(small.dir, 'filler');
       await writeFile(filler, Buffer.alloc(16 * MiB - 1 * MiB - 512 * KiB)).catch(() => undefined);
       const r = await putChunk(server.url, uploadId, 1, chunkOf(data, cs, 1));
       expect(r.status).toBe(507);
