@@ -9,6 +9,7 @@ import { registerServe } from './serve.js';
 import { registerShare } from './share.js';
 import { registerStatus } from './status.js';
 import { registerUpload } from './upload.js';
+import { oneLineOptionErrors } from './usage-errors.js';
 
 const program = new Command('ferry')
   .description('Resumable, verified, parallel transfer of large files')
@@ -23,5 +24,14 @@ registerShare(program);
 registerKeys(program);
 registerGrant(program);
 registerMigrate(program);
+// Last: it covers the options of every command registered above.
+oneLineOptionErrors(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // A failure no command turned into a message of its own (a bug): its stack, not Node's default report,
+  // which starts with the throwing line of the minified bundle (kilobytes of one line).
+  process.stderr.write(`ferry: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+}

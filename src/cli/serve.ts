@@ -114,7 +114,9 @@ export function registerServe(program: Command): void {
         // A configuration mistake (2) or a start that fails (1: the port is taken, the data directory
         // is not writable, the database or the bucket does not answer...) is one clear line, not a stack trace.
         const issues = (error as { issues?: Array<{ message: string; path: PropertyKey[] }> }).issues;
-        const text = issues ? issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ') : (error as Error).message.split('\n')[0];
+        const text = issues
+          ? issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ')
+          : (listenFailure(error, config) ?? String((error as Error)?.message ?? error).split('\n')[0]);
         process.stderr.write(`ferry serve: ${text}\n`);
         process.exit(issues ? 2 : 1);
       }
@@ -127,4 +129,22 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+}
+
+/** Why a listening socket could not be opened, in one line naming the address; undefined for other errors. */
+export function listenFailure(error: unknown, config: { host: string; port: number; metricsAddress?: string }): string | undefined {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') return `cannot listen on ${e.hostname ?? config.host}: unknown host (${e.code}: --host takes an address of this machine, e.g. 127.0.0.1 or 0.0.0.0)`;
+  if (e?.syscall !== 'listen') return undefined;
+  const host = e.address ?? config.host;
+  const where = `${host.includes(':') ? `[${host}]` : host}${e.port !== undefined ? `:${e.port}` : ''}`;
+  // The metrics listener fails the same way; say which option chose the address.
+  const metrics = config.metricsAddress !== undefined && e.port !== undefined && e.port !== config.port && config.metricsAddress.endsWith(`:${e.port}`);
+  const which = metrics ? ' (--metrics-address)' : '';
+  const why: Record<string, string> = {
+    EADDRINUSE: `the address is in use (EADDRINUSE: another server?${metrics ? '' : ' choose another --port, or 0 for a free one'})`,
+    EACCES: `permission denied (EACCES: ports below 1024 need root or CAP_NET_BIND_SERVICE)`,
+    EADDRNOTAVAIL: `no such address on this machine (EADDRNOTAVAIL: ${metrics ? '--metrics-address' : '--host'} takes an address of this machine, e.g. 127.0.0.1 or 0.0.0.0)`,
+  };
+  return `cannot listen on ${where}${which}: ${why[e.code ?? ''] ?? e.message}`;
 }

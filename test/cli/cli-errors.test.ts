@@ -1,0 +1,122 @@
+// Command lines that cannot run: one clear line on stderr, no stack trace, no bundle source, non-zero exit.
+import { createServer, type Server } from 'node:net';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listenFailure } from '../../src/cli/serve.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/server.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function scratch(): Promise<{ dir: string; file: string; env: NodeJS.ProcessEnv }> {
+  const dir = await tempDir('ferry-cli-errors-');
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'somefile');
+  await writeFile(file, 'x');
+  // Nothing here may reach a server or a state directory: the command line is refused first.
+  return { dir, file, env: { FERRY_STATE_DIR: join(dir, 'state'), FERRY_SERVER: 'http://127.0.0.1:9' } };
+}
+
+/** Exactly one line, no stack frame, none of the bundle's source; the line is returned. */
+function oneLine(r: { code: number | null; stdout: string; stderr: string }): string {
+  expect(r.code, r.stderr).not.toBe(0);
+  expect(r.code, r.stderr).not.toBeNull();
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr.length, r.stderr).toBeLessThan(300);
+  expect(r.stderr).not.toMatch(/function|=>|new \w+\(|Usage:/);
+  expect(r.stdout).toBe('');
+  return lines[0]!;
+}
+
+describe('a bad option value', () => {
+  const cases: Array<{ args: (f: string, dir: string) => string[]; option: string; value: string }> = [
+    { args: (f) => ['upload', '-c', '0', f], option: '--concurrency', value: '0' },
+    { args: (f) => ['upload', '-c', 'abc', f], option: '--concurrency', value: 'abc' },
+    { args: (f) => ['upload', '--concurrency', '65', f], option: '--concurrency', value: '65' },
+    { args: (f) => ['upload', '--chunk-size', 'abc', f], option: '--chunk-size', value: 'abc' },
+    { args: (f) => ['upload', '--timeout', '0', f], option: '--timeout', value: '0' },
+    { args: (f) => ['upload', '--timeout', 'soon', f], option: '--timeout', value: 'soon' },
+    { args: () => ['download', '-c', '-3', 'http://127.0.0.1:9/files/x'], option: '--concurrency', value: '-3' },
+    { args: () => ['download', '-c', 'many', 'http://127.0.0.1:9/files/x'], option: '--concurrency', value: 'many' },
+    { args: () => ['download', '--chunk-size', '12 parsecs', 'http://127.0.0.1:9/files/x'], option: '--chunk-size', value: '12 parsecs' },
+    { args: () => ['download', '--timeout', '-1', 'http://127.0.0.1:9/files/x'], option: '--timeout', value: '-1' },
+    { args: (_, d) => ['serve', '--port', 'abc', '--data-dir', d], option: '--port', value: 'abc' },
+    { args: (_, d) => ['serve', '-p', '70000', '--data-dir', d], option: '--port', value: '70000' },
+    { args: (_, d) => ['serve', '--upload-ttl', '0', '--data-dir', d], option: '--upload-ttl', value: '0' },
+    { args: (_, d) => ['serve', '--keep-alive-timeout', 'x', '--data-dir', d], option: '--keep-alive-timeout', value: 'x' },
+    { args: (_, d) => ['serve', '--headers-timeout', '-5', '--data-dir', d], option: '--headers-timeout', value: '-5' },
+    { args: (_, d) => ['serve', '--max-connections', '0', '--data-dir', d], option: '--max-connections', value: '0' },
+    { args: (_, d) => ['serve', '--max-chunk-size', 'lots', '--data-dir', d], option: '--max-chunk-size', value: 'lots' },
+    { args: (_, d) => ['serve', '--orphan-grace', 'later', '--data-dir', d], option: '--orphan-grace', value: 'later' },
+    { args: (_, d) => ['serve', '--auth', 'maybe', '--data-dir', d], option: '--auth', value: 'maybe' },
+  ];
+
+  for (const c of cases) {
+    it(`${c.args('FILE', 'DIR').slice(0, 3).join(' ')}: one line naming ${c.option}`, async () => {
+      const s = await scratch();
+      const r = await runCli(c.args(s.file, join(s.dir, 'data')), s.env);
+      const line = oneLine(r);
+      expect(r.code).toBe(2);
+      const command = c.args('', '')[0];
+      expect(line.startsWith(`ferry ${command}: ${c.option}`), line).toBe(true);
+      expect(line).toContain(`"${c.value}"`);
+    });
+  }
+
+  it('names the environment variable a bad value came from', async () => {
+    const s = await scratch();
+    const r = await runCli(['serve', '--data-dir', join(s.dir, 'data')], { ...s.env, PORT: 'eighty' });
+    const line = oneLine(r);
+    expect(line).toContain('--port');
+    expect(line).toContain('$PORT');
+    expect(line).toContain('"eighty"');
+  });
+});
+
+describe('ferry serve on an address it cannot take', () => {
+  async function holdPort(): Promise<number> {
+    const holder: Server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      holder.once('error', reject);
+      holder.listen(0, '127.0.0.1', () => resolve());
+    });
+    cleanups.push(() => new Promise((resolve) => holder.close(resolve)));
+    return (holder.address() as { port: number }).port;
+  }
+
+  it('a busy port: one line naming the address, exit 1', async () => {
+    const port = await holdPort();
+    const s = await scratch();
+    const r = await runCli(['serve', '--port', String(port), '--data-dir', join(s.dir, 'data')], s.env);
+    const line = oneLine(r);
+    expect(r.code).toBe(1);
+    expect(line).toMatch(new RegExp(`^ferry serve: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`));
+    expect(line).toContain('EADDRINUSE');
+  });
+
+  it('a busy --metrics-address: one line naming that option', async () => {
+    const port = await holdPort();
+    const s = await scratch();
+    const r = await runCli(['serve', '--port', '0', '--metrics-address', `127.0.0.1:${port}`, '--data-dir', join(s.dir, 'data')], s.env);
+    const line = oneLine(r);
+    expect(r.code).toBe(1);
+    expect(line).toContain(`cannot listen on 127.0.0.1:${port} (--metrics-address): the address is in use`);
+  });
+
+  it('words a refused (EACCES) or unknown address as one line too', () => {
+    const config = { host: '127.0.0.1', port: 80 };
+    const eacces = Object.assign(new Error('listen EACCES: permission denied 127.0.0.1:80'), { code: 'EACCES', syscall: 'listen', address: '127.0.0.1', port: 80 });
+    expect(listenFailure(eacces, config)).toMatch(/^cannot listen on 127\.0\.0\.1:80: permission denied \(EACCES: ports below 1024/);
+    const v6 = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE', syscall: 'listen', address: '::1', port: 8080 });
+    expect(listenFailure(v6, { host: '::1', port: 8080 })).toMatch(/^cannot listen on \[::1\]:8080: the address is in use/);
+    const unknown = Object.assign(new Error('getaddrinfo ENOTFOUND nosuch.invalid'), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'nosuch.invalid' });
+    expect(listenFailure(unknown, { host: 'nosuch.invalid', port: 0 })).toMatch(/^cannot listen on nosuch\.invalid: unknown host/);
+    expect(listenFailure(new Error('disk on fire'), config)).toBeUndefined();
+  });
+});
