@@ -65,9 +65,10 @@ describe('ferry serve with a store it cannot use: one line, an exit code, within
 
   it('a --meta-pool-size that is not a positive count is refused, naming the option', async () => {
     const r = await serveThatFails(['--data-dir', await tempDir(), '--meta-pool-size', '0']);
-    // commander's own refusal (one line, then the usage, as for every option value it rejects)
-    expect(r.code).not.toBe(0);
-    expect(r.stderr.split('\n')[0]).toMatch(/--meta-pool-size .*'0' is invalid/);
+    // One line naming the option and the value, as for every option value the CLI rejects (exit 2: usage).
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^ferry serve: --meta-pool-size: .*"0"/);
   });
 
   it('an unknown --store scheme is a configuration error naming the option', async () => {
