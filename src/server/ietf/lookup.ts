@@ -4,7 +4,7 @@ import type { UploadRecord } from '../../stores/types.js';
 import type { Principal } from '../auth/principal.js';
 import { completeUpload } from '../completion.js';
 import type { ServerContext } from '../context.js';
-import { closedUploadProblem, loadUpload } from '../upload-lifecycle.js';
+import { awaitsCompletion, closedUploadProblem, loadUpload } from '../upload-lifecycle.js';
 
 /**
  * The stream upload (tus or IETF) of a file named `uploadId`, as `who` may see it (404 otherwise:
@@ -17,8 +17,7 @@ export async function loadStreamUpload(ctx: ServerContext, uploadId: string, who
   if (upload.protocol === 'ferry' || upload.role !== 'file') {
     throw new FerryError('upload-not-found', `Upload ${uploadId} is not a resumable upload of a file (tus or IETF).`);
   }
-  const due = upload.state === 'uploading' && !upload.lengthDeferred && upload.chunksReceived === upload.totalChunks;
-  if (due || upload.state === 'completing') {
+  if (awaitsCompletion(upload) || upload.state === 'completing') {
     await completeUpload(ctx, upload, { wait: false }).catch((error: unknown) => {
       if (!(error instanceof FerryError)) throw error;
     });

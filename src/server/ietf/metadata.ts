@@ -1,30 +1,11 @@
 // The file name and metadata of an IETF upload, from the creation request's representation metadata.
 import type { IncomingMessage } from 'node:http';
 import { FerryError, metadataProblem, type Metadata } from '../../protocol/index.js';
+import { parseUploadMetadata } from '../tus/headers.js';
 import { IetfFields, mediaTypeOf, partialUploadType } from './fields.js';
 
 /** Media types that describe the request's content as a transfer, not the file. */
 const transferTypes = new Set([partialUploadType, 'application/offset+octet-stream']);
-
-/**
- * tus Upload-Metadata ("key base64,key base64", a key alone for an empty value), which tus-js-client
- * sends in IETF mode too; the draft itself has no metadata field. Malformed entries are refused.
- */
-export function decodeTusMetadata(header: string | undefined): Metadata {
-  const out: Metadata = {};
-  if (header === undefined || header.trim() === '') return out;
-  for (const entry of header.split(',')) {
-    const [key, value, ...rest] = entry.trim().split(' ');
-    if (!key || rest.length > 0 || (value !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(value))) {
-      throw new FerryError('invalid-metadata', 'Upload-Metadata must be comma-separated "key base64value" pairs.');
-    }
-    if (Object.hasOwn(out, key)) throw new FerryError('invalid-metadata', `Upload-Metadata names "${key.slice(0, 64)}" twice.`);
-    const decoded = Buffer.from(value ?? '', 'base64');
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(decoded);
-    out[key] = text;
-  }
-  return out;
-}
 
 /** The file name a Content-Disposition gives (filename* = RFC 8187 UTF-8 wins over filename), if any. */
 export function dispositionFileName(header: string | undefined): string | undefined {
@@ -60,7 +41,8 @@ export function dispositionFileName(header: string | undefined): string | undefi
  */
 export function uploadDescription(req: IncomingMessage): { name: string; metadata: Metadata } {
   const rawMeta = req.headers[IetfFields.tusMetadata];
-  const metadata = decodeTusMetadata(Array.isArray(rawMeta) ? rawMeta.join(',') : rawMeta);
+  // tus Upload-Metadata, which tus-js-client sends in IETF mode too (the draft has no metadata field).
+  const metadata = parseUploadMetadata(Array.isArray(rawMeta) ? rawMeta.join(',') : rawMeta);
   const type = mediaTypeOf(req);
   if (type && !transferTypes.has(type) && metadata.filetype === undefined) metadata.filetype = type;
   const problem = metadataProblem(metadata);

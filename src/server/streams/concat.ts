@@ -40,7 +40,8 @@ export async function concatenate(ctx: ServerContext, req: IncomingMessage, who:
       if (done.state !== 'complete' && done.state !== 'completing') {
         throw new FerryError('internal-error', `The concatenation of ${partIds.length} partial uploads stopped at ${streamOffset(done)} of ${size} bytes.`);
       }
-      for (const part of new Map(parts.map((p) => [p.id, p])).values()) await retirePart(ctx, part);
+      // Retired: partials report no events, and aborting one frees its storage and the copy assembled to read it.
+      for (const part of new Map(parts.map((p) => [p.id, p])).values()) await abortUpload(ctx, part);
       ctx.log.info({ uploadId: final.id, event: 'concatenated', parts: partIds, size }, 'partial uploads concatenated');
       return done;
     } catch (error) {
@@ -77,13 +78,4 @@ async function* partBytes(ctx: ServerContext, parts: UploadRecord[]): AsyncGener
       if (held) yield held;
     }
   }
-}
-
-/** A partial whose bytes are in the final: ended (no event: it never was a file), its storage freed. */
-async function retirePart(ctx: ServerContext, part: UploadRecord): Promise<void> {
-  if (!(await ctx.meta.transition(part.id, ['uploading'], 'aborted'))) return;
-  await ctx.meta.forgetChunks(part.id);
-  await ctx.blobs.deleteFile(ctx.blobs.fileRefOf(part.blobHandle, part.fileId!));
-  await ctx.blobs.abort(part.blobHandle);
-  if (part.grantId) await ctx.meta.releaseGrant(part.grantId, part.size);
 }
