@@ -44,6 +44,8 @@ const usage = `npm run bench -- [options]
                          existing report keeps everything but those sections
   --no-install           never apt-get install missing tools
   --only <ids>           only these contenders (e.g. ferry-cli,raw-sync; ids are listed in the progress lines)
+  --baseline <dir>       another checkout with a built dist/: its ferry upload and download run as extra
+                         rows beside this build's (side-by-side comparison of a change)
   --keep                 keep the scratch directory`;
 
 function parseOptions(): BenchOptions & { keep: boolean } {
@@ -57,6 +59,7 @@ function parseOptions(): BenchOptions & { keep: boolean } {
       out: { type: 'string' },
       'no-install': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
       only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -83,7 +86,14 @@ function parseOptions(): BenchOptions & { keep: boolean } {
     install: !values['no-install'],
     only: values.only ? new Set(values.only.split(',')) : null,
     keep: values.keep!,
+    baseline: values.baseline ? resolveBaseline(values.baseline) : null,
   };
+}
+
+function resolveBaseline(dir: string): string {
+  const at = resolve(dir);
+  if (!existsSync(resolve(at, 'dist/cli/main.js'))) throw new Error(`--baseline ${dir}: no dist/cli/main.js there (build that checkout first)`);
+  return at;
 }
 
 async function main(): Promise<void> {

@@ -28,11 +28,12 @@ async function removeOutput(t: Target): Promise<void> {
   }
 }
 
-export function ferryDownload(env: Env, t: Target, skip: string | null): Contender {
-  const cli = join(env.repo, 'dist/cli/main.js');
+/** `ferry download` of this build, or of the `--baseline` build when `baseline` is given (side by side). */
+export function ferryDownload(env: Env, t: Target, skip: string | null, baseline?: string): Contender {
+  const cli = join(baseline ?? env.repo, 'dist/cli/main.js');
   return {
-    id: 'ferry-download',
-    label: 'Ferry download (verified, parallel) ← Ferry',
+    id: baseline ? 'ferry-download-baseline' : 'ferry-download',
+    label: baseline ? 'Ferry download, baseline build ← Ferry' : 'Ferry download (verified, parallel) ← Ferry',
     skip,
     run: async () => checked(t, (await measureClient(process.execPath, [cli, 'download', t.url, '-o', t.out], t.server, env.clientEnv)).m),
     after: () => removeOutput(t),

@@ -4,8 +4,9 @@ import type { Contender } from '../lib/contender.js';
 import type { Server } from '../servers/spawn.js';
 import { emptyFerry, lastJson, measureClient, tsxArgs, type Env } from './common.js';
 
-export function ferryCliUpload(env: Env, id: string, label: string, file: string, server: Server, args: string[] = []): Contender {
-  const cli = join(env.repo, 'dist/cli/main.js');
+/** `ferry upload` of this build (or of another checkout's build: `repo`, for side-by-side rows). */
+export function ferryCliUpload(env: Env, id: string, label: string, file: string, server: Server, args: string[] = [], repo = env.repo): Contender {
+  const cli = join(repo, 'dist/cli/main.js');
   return {
     id,
     label,

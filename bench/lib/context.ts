@@ -20,6 +20,11 @@ export interface BenchOptions {
   install: boolean;
   /** Only these contender ids (for investigating one comparison); null for all. */
   only: Set<string> | null;
+  /**
+   * Another checkout with a built dist/ (e.g. `git worktree add /tmp/base main~3 && cd /tmp/base &&
+   * npm ci`): its `ferry upload`/`ferry download` run as extra rows beside this build's, alternated.
+   */
+  baseline: string | null;
 }
 
 export type SectionName = 'sha' | 'upload' | 'tus' | 'download' | 'memory' | 'scaling' | 'cluster';

@@ -47,6 +47,7 @@ export async function downloadSection(ctx: BenchContext): Promise<SectionReport>
     if (missing) ctx.log(`  skipping Ferry download: ${missing}`);
     const contenders: Contender[] = [
       ferryDownload(env, fromFerry, missing),
+      ...(options.baseline ? [ferryDownload(env, fromFerry, null, options.baseline)] : []),
       curlGet(tools.curl, 'curl-ferry', 'curl ← Ferry', fromFerry),
       curlGet(tools.curl, 'curl-nginx', 'curl ← nginx (reference)', fromNginx, noNginx),
     ];

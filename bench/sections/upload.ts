@@ -26,6 +26,7 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionReport> {
       ferryLibUpload(env, 'ferry-lib', 'Ferry library (defaults)', file, ferry),
       curlPut(tools.curl, 'raw-sync', 'curl -T → Node PUT + fdatasync (reference)', file, raw),
     ];
+    if (options.baseline) contenders.push(ferryCliUpload(env, 'ferry-cli-baseline', 'Ferry CLI (defaults), baseline build', file, ferry, [], options.baseline));
     if (!options.smoke) {
       const ferryNoSync = await started(startFerry(repo, work.dir('up-ferry-nofsync'), ['--no-fsync']));
       const ferryNodeGc = await started(startFerry(repo, work.dir('up-ferry-node-gc'), [], []));
