@@ -129,7 +129,8 @@ async function main(): Promise<void> {
       // NODE_EXTRA_CA_CERTS makes every Node process parse that CA bundle as it starts (44 ms here, where
       // the sandbox points it at the system bundle); loopback http needs no certificate, and a user's
       // machine does not usually set it. Unset for every client: only Node ones start faster for it.
-      env: { repo, clientEnv: { FERRY_STATE_DIR: work.dir('client-state'), NODE_EXTRA_CA_CERTS: undefined } },
+      // Loopback figures: a proxy configured on the machine must not carry the clients' requests.
+      env: { repo, clientEnv: { FERRY_STATE_DIR: work.dir('client-state'), NODE_EXTRA_CA_CERTS: undefined, HTTP_PROXY: undefined, HTTPS_PROXY: undefined, http_proxy: undefined, https_proxy: undefined } },
     };
     const reports: [SectionName, SectionReport][] = [];
     for (const name of allSections) {

@@ -1,13 +1,16 @@
 // `ferry download <url>`: a resumable, verified download with the shared progress display. Re-running
 // the same command continues from `<file>.part` + `<file>.part.ferry`; Ctrl-C leaves them up to date.
 import { lstat, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { download, isDownloadError, probe, suggestFileName, type DownloadResult } from '../client/node/download.js';
+import type { RetryEvent } from '../client/index.js';
+import { download, isDownloadError, probe, suggestFileName, type DownloadOptions, type DownloadResult, type ProbeOptions } from '../client/node/download.js';
 import { authHeaders, describeAuthFailure, hasLinkGrant, problemOf, tokenOption } from './credentials.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
-import { parseSize } from './options.js';
-import { chooseViewMode, createProgressView, type TransferView } from './progress-view.js';
+import { parseChunkSize } from './options.js';
+import { chooseResultForm, writeResult } from './output-results.js';
+import { connectingLine, retryFields, retryLine } from './progress-retry.js';
+import { chooseViewMode, createProgressView, type ProgressView, type TransferView } from './progress-view.js';
 import { concurrencyOption, timeoutOption } from './server-option.js';
 
 interface DownloadCommandOptions {
@@ -30,7 +33,7 @@ export function registerDownload(program: Command): void {
     .addOption(tokenOption())
     .addOption(concurrencyOption())
     .addOption(timeoutOption('seconds without a byte arriving before a range is fetched again (default 30)'))
-    .addOption(new Option('--chunk-size <size>', 'range size for plain HTTP servers, e.g. 8MiB (a Ferry server sets its own)').argParser(parseSize))
+    .addOption(new Option('--chunk-size <size>', 'range size for plain HTTP servers, e.g. 8MiB (a Ferry server sets its own)').argParser(parseChunkSize))
     .option('--no-resume', 'start over even if an interrupted download of this file exists')
     .option('--json', 'machine-readable progress and results, one JSON object per line on stdout', false)
     .option('-f, --force', 'overwrite the output file if it already exists (it is refused otherwise)', false)
@@ -54,12 +57,16 @@ async function downloadCommand(url: string, o: DownloadCommandOptions): Promise<
   };
   process.on('SIGINT', onSigint);
   let bar: TransferView | null = null;
+  // Until the destination is known, retries of the first request are shown under the URL's name.
+  let early: TransferView | null = null;
+  const onEarlyRetry = (r: RetryEvent) => (early ??= view.add(provisionalName(url), 'download')).waiting(connectingLine(url, r), retryFields(r));
   try {
-    const dest = await destination(url, o, aborter.signal);
+    const dest = await destination(url, o, aborter.signal, onEarlyRetry);
+    view.stop();
     const clash = o.force ? null : await existing(dest);
     if (clash !== null) return refuse(dest, clash, o.json ? view : null);
     bar = view.add(basename(dest), 'download');
-    return await run(url, dest, o, bar, aborter.signal, () => interrupted);
+    return await run(url, dest, o, view, bar, aborter.signal, () => interrupted);
   } catch (error) {
     // Before the transfer began: the URL could not be probed, or the destination is unusable.
     if (interrupted) return stopped(bar ?? view.add(url, 'download'));
@@ -73,15 +80,30 @@ async function downloadCommand(url: string, o: DownloadCommandOptions): Promise<
 }
 
 /** -o as a file; else the server's name (sanitized) in -o's directory or the current one. */
-async function destination(url: string, o: DownloadCommandOptions, signal: AbortSignal): Promise<string> {
+async function destination(url: string, o: DownloadCommandOptions, signal: AbortSignal, onRetry: (r: RetryEvent) => void): Promise<string> {
   let dir = process.cwd();
   if (o.output !== undefined) {
     const isDir = o.output.endsWith('/') || (await stat(o.output).then((s) => s.isDirectory(), () => false));
     if (!isDir) return resolve(o.output);
     dir = resolve(o.output);
   }
-  const remote = await probe(url, { signal, headers: authHeaders(o.token), ...(o.timeout !== undefined && { idleTimeoutMs: o.timeout * 1000 }) });
+  const options: ProbeOptions = {
+    signal,
+    headers: authHeaders(o.token),
+    onRetry,
+    ...(o.timeout !== undefined && { idleTimeoutMs: o.timeout * 1000 }),
+  };
+  const remote = await probe(url, options);
   return join(dir, suggestFileName(remote.fileName, url));
+}
+
+/** The URL's last segment, to label "connecting…" before the server named the file. */
+function provisionalName(url: string): string {
+  try {
+    return suggestFileName(null, url);
+  } catch {
+    return 'download';
+  }
 }
 
 /**
@@ -109,7 +131,15 @@ function refuse(dest: string, what: string, jsonView: ReturnType<typeof createPr
   return 1;
 }
 
-async function run(url: string, dest: string, o: DownloadCommandOptions, bar: TransferView, signal: AbortSignal, interrupted: () => boolean): Promise<number> {
+async function run(
+  url: string,
+  dest: string,
+  o: DownloadCommandOptions,
+  view: ProgressView,
+  bar: TransferView,
+  signal: AbortSignal,
+  interrupted: () => boolean,
+): Promise<number> {
   const handle = download(url, dest, {
     concurrency: o.concurrency,
     chunkSize: o.chunkSize,
@@ -130,24 +160,23 @@ async function run(url: string, dest: string, o: DownloadCommandOptions, bar: Tr
   });
   handle.on('restart', (r) => bar.note(r.message, { restart: r.reason }));
   handle.on('warning', (w) => bar.note(w.message, { warning: true }));
-  handle.on('retry', (r) => {
-    const why = r.error instanceof Error ? r.error.message : String(r.error);
-    bar.note(`${r.what} failed (${why}); retrying in ${(r.delayMs / 1000).toFixed(1)} s`, { what: r.what, index: r.index, delayMs: r.delayMs });
-  });
+  // Before the server first answered, a retry is all there is to show: say that it is still trying.
+  handle.on('retry', (r) => (started ? bar.note(retryLine(r), retryFields(r)) : bar.waiting(connectingLine(url, r), retryFields(r))));
   try {
     const result: DownloadResult = await handle.result;
     bar.update(handle.progress());
     bar.finish(true, summary(result), { ...result });
-    if (!o.json) process.stdout.write(`${result.path}\n`);
+    view.stop();
+    writeResult(chooseResultForm(o.json, true), 'download', shownPath(result.path), url, result.path);
     return 0;
   } catch (error) {
     if (interrupted()) return stopped(bar);
     const auth = describeAuthFailure(problemOf(error), url, Boolean(o.token));
     const message = auth ?? (error instanceof Error ? error.message : String(error));
     const reason = reasonOf(error);
-    const resumable = !['verification', 'invalid', 'fatal'].includes(reason);
+    const resumable = !['verification', 'invalid', 'fatal', 'unreachable'].includes(reason);
     const hint = resumable && auth === null ? ' Run the same command again to resume.' : '';
-    bar.finish(false, `failed: ${message}${hint}`, {
+    bar.finish(false, `failed: ${message.replace(/\.?$/, '.')}${hint}`, {
       error: message,
       reason,
       problem: problemJson(error),
@@ -155,6 +184,12 @@ async function run(url: string, dest: string, o: DownloadCommandOptions, bar: Tr
     });
     return 1;
   }
+}
+
+/** The saved file as the user would type it: relative to the current directory when it is under it. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
 function stopped(bar: TransferView): number {

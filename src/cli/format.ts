@@ -24,3 +24,13 @@ export function formatDuration(seconds: number | null): string {
   const two = (x: number) => String(x).padStart(2, '0');
   return h > 0 ? `${h}:${two(m)}:${two(sec)}` : `${two(m)}:${two(sec)}`;
 }
+
+/** A whole run's length for a summary line: "0.4 s", "14 s", "3 min 5 s", "1 h 2 min". */
+export function formatElapsed(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '-- s';
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}

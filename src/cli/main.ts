@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // The `ferry` command: one subcommand per module, wired here.
 import { Command } from 'commander';
+import { registerAbort } from './abort.js';
 import { registerDownload } from './download.js';
 import { registerGrant } from './grant.js';
 import { registerKeys } from './keys.js';
+import { registerLs } from './ls.js';
 import { registerMigrate } from './migrate.js';
+import { registerRm } from './rm.js';
 import { registerServe } from './serve.js';
 import { registerShare } from './share.js';
 import { registerStatus } from './status.js';
@@ -13,13 +16,15 @@ import { oneLineOptionErrors } from './usage-errors.js';
 
 const program = new Command('ferry')
   .description('Resumable, verified, parallel transfer of large files')
-  .version('0.1.0')
-  .showHelpAfterError();
+  .version('0.1.0');
 
 registerServe(program);
 registerUpload(program);
 registerDownload(program);
 registerStatus(program);
+registerLs(program);
+registerRm(program);
+registerAbort(program);
 registerShare(program);
 registerKeys(program);
 registerGrant(program);

@@ -1,5 +1,6 @@
 // Parsers for command-line values shared by several commands (sizes, numbers).
 import { InvalidArgumentError } from 'commander';
+import { DefaultLimits } from '../protocol/limits.js';
 import { parseSpan } from '../protocol/span.js';
 
 const units: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3, t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4 };
@@ -10,6 +11,24 @@ export function parseSize(text: string): number {
   const unit = m ? units[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) throw new InvalidArgumentError(`"${text}" is not a size (examples: 8MiB, 512KiB, 1048576).`);
   return Math.round(Number(m[1]) * unit);
+}
+
+/**
+ * A requested chunk (or range) size: a size of at least 1 byte. The server still has the last word: a
+ * size outside its range (GET /capabilities; 256KiB to 128MiB by default) is raised or lowered into it.
+ */
+export function parseChunkSize(text: string): number {
+  const n = parseSize(text);
+  if (n < 1) throw new InvalidArgumentError(`a chunk is at least 1 byte (a server raises a smaller size to its minimum, ${binarySize(DefaultLimits.minChunkSize)} by default)`);
+  return n;
+}
+
+/** Bytes as the size options take them, exactly: 1073741824 -> "1GiB"; 1536 (no whole unit) -> "1536". */
+export function binarySize(bytes: number): string {
+  for (const [unit, size] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
 }
 
 export function parseInteger(min: number, max: number) {

@@ -1,21 +1,32 @@
-// Shows transfer progress: a bar per file on a TTY, periodic plain lines otherwise, JSON lines with --json.
-import cliProgress from 'cli-progress';
+// Shows transfer progress on stderr: a live bar on a terminal, periodic plain lines otherwise, JSON
+// lines (on stdout) with --json. Files go one after another, so one live line is all a terminal needs.
+// Results (URLs, paths) are not shown here: they go to stdout through output-results.ts.
 import type { Progress } from '../client/index.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
+import { createLiveLine, type LiveLine } from './output-live-line.js';
+import { printable } from './output-width.js';
+import { progressLine } from './progress-line.js';
 
 export type ViewMode = 'tty' | 'plain' | 'json';
 
 export interface TransferView {
   /** Updates the file's progress (throttled by the view). */
   update(progress: Progress): void;
-  /** A notice about the file (a retry, a resume); shown above the bars on a TTY. */
+  /** A notice about the file (a retry, a resume); a line of its own. */
   note(message: string, fields?: Record<string, unknown>): void;
-  /** The file finished (ok) or failed; `fields` go into the JSON line. */
+  /**
+   * What the transfer is waiting for before it began ("connecting… retrying in 4 s"): redrawn in
+   * place on a terminal, a line per call otherwise.
+   */
+  waiting(message: string, fields?: Record<string, unknown>): void;
+  /** The file finished (ok) or failed; `fields` go into the JSON line. The live line is gone after it. */
   finish(ok: boolean, message: string, fields?: Record<string, unknown>): void;
 }
 
 export interface ProgressView {
+  readonly mode: ViewMode;
   add(label: string, kind: 'upload' | 'download'): TransferView;
+  /** Erases the live line (before printing anything else, or exiting). */
   stop(): void;
 }
 
@@ -25,9 +36,10 @@ export function chooseViewMode(json: boolean, stream: NodeJS.WriteStream = proce
 }
 
 const plainIntervalMs = 2_000;
+const ttyIntervalMs = 125;
 
 export function createProgressView(mode: ViewMode): ProgressView {
-  if (mode === 'tty') return ttyView();
+  if (mode === 'tty') return ttyView(createLiveLine(process.stderr));
   return mode === 'json' ? lineView(true) : lineView(false);
 }
 
@@ -36,76 +48,65 @@ function summary(p: Progress): string {
   return `${pct.toFixed(1)}% ${formatBytes(p.bytesAcked)}/${formatBytes(p.totalBytes)} ${formatRate(p.rate)} ETA ${formatDuration(p.etaSeconds)} chunks ${p.chunksDone}/${p.totalChunks} in flight ${p.inFlight}`;
 }
 
-function ttyView(): ProgressView {
-  const bars = new cliProgress.MultiBar(
-    {
-      format: ' {label} |{bar}| {percentage}% {done}/{size} {rate} ETA {eta_h} {inflight} in flight',
-      barCompleteChar: '█',
-      barIncompleteChar: '░',
-      hideCursor: true,
-      clearOnComplete: false,
-      stopOnComplete: false,
-      fps: 8,
-      stream: process.stderr,
-    },
-    cliProgress.Presets.shades_grey,
-  );
+function ttyView(live: LiveLine): ProgressView {
   return {
+    mode: 'tty',
     add(label) {
-      const bar = bars.create(1, 0, { label, done: '0 B', size: '?', rate: formatRate(null), eta_h: '--:--', inflight: 0 });
+      const name = printable(label);
+      let last = 0;
+      let finished = false;
       return {
         update(p) {
-          bar.setTotal(Math.max(1, p.totalBytes));
-          bar.update(p.totalBytes === 0 && p.phase === 'done' ? 1 : p.bytesAcked, {
-            label,
-            done: formatBytes(p.bytesAcked),
-            size: formatBytes(p.totalBytes),
-            rate: formatRate(p.rate),
-            eta_h: formatDuration(p.etaSeconds),
-            inflight: p.inFlight,
-          });
+          if (finished) return;
+          const now = Date.now();
+          if (now - last < ttyIntervalMs && p.phase !== 'done') return;
+          last = now;
+          live.show(progressLine(label, p, live.width()));
         },
         note(message) {
-          bars.log(`${label}: ${message}\n`);
+          live.log(`${name}: ${message}`);
         },
-        finish(ok, message) {
-          bars.log(`${label}: ${message}\n`);
-          if (ok) bar.update(bar.getTotal());
+        waiting(message) {
+          if (!finished) live.show(`${name}: ${message}`);
+        },
+        finish(_ok, message) {
+          if (finished) return;
+          finished = true;
+          live.clear();
+          process.stderr.write(`${name}: ${message}\n`);
         },
       };
     },
-    stop: () => bars.stop(),
+    stop: () => live.clear(),
   };
 }
 
 function lineView(json: boolean): ProgressView {
   const write = (line: string) => process.stderr.write(line + '\n');
   return {
+    mode: json ? 'json' : 'plain',
     add(label, kind) {
+      const name = printable(label);
       let last = 0;
       let startShown = false;
       let doneShown = false;
       let finished = false;
       const show = (p: Progress) => {
         if (json) process.stdout.write(JSON.stringify({ event: 'progress', kind, file: label, ...p }) + '\n');
-        else write(`${label}: ${summary(p)}`);
+        else write(`${name}: ${summary(p)}`);
+      };
+      const note = (message: string, fields: Record<string, unknown> = {}) => {
+        if (json) process.stdout.write(JSON.stringify({ event: 'note', kind, file: label, message, ...fields }) + '\n');
+        else write(`${name}: ${message}`);
       };
       return {
         update(progress) {
           // After the result (or a second report of the end) there is nothing new to say.
           if (finished || doneShown) return;
           let p = progress;
-          if (p.phase === 'starting') {
-            if (!startShown && p.bytesSent > 0) {
-              // The first request is already on the wire (an upload's chunk 0 goes with its creation):
-              // show the start as it was just before it, then this report as the transfer it is.
-              startShown = true;
-              last = Date.now();
-              show({ ...p, bytesSent: p.bytesSent - p.bytesInFlight, bytesInFlight: 0, inFlight: 0, rate: null, etaSeconds: null });
-            }
-            // One 'starting' line per file; a later report of that phase has bytes moving.
-            if (startShown) p = { ...p, phase: 'transferring' };
-          }
+          // One 'starting' line per file (the engine's first report: what was already there); a later
+          // report of that phase has bytes moving.
+          if (p.phase === 'starting' && startShown) p = { ...p, phase: 'transferring' };
           const now = Date.now();
           const first = p.phase === 'starting' || p.phase === 'done';
           if (!first && now - last < (json ? 500 : plainIntervalMs)) return;
@@ -114,15 +115,13 @@ function lineView(json: boolean): ProgressView {
           if (p.phase === 'done') doneShown = true;
           show(p);
         },
-        note(message, fields = {}) {
-          if (json) process.stdout.write(JSON.stringify({ event: 'note', kind, file: label, message, ...fields }) + '\n');
-          else write(`${label}: ${message}`);
-        },
+        note,
+        waiting: note,
         finish(ok, message, fields = {}) {
           if (finished) return;
           finished = true;
           if (json) process.stdout.write(JSON.stringify({ event: ok ? 'done' : 'error', kind, file: label, message, ...fields }) + '\n');
-          else write(`${label}: ${message}`);
+          else write(`${name}: ${message}`);
         },
       };
     },

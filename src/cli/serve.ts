@@ -1,7 +1,13 @@
 // `ferry serve`: run the server until SIGINT/SIGTERM, on the embedded stores or on PostgreSQL and S3.
+import { mkdir } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { collect, collectGrantSecrets, parseDuration, parseInteger, parseNonNegativeNumber, parsePositiveNumber, parseSize } from './options.js';
+import { DefaultLimits } from '../protocol/limits.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { binarySize, collect, collectGrantSecrets, parseDuration, parseInteger, parseNonNegativeNumber, parsePositiveNumber, parseSize } from './options.js';
 import { addStoreOptions, storeConfig } from './store-options.js';
+
+/** A size option's default, shown in --help as the operator would type it (1TiB, 8MiB). */
+const sizeDefault = (bytes: number): [number, string] => [bytes, binarySize(bytes)];
 
 export function registerServe(program: Command): void {
   const command = program
@@ -9,20 +15,20 @@ export function registerServe(program: Command): void {
     .description('Run a Ferry server (SQLite metadata + files under --data-dir, or --meta postgres://… --store s3://… for several nodes; web page at /)')
     .addOption(new Option('-p, --port <port>', 'TCP port (0 picks a free one)').env('PORT').default(8080).argParser(parseInteger(0, 65535)))
     .addOption(new Option('--host <host>', 'address to listen on (0.0.0.0: every address, which turns on --auth token)').env('FERRY_HOST').default('127.0.0.1'))
-    .addOption(new Option('--auth <mode>', 'open: no credentials (loopback only); token: API keys and grants (default off loopback)').choices(['open', 'token']).env('FERRY_AUTH'))
+    .addOption(new Option('--auth <mode>', 'open: no credentials (loopback only); token: API keys and grants (default: open on a loopback --host, else token)').choices(['open', 'token']).env('FERRY_AUTH'))
     .addOption(new Option('--i-know-this-is-public', 'allow --auth open on a non-loopback address (anyone who reaches it can read and fill it)'))
     .addOption(
-      new Option('--grant-secret <kid:secret>', 'secret that verifies signed grants, as key-id:secret (repeatable, for rotation; env: comma-separated)')
+      new Option('--grant-secret <kid:secret>', 'secret that verifies signed grants, as key-id:secret (repeatable, for rotation; env: comma-separated) (default: none, grants refused)')
         .env('FERRY_GRANT_SECRETS')
         .argParser(collectGrantSecrets),
     )
     .addOption(new Option('--file-ttl <duration>', 'delete finished files this long after they were completed (e.g. 30d; default: keep)').argParser(parseDuration))
-    .addOption(new Option('--max-share <duration>', 'longest lifetime of a share link (default 90d)').argParser(parseDuration))
-    .addOption(new Option('--cors-origin <origin>', 'let pages from this origin call the API (repeatable; * for any)').argParser(collect))
-    .addOption(new Option('--webhook <url>', 'POST signed event webhooks to this URL (repeatable)').argParser(collect))
-    .addOption(new Option('--webhook-secret <secret>', 'Standard Webhooks signing secret (whsec_...)').env('FERRY_WEBHOOK_SECRET'))
+    .addOption(new Option('--max-share <duration>', 'longest lifetime of a share link').default(90 * 24 * 3600, '90d').argParser(parseDuration))
+    .addOption(new Option('--cors-origin <origin>', 'let pages from this origin call the API (repeatable; * for any) (default: none)').argParser(collect))
+    .addOption(new Option('--webhook <url>', 'POST signed event webhooks to this URL (repeatable) (default: none)').argParser(collect))
+    .addOption(new Option('--webhook-secret <secret>', 'Standard Webhooks signing secret (whsec_...) (default: none; needed by --webhook and --pre-create-hook)').env('FERRY_WEBHOOK_SECRET'))
     .addOption(new Option('--webhook-timeout <seconds>', 'time limit of one webhook or hook request').default(10).argParser(parsePositiveNumber))
-    .addOption(new Option('--pre-create-hook <url>', 'ask this URL before every upload is created (it may refuse or annotate it)').env('FERRY_PRE_CREATE_HOOK'))
+    .addOption(new Option('--pre-create-hook <url>', 'ask this URL before every upload is created (it may refuse or annotate it) (default: none)').env('FERRY_PRE_CREATE_HOOK'))
     .addOption(new Option('-d, --data-dir <dir>', 'where metadata and bytes are stored').env('FERRY_DATA_DIR').default('./ferry-data'))
     .addOption(new Option('--no-fsync', 'acknowledge chunks without fsync (faster; a power loss may lose acknowledged chunks)'))
     .addOption(new Option('--public-url <url>', 'base URL for links in responses (default: the listening URL, or a Host naming this machine)').env('FERRY_PUBLIC_URL'))
@@ -30,7 +36,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--sweep-interval <seconds>', 'how often expired uploads are cleaned up').default(60).argParser(parsePositiveNumber))
     .addOption(
       new Option('--orphan-grace <duration>', 'age at which storage no upload names is freed (another node may be creating it; 0: at once)')
-        .default(600)
+        .default(600, '10m')
         .argParser((text) => (text.trim() === '0' ? 0 : parseDuration(text))),
     )
     .addOption(
@@ -38,11 +44,11 @@ export function registerServe(program: Command): void {
         .default(2)
         .argParser(parseNonNegativeNumber),
     )
-    .addOption(new Option('--max-file-size <size>', 'largest accepted file').argParser(parseSize))
-    .addOption(new Option('--min-chunk-size <size>', 'smallest accepted chunk').argParser(parseSize))
-    .addOption(new Option('--default-chunk-size <size>', 'chunk size offered to clients').argParser(parseSize))
-    .addOption(new Option('--max-chunk-size <size>', 'largest accepted chunk').argParser(parseSize))
-    .addOption(new Option('--metrics-address <host:port>', 'serve GET /metrics there, without credentials (keep it private); the main address then answers 404 for it').env('FERRY_METRICS_ADDRESS'))
+    .addOption(new Option('--max-file-size <size>', 'largest accepted file').default(...sizeDefault(DefaultLimits.maxFileSize)).argParser(parseSize))
+    .addOption(new Option('--min-chunk-size <size>', 'smallest accepted chunk (raised to 5MiB on S3)').default(...sizeDefault(DefaultLimits.minChunkSize)).argParser(parseSize))
+    .addOption(new Option('--default-chunk-size <size>', 'chunk size offered to clients').default(...sizeDefault(DefaultLimits.defaultChunkSize)).argParser(parseSize))
+    .addOption(new Option('--max-chunk-size <size>', 'largest accepted chunk').default(...sizeDefault(DefaultLimits.maxChunkSize)).argParser(parseSize))
+    .addOption(new Option('--metrics-address <host:port>', 'serve GET /metrics there, without credentials (keep it private); the main address then answers 404 for it (default: on the main address, for admins)').env('FERRY_METRICS_ADDRESS'))
     .addOption(new Option('--max-connections <n>', 'connections open at once; more are closed as they are accepted').default(1024).argParser(parseInteger(1, 1_000_000)))
     .addOption(new Option('--max-connections-per-address <n>', 'connections open at once from one client address (0: no cap) (default: 64, none with --trust-proxy)').argParser(parseInteger(0, 1_000_000)))
     .addOption(new Option('--keep-alive-timeout <seconds>', 'close a keep-alive connection idle this long, at most 60 (behind a proxy: above its upstream keep-alive)').default(5).argParser(parsePositiveNumber))
@@ -53,7 +59,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--max-downloads-per-identity <n>', 'downloads one identity (open mode: one address) may have open at once: 429 beyond').default(32).argParser(parseInteger(1, 1_000_000)))
     .addOption(new Option('--trust-proxy', 'behind a reverse proxy: links use its X-Forwarded-Proto/-Host (without --public-url), its X-Request-Id is kept (env FERRY_TRUST_PROXY=1)'))
     .addOption(new Option('--max-open-uploads <n>', 'uploads in progress one identity (open mode: one client address) may have').default(1000).argParser(parseInteger(1, Number.MAX_SAFE_INTEGER)))
-    .addOption(new Option('--max-reserved <size>', "declared bytes one identity's uploads in progress may add up to (default 1TiB)").argParser(parseSize))
+    .addOption(new Option('--max-reserved <size>', "declared bytes one identity's uploads in progress may add up to").default(...sizeDefault(1024 ** 4)).argParser(parseSize))
     .addOption(new Option('--max-reserved-total <size>', "declared bytes everyone's uploads in progress may add up to (default: no limit but free disk space)").argParser(parseSize))
     .addOption(new Option('--min-free-space <size>', 'disk space a new upload may not take (default 1GiB, or 5% of the volume if less)').argParser(parseSize))
     .addOption(new Option('--rate-limit <n>', 'requests per second one identity (open mode: one client address) may average; 0: no limit').default(100).argParser(parseInteger(0, 1_000_000)))
@@ -107,10 +113,23 @@ export function registerServe(program: Command): void {
         ...(o.rateBurst !== undefined && { rateBurst: o.rateBurst }),
         logLevel: o.logLevel,
       };
+      // SQLite and the file store have one owner: a second server on the same directory is refused.
+      const embedded = config.meta === undefined || config.store === undefined;
+      let lock: DataDirLock | null = null;
+      if (embedded) {
+        try {
+          await mkdir(config.dataDir, { recursive: true });
+          lock = await lockDataDir(config.dataDir, `${config.host}:${config.port} (starting)`);
+        } catch (error) {
+          process.stderr.write(`ferry serve: ${String((error as Error)?.message ?? error).split('\n')[0]}\n`);
+          process.exit(1);
+        }
+      }
       let server: Awaited<ReturnType<typeof startServer>>;
       try {
         server = await startServer(config);
       } catch (error) {
+        await lock?.release();
         // A configuration mistake (2) or a start that fails (1: the port is taken, the data directory
         // is not writable, the database or the bucket does not answer...) is one clear line, not a stack trace.
         const issues = (error as { issues?: Array<{ message: string; path: PropertyKey[] }> }).issues;
@@ -120,11 +139,24 @@ export function registerServe(program: Command): void {
         process.stderr.write(`ferry serve: ${text}\n`);
         process.exit(issues ? 2 : 1);
       }
+      if (lock) {
+        const previous = lock.tookOverFrom;
+        if (previous) {
+          server.ctx.log.warn(
+            { event: 'data-dir-lock-taken-over', dataDir: config.dataDir, previous },
+            `took over ${lock.file} from ferry serve pid ${previous.pid} on ${previous.hostname}, which is no longer running`,
+          );
+        }
+        await lock.update(server.url).catch((err: unknown) => server.ctx.log.warn({ err }, 'could not record the listening URL in the data directory lock'));
+      }
       const stop = () => {
-        server.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
+        server
+          .close()
+          .finally(() => lock?.release())
+          .then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

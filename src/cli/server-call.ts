@@ -1,5 +1,6 @@
 // One JSON request to a Ferry server for the management commands (keys, share); any failure is one line.
-import { problemFrom } from '../client/api.js';
+import { problemFrom } from '../client/engine/http-problem.js';
+import type { FerryError } from '../protocol/index.js';
 import { authHeaders, describeAuthFailure, originOf } from './credentials.js';
 
 /** A failure to report as one line on stderr (no stack trace). */
@@ -7,6 +8,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** The server's problem, when the server refused the request. */
+    readonly problem?: FerryError,
   ) {
     super(message);
     this.name = 'CliError';
@@ -33,7 +36,7 @@ export async function callServer(method: string, url: string, token: string | un
   }
   if (!res.ok) {
     const problem = problemFrom(res, text);
-    throw new CliError(describeAuthFailure(problem, url, Boolean(token)) ?? `${originOf(url)} answered ${res.status}: ${problem.message}`);
+    throw new CliError(describeAuthFailure(problem, url, Boolean(token)) ?? `${originOf(url)} answered ${res.status}: ${problem.message}`, 1, problem);
   }
   if (text === '') return null;
   try {

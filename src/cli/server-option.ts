@@ -1,5 +1,5 @@
 // The --server option every client command shares: FERRY_SERVER or http://localhost:8080 by default.
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { parsePositiveNumber } from './options.js';
 
 export const DefaultServer = 'http://localhost:8080';
@@ -14,7 +14,7 @@ export function concurrencyOption(): Option {
     .argParser((v: string) => {
       if (v === 'auto') return 'auto';
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('expected "auto" or an integer from 1 to 64');
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('expected "auto" or an integer from 1 to 64');
       return n;
     });
 }

@@ -1,12 +1,17 @@
-// `ferry upload <file...>`: resumable, verified upload of each file with a progress display.
-import { resolve } from 'node:path';
+// `ferry upload <file|dir...>`: resumable, verified upload of each file with a progress display on
+// stderr and each file's URL on stdout (output-results.ts says in which form).
 import { Command, Option } from 'commander';
-import { isUploadError, upload, type UploadResult } from '../client/node/index.js';
+import { isUploadError, upload, type UploadHandle, type UploadResult } from '../client/node/index.js';
 import { authHeaders, describeAuthFailure, tokenOption } from './credentials.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
-import { parseSize } from './options.js';
-import { chooseViewMode, createProgressView } from './progress-view.js';
+import { parseChunkSize } from './options.js';
+import { chooseResultForm, writeResult, type ResultForm } from './output-results.js';
+import { connectingLine, retryFields, retryLine } from './progress-retry.js';
+import { chooseViewMode, createProgressView, type ProgressView } from './progress-view.js';
 import { concurrencyOption, serverOption, timeoutOption } from './server-option.js';
+import { expandUploadArgs, type UploadItem } from './upload-files.js';
+import { discardUpload, stoppedMessage, type CreatedUpload, type Discarded } from './upload-stop.js';
+import { summaryLine, type RunTally } from './upload-summary.js';
 
 interface UploadCommandOptions {
   server: string;
@@ -24,60 +29,110 @@ interface UploadCommandOptions {
 export function registerUpload(program: Command): void {
   program
     .command('upload')
-    .description('Upload files; re-running the same command resumes an interrupted upload')
-    .argument('<file...>', 'files to upload')
+    .description('Upload files, or every file under a directory; re-running the same command resumes an interrupted upload')
+    .argument('<path...>', 'files, or directories to upload every file under (symbolic links inside are not followed)')
     .addOption(serverOption())
     .addOption(tokenOption())
-    .addOption(new Option('--chunk-size <size>', 'requested chunk size, e.g. 8MiB (default: the server\'s)').argParser(parseSize))
+    .addOption(new Option('--chunk-size <size>', 'requested chunk size, e.g. 8MiB (default: the server\'s)').argParser(parseChunkSize))
     .addOption(concurrencyOption())
     .addOption(timeoutOption('seconds one chunk request may take before it is retried (default: 30 plus 1 per 64 KiB of chunk)'))
     .addOption(new Option('--checksum <alg>', 'chunk checksum algorithm').choices(['sha-256']).default('sha-256'))
     .addOption(new Option('--type <media-type>', 'the files\' media type, stored as metadata.type (what a grant limited to some types checks)'))
     .option('--file-digest', 'also have the server verify a whole-file SHA-256 (one extra read of the file)', false)
-    .option('--no-resume', 'start a new upload even if an earlier one of this file is unfinished')
+    .option('--no-resume', 'start a new upload even if an earlier one of this file is unfinished; one stopped by Ctrl-C is deleted')
     .option('--json', 'machine-readable progress and results, one JSON object per line on stdout', false)
-    .action(async (files: string[], o: UploadCommandOptions) => {
-      process.exitCode = await uploadAll(files, o);
+    .action(async (paths: string[], o: UploadCommandOptions) => {
+      process.exitCode = await uploadAll(paths, o);
     });
 }
 
-async function uploadAll(files: string[], o: UploadCommandOptions): Promise<number> {
+/** The upload in progress, for a signal handler to stop. */
+interface Current {
+  handle: UploadHandle;
+  created: CreatedUpload | null;
+}
+
+const signalExit: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+async function uploadAll(paths: string[], o: UploadCommandOptions): Promise<number> {
+  const startedAt = Date.now();
   const view = createProgressView(chooseViewMode(o.json));
-  const aborter = new AbortController();
-  let interrupted = false;
-  const onSigint = () => {
-    // Leave every unfinished upload on the server and in the resume store: the same command resumes it.
-    interrupted = true;
+  const expanded = await expandUploadArgs(paths);
+  const form = chooseResultForm(o.json, expanded.single);
+  for (const n of expanded.notices) view.add(n.label, 'upload').note(n.message, { notice: true });
+  for (const p of expanded.problems) view.add(p.label, 'upload').finish(false, p.message, { error: p.message, reason: 'invalid', resumable: false });
+
+  const tally: RunTally = { total: expanded.items.length, uploaded: 0, failed: 0, bytes: 0, durationMs: 0 };
+  let current: Current | null = null;
+  let stopping: { signal: string; outcome: Promise<Discarded> } | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const code = signalExit[signal] ?? 1;
+    if (stopping || o.resume) {
+      // Resumable: every unfinished upload stays on the server and in the resume store, and the same
+      // command continues it. A second signal while a --no-resume upload is being deleted: go now.
+      view.stop();
+      process.stderr.write(stopping ? `Stopped without removing the unfinished upload from the server.\n` : 'Stopped. Run the same command again to resume.\n');
+      process.exit(code);
+    }
     view.stop();
-    process.stderr.write('\nStopped. Run the same command again to resume.\n');
-    process.exit(130);
+    const stop = current;
+    stopping = { signal, outcome: stop ? discardUpload(stop.handle, stop.created, authHeaders(o.token)) : Promise.resolve({ kind: 'removed' }) };
   };
-  process.once('SIGINT', onSigint);
-  let failures = 0;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    for (const file of files) {
-      if (interrupted) break;
-      const outcome = await uploadOne(resolve(file), file, o, view);
-      if (outcome !== 'ok') failures++;
+    for (const item of expanded.items) {
+      if (stopping) break;
+      const outcome = await uploadOne(item, o, view, form, (c) => (current = c), () => stopping !== null);
+      current = null;
+      if (outcome === 'stopped') break;
+      if (outcome === 'unauthenticated' || outcome === 'failed') tally.failed++;
+      else {
+        tally.uploaded++;
+        tally.bytes += outcome.size;
+      }
       // A missing or rejected credential fails every other file the same way: stop here.
       if (outcome === 'unauthenticated') break;
     }
+    if (stopping) return await reportStop(stopping, view, tally.uploaded);
   } finally {
     view.stop();
-    process.removeListener('SIGINT', onSigint);
-    aborter.abort();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
-  return failures ? 1 : 0;
+  tally.durationMs = Date.now() - startedAt;
+  // Several files: what the run came to. (Nothing uploaded: the failures have said why, each.)
+  if (!expanded.single && tally.uploaded > 0) showSummary(tally, o.json);
+  return tally.failed > 0 || expanded.problems.length > 0 || tally.uploaded < tally.total ? 1 : 0;
+}
+
+/** How a stopped --no-resume run ends: the one true line about what the server kept, and 128 + signal. */
+async function reportStop(stopping: { signal: string; outcome: Promise<Discarded> }, view: ProgressView, finishedBefore: number): Promise<number> {
+  const outcome = await stopping.outcome;
+  const message = stoppedMessage(outcome, finishedBefore);
+  view.stop();
+  if (view.mode === 'json') process.stdout.write(JSON.stringify({ event: 'stopped', kind: 'upload', message, outcome: outcome.kind }) + '\n');
+  else process.stderr.write(`${message}\n`);
+  return signalExit[stopping.signal] ?? 1;
+}
+
+function showSummary(tally: RunTally, json: boolean): void {
+  const line = summaryLine(tally);
+  if (json) process.stdout.write(JSON.stringify({ event: 'summary', kind: 'upload', message: line, ...tally }) + '\n');
+  else process.stderr.write(`${line}\n`);
 }
 
 async function uploadOne(
-  path: string,
-  label: string,
+  item: UploadItem,
   o: UploadCommandOptions,
-  view: ReturnType<typeof createProgressView>,
-): Promise<'ok' | 'failed' | 'unauthenticated'> {
-  const bar = view.add(label, 'upload');
-  const handle = upload(path, {
+  view: ProgressView,
+  form: ResultForm,
+  track: (current: Current) => void,
+  stopping: () => boolean,
+): Promise<UploadResult | 'failed' | 'unauthenticated' | 'stopped'> {
+  const bar = view.add(item.label, 'upload');
+  const metadata = { ...(o.type !== undefined && { type: o.type }), ...(item.relativePath !== null && { relativePath: item.relativePath }) };
+  const handle = upload(item.path, {
     server: o.server,
     chunkSize: o.chunkSize,
     concurrency: o.concurrency,
@@ -86,30 +141,38 @@ async function uploadOne(
     headers: authHeaders(o.token),
     ...(o.timeout !== undefined && { requestTimeoutMs: o.timeout * 1000 }),
     ...(o.fileDigest && { fileDigest: 'compute' }),
-    // What a grant limited to some media types checks (as the page sends the browser's type).
-    ...(o.type !== undefined && { metadata: { type: o.type } }),
+    // metadata.type is what a grant limited to some media types checks (as the page sends the
+    // browser's type); relativePath keeps a directory's structure (a file name cannot hold a "/").
+    ...(Object.keys(metadata).length > 0 && { metadata }),
   });
-  handle.on('progress', (p) => bar.update(p));
+  const current: Current = { handle, created: null };
+  track(current);
+  let began = false;
+  // Once stopping, the bar stays away: the stop's message is the last line.
+  handle.on('progress', (p) => !stopping() && bar.update(p));
   handle.on('started', (s) => {
+    began = true;
+    current.created = { uploadId: s.uploadId, uploadUrl: s.uploadUrl };
     if (s.resumed) bar.note(`resuming upload ${s.uploadId}`, { uploadId: s.uploadId, resumed: true });
-    else bar.note(`upload ${s.uploadId} created (${s.totalChunks} chunks of ${formatBytes(s.chunkSize)})`, { uploadId: s.uploadId, resumed: false });
+    else bar.note(`upload ${s.uploadId} created (${s.totalChunks} chunk${s.totalChunks === 1 ? '' : 's'} of ${formatBytes(s.chunkSize)})`, { uploadId: s.uploadId, resumed: false });
   });
-  handle.on('retry', (r) => {
-    const why = r.error instanceof Error ? r.error.message : String(r.error);
-    bar.note(`${r.what} failed (${why}); retrying in ${(r.delayMs / 1000).toFixed(1)} s`, { what: r.what, index: r.index, delayMs: r.delayMs });
-  });
+  // Before the server first answered, a retry is all there is to show: say that it is still trying.
+  handle.on('retry', (r) => (began ? bar.note(retryLine(r), retryFields(r)) : bar.waiting(connectingLine(o.server, r), retryFields(r))));
   try {
-    const result: UploadResult = await handle.result;
+    const result = await handle.result;
     bar.update(handle.progress());
     const rate = result.durationMs > 0 ? (result.bytesSent / result.durationMs) * 1000 : null;
-    bar.finish(true, `done: ${formatBytes(result.size)} in ${formatDuration(result.durationMs / 1000)} (${formatRate(rate)})${result.resumed ? ', resumed' : ''}`, { ...result });
-    if (!o.json) process.stdout.write(`${result.fileUrl}\n`);
-    return 'ok';
+    const extra = item.relativePath !== null ? { relativePath: item.relativePath } : {};
+    bar.finish(true, `done: ${formatBytes(result.size)} in ${formatDuration(result.durationMs / 1000)} (${formatRate(rate)})${result.resumed ? ', resumed' : ''}`, { ...result, ...extra });
+    writeResult(form, 'upload', item.label, result.fileUrl, result.fileUrl);
+    return result;
   } catch (error) {
+    if (stopping()) return 'stopped';
     const problem = isUploadError(error) ? error.problem : null;
     const auth = describeAuthFailure(problem, o.server, Boolean(o.token));
     const message = auth ?? (error instanceof Error ? error.message : String(error));
-    const resumable = !(isUploadError(error) && ['fatal', 'invalid'].includes(error.reason));
+    // Nothing to resume: a refusal, a bad file, a server never reached, or an upload not recorded (--no-resume).
+    const resumable = o.resume && !(isUploadError(error) && ['fatal', 'invalid', 'unreachable'].includes(error.reason));
     const hint = resumable ? ' Run the same command again to resume.' : '';
     bar.finish(false, `failed: ${message.replace(/\.?$/, '.')}${hint}`, {
       error: message,

@@ -1,8 +1,8 @@
-// A bad option value is one line on stderr and exit status 2, whatever the option's parser threw:
+// A command line that cannot run is one line on stderr and exit status 2, never the whole --help:
 // `ferry upload: --concurrency: expected "auto" or an integer from 1 to 64, not "abc".`
+// `ferry upload: unknown option '--foo' (see ferry upload --help)`
 // Without this, a parser that throws a plain Error escapes commander (Node then prints the throwing line
-// of the minified bundle and a stack trace), and one that throws InvalidArgumentError is followed by the
-// whole --help text.
+// of the minified bundle and a stack trace), and commander's own usage errors come with the help text.
 import { InvalidArgumentError, type Command, type Option } from 'commander';
 
 /** Exit status of a command line that cannot run as written (as `ferry grant`/`migrate` use for their own checks). */
@@ -13,6 +13,17 @@ interface Rejection {
   value: string;
   reason: string;
 }
+
+/** commander's errors about the shape of the command line (not about one option's value). */
+const usageCodes = new Set([
+  'commander.unknownOption',
+  'commander.unknownCommand',
+  'commander.missingArgument',
+  'commander.optionMissingArgument',
+  'commander.missingMandatoryOptionValue',
+  'commander.excessArguments',
+  'commander.conflictingOption',
+]);
 
 /** Applies to `program` and every command under it; call once every command is registered. */
 export function oneLineOptionErrors(program: Command): void {
@@ -33,12 +44,18 @@ export function oneLineOptionErrors(program: Command): void {
     }
     const fail = command.error.bind(command);
     command.error = (message: string, options?: { code?: string; exitCode?: number }): never => {
-      if (options?.code !== 'commander.invalidArgument') return fail(message, options);
-      const line = last ? describe(last, message) : message.replace(/^error: /, '');
-      last = undefined;
-      // One line: no help after it (showHelpAfterError is on for the other usage errors).
+      const code = options?.code ?? '';
+      let line: string;
+      if (code === 'commander.invalidArgument') {
+        line = last ? describe(last, message) : message.replace(/^error: /, '');
+        last = undefined;
+      } else if (usageCodes.has(code)) {
+        line = `${usage(message)} (${hint(command)})`;
+      } else {
+        return fail(message, options);
+      }
       command.showHelpAfterError(false);
-      return fail(`${commandPath(command)}: ${line}`, { code: options.code, exitCode: UsageExitCode });
+      return fail(`${commandPath(command)}: ${line}`, { code, exitCode: UsageExitCode });
     };
     command.commands.forEach(visit);
   };
@@ -52,6 +69,18 @@ function describe({ option, value, reason }: Rejection, message: string): string
   const text = reason.trim().replace(/\.$/, '').replace(/^Allowed choices are /, 'expected one of ');
   // Reasons that quote the value already ('"abc" is not a size (examples: …)') are not told it twice.
   return text.includes(`"${value}"`) ? `${name}${fromEnv}: ${text}.` : `${name}${fromEnv}: ${text}, not ${JSON.stringify(value)}.`;
+}
+
+/** commander's message on one line: "error: unknown option '--forc'\n(Did you mean --force?)" -> "unknown option '--forc'; did you mean --force?" */
+function usage(message: string): string {
+  const [line, ...rest] = message.replace(/^error: /, '').split('\n');
+  const first = line!.replace(/\.$/, '');
+  const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1');
+  return suggestion ? `${first}; ${suggestion.charAt(0).toLowerCase()}${suggestion.slice(1)}` : first;
+}
+
+function hint(command: Command): string {
+  return `see ${commandPath(command)} --help`;
 }
 
 function commandPath(command: Command): string {

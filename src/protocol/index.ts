@@ -9,3 +9,5 @@ export * from './messages.js';
 export * from './metadata.js';
 export * from './file-name.js';
 export * from './byte-range.js';
+export * from './base64url.js';
+export * from './etag.js';

@@ -1,6 +1,6 @@
 // Assembling an upload into a file once its last chunk is recorded: exactly once across nodes, crash-safe.
 import { createHash, randomUUID } from 'node:crypto';
-import { bytesToBase64, FerryError, formatDigest, readMetadata } from '../protocol/index.js';
+import { bytesToBase64, FerryError, fileEtag, fileEtagInput, formatDigest, readMetadata } from '../protocol/index.js';
 import type { ChunkRecord, FileRecord, UploadRecord } from '../stores/types.js';
 import { chunkLeaseMs } from './chunk-lease.js';
 import type { ServerContext } from './context.js';
@@ -204,12 +204,9 @@ async function digestOf(ctx: ServerContext, blobRef: string, size: number): Prom
   return formatDigest({ algorithm: 'sha-256', base64: bytesToBase64(hash.digest()) });
 }
 
-/**
- * A strong entity tag for a file: the SHA-256 of its chunk digests. Any change to any byte changes a
- * chunk digest and so the tag, and it costs no read of the file.
- */
+/** A file's strong entity tag (see protocol/etag.ts): costs no read of the file. */
 export function etagOf(chunkDigests: string[]): string {
-  return `"${createHash('sha256').update(chunkDigests.join('\n')).digest('base64url')}"`;
+  return fileEtag(createHash('sha256').update(fileEtagInput(chunkDigests)).digest());
 }
 
 /**

@@ -70,6 +70,8 @@ export function describeFailure(error: unknown): string {
     switch (error.reason) {
       case 'outage':
         return 'The server stayed unreachable, so the upload stopped. What was sent is kept: select the same file again to resume.';
+      case 'unreachable':
+        return `The server could not be reached (${error.message}). Check the address, or try again once it is up.`;
       case 'retries-exhausted':
         return `The upload kept failing and stopped (${error.message}). Select the same file again to resume.`;
       case 'protocol':

@@ -4,7 +4,8 @@
 // a problem, NetworkError when the server cannot be reached), so one describeFailure() explains both;
 // a 401 is also handed to `onUnauthorized`, so the page can ask for a credential again.
 import { z } from 'zod';
-import { FerryApi, problemFrom } from '../client/api.js';
+import { FerryApi } from '../client/upload/api.js';
+import { problemFrom } from '../client/engine/http-problem.js';
 import { NetworkError, systemClock } from '../client/index.js';
 import { FerryError, FileInfo, Headers, Paths, PROTOCOL_VERSION, type UploadStatus } from '../protocol/index.js';
 

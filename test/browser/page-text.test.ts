@@ -22,6 +22,10 @@ describe('format', () => {
   it('speeds and durations', () => {
     expect(formatRate(null)).toBe('–');
     expect(formatRate(2 * 1024 * 1024)).toBe('2.0 MiB/s');
+    // A 5-byte file uploaded in 0.97 s: rounded like every other speed, not 16 digits.
+    expect(formatRate(5 / 0.97)).toBe('5.2 B/s');
+    expect(formatRate(512.7)).toBe('513 B/s');
+    expect(formatRate(0.25)).toBe('0.3 B/s');
     expect(formatDuration(null)).toBe('–');
     expect(formatDuration(0.2)).toBe('1 s');
     expect(formatDuration(59)).toBe('59 s');
@@ -63,6 +67,10 @@ describe('describeFailure', () => {
     const e = new UploadError('outage', 'GET capabilities: the server stayed unreachable too long', { cause: new NetworkError('x') });
     expect(describeFailure(e)).toMatch(/^The server stayed unreachable.*select the same file again to resume\.$/);
     expect(describeFailure(new NetworkError('GET /files: Failed to fetch'))).toBe('Cannot reach the server (GET /files: Failed to fetch).');
+  });
+  it('never reached (refused, unknown host, TLS): says so and what to check', () => {
+    const e = new UploadError('unreachable', 'cannot connect to 127.0.0.1:9 (connection refused)', { cause: new NetworkError('x') });
+    expect(describeFailure(e)).toBe('The server could not be reached (cannot connect to 127.0.0.1:9 (connection refused)). Check the address, or try again once it is up.');
   });
   it('any other problem keeps its detail', () => {
     expect(describeFailure(new FerryError('insufficient-storage', 'Disk full.'))).toBe('The server is out of storage space. (Disk full.)');

@@ -2,8 +2,11 @@
 import { createServer, type Server } from 'node:net';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseChunkSize } from '../../src/cli/options.js';
 import { listenFailure } from '../../src/cli/serve.js';
+import { concurrencyOption } from '../../src/cli/server-option.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/server.js';
 
@@ -40,11 +43,14 @@ describe('a bad option value', () => {
     { args: (f) => ['upload', '-c', 'abc', f], option: '--concurrency', value: 'abc' },
     { args: (f) => ['upload', '--concurrency', '65', f], option: '--concurrency', value: '65' },
     { args: (f) => ['upload', '--chunk-size', 'abc', f], option: '--chunk-size', value: 'abc' },
+    { args: (f) => ['upload', '--chunk-size', '0', f], option: '--chunk-size', value: '0' },
+    { args: (f) => ['upload', '--chunk-size', '0.1', f], option: '--chunk-size', value: '0.1' },
     { args: (f) => ['upload', '--timeout', '0', f], option: '--timeout', value: '0' },
     { args: (f) => ['upload', '--timeout', 'soon', f], option: '--timeout', value: 'soon' },
     { args: () => ['download', '-c', '-3', 'http://127.0.0.1:9/files/x'], option: '--concurrency', value: '-3' },
     { args: () => ['download', '-c', 'many', 'http://127.0.0.1:9/files/x'], option: '--concurrency', value: 'many' },
     { args: () => ['download', '--chunk-size', '12 parsecs', 'http://127.0.0.1:9/files/x'], option: '--chunk-size', value: '12 parsecs' },
+    { args: () => ['download', '--chunk-size', '0', 'http://127.0.0.1:9/files/x'], option: '--chunk-size', value: '0' },
     { args: () => ['download', '--timeout', '-1', 'http://127.0.0.1:9/files/x'], option: '--timeout', value: '-1' },
     { args: (_, d) => ['serve', '--port', 'abc', '--data-dir', d], option: '--port', value: 'abc' },
     { args: (_, d) => ['serve', '-p', '70000', '--data-dir', d], option: '--port', value: '70000' },
@@ -77,6 +83,44 @@ describe('a bad option value', () => {
     expect(line).toContain('$PORT');
     expect(line).toContain('"eighty"');
   });
+
+  it('a chunk size below one byte is refused by its parser (whichever command uses it)', () => {
+    expect(() => parseChunkSize('0')).toThrow(InvalidArgumentError);
+    expect(() => parseChunkSize('0.4')).toThrow(/at least 1 byte/);
+    expect(parseChunkSize('1')).toBe(1);
+    expect(parseChunkSize('8MiB')).toBe(8 * 1024 * 1024);
+  });
+
+  it('the concurrency parser refuses with the error commander expects of a parser', () => {
+    const parse = concurrencyOption().parseArg!;
+    expect(() => parse('abc', undefined)).toThrow(InvalidArgumentError);
+    expect(() => parse('0', undefined)).toThrow(InvalidArgumentError);
+    expect(parse('auto', undefined)).toBe('auto');
+    expect(parse('8', undefined)).toBe(8);
+  });
+});
+
+describe('a command line commander cannot parse: one line pointing at --help, exit 2', () => {
+  const cases: Array<{ args: (f: string) => string[]; line: string }> = [
+    { args: (f) => ['upload', '--foo', f], line: "ferry upload: unknown option '--foo' (see ferry upload --help)" },
+    { args: (f) => ['upload', '--file-digst', f], line: "ferry upload: unknown option '--file-digst'; did you mean --file-digest? (see ferry upload --help)" },
+    { args: () => ['download', '--nope', 'http://127.0.0.1:9/files/x'], line: "ferry download: unknown option '--nope' (see ferry download --help)" },
+    { args: () => ['serve', '--bogus'], line: "ferry serve: unknown option '--bogus' (see ferry serve --help)" },
+    { args: () => ['keys', 'list', '--bogus'], line: "ferry keys list: unknown option '--bogus' (see ferry keys list --help)" },
+    { args: () => ['uplaod'], line: "ferry: unknown command 'uplaod'; did you mean upload? (see ferry --help)" },
+    { args: () => ['rm'], line: "ferry rm: missing required argument 'file' (see ferry rm --help)" },
+    { args: () => ['upload'], line: "ferry upload: missing required argument 'path' (see ferry upload --help)" },
+    { args: (f) => ['upload', f, '--chunk-size'], line: "ferry upload: option '--chunk-size <size>' argument missing (see ferry upload --help)" },
+    { args: () => ['abort', 'a', 'b'], line: "ferry abort: too many arguments for 'abort'. Expected 1 argument but got 2 (see ferry abort --help)" },
+  ];
+  for (const c of cases) {
+    it(c.args('FILE').join(' '), async () => {
+      const s = await scratch();
+      const r = await runCli(c.args(s.file), s.env);
+      expect(oneLine(r)).toBe(c.line);
+      expect(r.code).toBe(2);
+    });
+  }
 });
 
 describe('ferry serve on an address it cannot take', () => {

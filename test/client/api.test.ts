@@ -1,9 +1,10 @@
 // The HTTP layer: headers sent, URLs resolved, problems and bare errors mapped, timeouts, validation.
 import { describe, expect, it } from 'vitest';
-import { FerryApi } from '../../src/client/api.js';
-import { NetworkError, UploadError } from '../../src/client/errors.js';
-import type { Transport } from '../../src/client/io.js';
-import { systemClock } from '../../src/client/system-clock.js';
+import { FerryApi } from '../../src/client/upload/api.js';
+import { NetworkError } from '../../src/client/engine/errors.js';
+import { UploadError } from '../../src/client/upload/errors.js';
+import type { Transport } from '../../src/client/engine/io.js';
+import { systemClock } from '../../src/client/engine/clock.js';
 import { FerryError, Headers, PROTOCOL_VERSION } from '../../src/protocol/index.js';
 
 const status = {

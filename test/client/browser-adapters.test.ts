@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { createSource } from '../../src/client/browser/blob-source.js';
 import { createHasher as createSubtleHasher } from '../../src/client/browser/hasher.js';
 import { createResumeStore, type KeyValueStorage } from '../../src/client/browser/resume-store.js';
-import { bytesSource } from '../../src/client/bytes-source.js';
-import type { ResumeEntry } from '../../src/client/io.js';
+import { bytesSource } from '../../src/client/upload/bytes-source.js';
+import type { ResumeEntry } from '../../src/client/upload/io.js';
 import { createHasher as createNodeHasher } from '../../src/client/node/hasher.js';
 
 describe('blob source', () => {

@@ -1,6 +1,6 @@
 // The adaptive concurrency controller: AIMD on goodput, probing, error back-off, fixed mode, bounds.
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyController } from '../../src/client/concurrency.js';
+import { ConcurrencyController } from '../../src/client/engine/concurrency.js';
 
 /**
  * Feeds one measurement window at the controller's current limit: `limit` completions spread over

@@ -18,15 +18,19 @@ describe('client entries', () => {
     expect(typeof browser.upload).toBe('function');
   });
 
-  it('the core (src/client/*.ts) imports nothing Node-only and uses no Buffer', async () => {
-    const dir = join(import.meta.dirname, '../../src/client');
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.ts'));
-    expect(files.length).toBeGreaterThan(10);
-    for (const f of files) {
-      const text = await readFile(join(dir, f), 'utf8');
-      expect(text, f).not.toMatch(/from ['"]node:|require\(|\bBuffer\b|process\./);
-      expect(text, f).not.toMatch(/from ['"]\.\/(node|browser)\//);
+  it('the core (src/client/*.ts, engine/, upload/, download/) imports nothing Node-only and uses no Buffer', async () => {
+    const root = join(import.meta.dirname, '../../src/client');
+    let count = 0;
+    for (const sub of ['.', 'engine', 'upload', 'download']) {
+      const dir = join(root, sub);
+      for (const f of (await readdir(dir)).filter((n) => n.endsWith('.ts'))) {
+        count++;
+        const text = await readFile(join(dir, f), 'utf8');
+        expect(text, `${sub}/${f}`).not.toMatch(/from ['"]node:|require\(|\bBuffer\b|process\./);
+        expect(text, `${sub}/${f}`).not.toMatch(/from ['"](\.|\.\.)\/(node|browser)\//);
+      }
     }
+    expect(count).toBeGreaterThan(30);
   });
 
   it('the browser adapters import nothing Node-only', async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ResumeEntry } from '../../src/client/io.js';
+import type { ResumeEntry } from '../../src/client/upload/io.js';
 import { createResumeStore, FileResumeStore, stateDir } from '../../src/client/node/resume-store.js';
 
 let dir: string;

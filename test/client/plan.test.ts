@@ -1,6 +1,6 @@
 // Chunk planning under server limits, chunk ranges, and the missing-chunk ranges of a status.
 import { describe, expect, it } from 'vitest';
-import { chunkRange, missingChunks, planChunks, type ChunkLimits } from '../../src/client/plan.js';
+import { chunkRange, missingChunks, planChunks, type ChunkLimits } from '../../src/client/upload/plan.js';
 import { FerryError, formatIndexRanges, KiB, MiB, GiB, TiB } from '../../src/protocol/index.js';
 
 const limits: ChunkLimits = { minChunkSize: 256 * KiB, defaultChunkSize: 8 * MiB, maxChunkSize: 128 * MiB, maxChunks: 10_000, maxFileSize: 1 * TiB };

@@ -1,6 +1,6 @@
 // Progress accounting: acknowledged and in-flight bytes, idempotent chunk counting, EWMA rate, ETA.
 import { describe, expect, it } from 'vitest';
-import { ProgressTracker } from '../../src/client/progress.js';
+import { ProgressTracker } from '../../src/client/engine/progress.js';
 
 describe('ProgressTracker', () => {
   it('counts bytes on the wire and acknowledged, each chunk once', () => {

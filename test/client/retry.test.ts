@@ -1,7 +1,8 @@
 // The retry policy: backoff growth, full-jitter bounds, cap, Retry-After, classification, decisions.
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/protocol/index.js';
-import { NetworkError, UploadError } from '../../src/client/errors.js';
+import { NetworkError } from '../../src/client/engine/errors.js';
+import { UploadError, type UploadErrorReason } from '../../src/client/upload/errors.js';
 import {
   backoffDelay,
   classifyError,
@@ -11,11 +12,13 @@ import {
   parseRetryAfter,
   type Failure,
   type RetryPolicy,
-} from '../../src/client/retry.js';
-import { withRetry } from '../../src/client/retry-loop.js';
+} from '../../src/client/engine/retry.js';
+import { withRetry } from '../../src/client/engine/retry-loop.js';
 import { FakeClock, fixedRandom } from './support/fake-clock.js';
 
 const policy: RetryPolicy = { ...DefaultRetryPolicy, baseDelayMs: 100, maxDelayMs: 10_000, maxAttempts: 5, outageMs: 60_000 };
+/** What an upload gives up with (the loop itself knows only the error base). */
+const giveUp = (reason: UploadErrorReason, message: string, cause: unknown) => new UploadError(reason, message, { cause });
 
 describe('backoffDelay', () => {
   it('doubles its ceiling per failure (random = just under 1)', () => {
@@ -213,7 +216,7 @@ describe('withRetry (fake clock)', () => {
         if (++calls < 4) throw new FerryError('internal-error');
         return 'ok';
       },
-      { policy, clock, random: fixedRandom(0.5) },
+      { policy, clock, random: fixedRandom(0.5), giveUp },
       { what: 'test' },
       new AbortController().signal,
     );
@@ -228,7 +231,7 @@ describe('withRetry (fake clock)', () => {
       async () => {
         throw new FerryError('chunk-conflict', 'stored with another digest');
       },
-      { policy, clock, random: Math.random },
+      { policy, clock, random: Math.random, giveUp },
       { what: 'chunk 3', index: 3 },
       new AbortController().signal,
     ).catch((e: unknown) => e);
@@ -245,7 +248,7 @@ describe('withRetry (fake clock)', () => {
         if (clock.now() < 45_000) throw new NetworkError('ECONNREFUSED');
         return 'back';
       },
-      { policy, clock, random: fixedRandom(0.9) },
+      { policy, clock, random: fixedRandom(0.9), giveUp },
       { what: 'x' },
       new AbortController().signal,
     );
@@ -259,7 +262,7 @@ describe('withRetry (fake clock)', () => {
       async () => {
         throw new NetworkError('ECONNREFUSED');
       },
-      { policy, clock, random: fixedRandom(0.9) },
+      { policy, clock, random: fixedRandom(0.9), giveUp },
       { what: 'x' },
       new AbortController().signal,
     ).catch((e: unknown) => e);
@@ -274,7 +277,7 @@ describe('withRetry (fake clock)', () => {
       async () => {
         throw new NetworkError('down');
       },
-      { policy, clock, random: fixedRandom(0.5) },
+      { policy, clock, random: fixedRandom(0.5), giveUp },
       { what: 'x' },
       ctl.signal,
     );

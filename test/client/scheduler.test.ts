@@ -1,7 +1,7 @@
 // The two-stage pipeline: in-flight limit, read-ahead bound, changing limits, pause, failure.
 import { describe, expect, it } from 'vitest';
-import { PauseGate } from '../../src/client/pause-gate.js';
-import { runPipeline } from '../../src/client/scheduler.js';
+import { PauseGate } from '../../src/client/engine/pause-gate.js';
+import { runPipeline } from '../../src/client/engine/scheduler.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 

@@ -80,6 +80,39 @@ describe('upload (fresh)', () => {
     expect(server.uploads.get(result.uploadId)!.req.fileDigest).toBe(expected);
   });
 
+  it("the first progress event ('starting') reports nothing sent yet, also when chunk 0 goes with the creation", async () => {
+    for (const [size, firstChunk] of [[3 * KiB, true], [10 * 4 * KiB + 17, true], [3 * 4 * KiB, false]] as const) {
+      const { server, source, options } = setup(size);
+      server.caps.creationWithFirstChunk = firstChunk;
+      const handle = upload(source, options);
+      const events: Progress[] = [];
+      handle.on('progress', (p) => events.push(p));
+      await handle.result;
+      expect(events[0], `${size} bytes, first chunk ${firstChunk}`).toMatchObject({
+        phase: 'starting',
+        totalBytes: size,
+        bytesSent: 0,
+        bytesInFlight: 0,
+        bytesAcked: 0,
+        chunksDone: 0,
+        inFlight: 0,
+      });
+    }
+  });
+
+  it("a resumed upload's first progress event reports what the server already has, nothing sent", async () => {
+    const { server, source, options, store } = setup(6 * 4 * KiB);
+    server.fault = (i) => (i === 4 ? 'internal-error' : undefined);
+    await upload(source, { ...options, concurrency: 1, retry: { ...fast, maxAttempts: 1 } }).result.catch(() => {});
+    server.fault = () => undefined;
+    const handle = upload(source, { ...options, resumeStore: store });
+    const events: Progress[] = [];
+    handle.on('progress', (p) => events.push(p));
+    expect((await handle.result).resumed).toBe(true);
+    // Chunks 0-3 went in before chunk 4 failed.
+    expect(events[0]).toMatchObject({ phase: 'starting', bytesSent: 0, bytesInFlight: 0, bytesAcked: 4 * 4 * KiB, chunksDone: 4 });
+  });
+
   it('refuses a file larger than the server accepts before creating anything', async () => {
     const { server, source, options } = setup(100);
     server.caps.maxFileSize = 99;
@@ -277,6 +310,15 @@ describe('upload (control)', () => {
     const err = (await handle.result.catch((e: unknown) => e)) as UploadError;
     expect(err.reason).toBe('aborted');
     expect(server.log).toContain(`DELETE /uploads/${handle.uploadId}`);
+  });
+
+  it('an already aborted signal: result rejects with aborted, nothing is created (no throw from upload())', async () => {
+    const { server, source, options } = setup(3 * 4 * KiB);
+    const ctl = new AbortController();
+    ctl.abort();
+    const handle = upload(source, { ...options, signal: ctl.signal });
+    await expect(handle.result).rejects.toMatchObject({ reason: 'aborted' });
+    expect(server.log.filter((l) => l.startsWith('POST'))).toEqual([]);
   });
 
   it('rejects bad options through result, not by throwing', async () => {

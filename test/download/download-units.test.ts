@@ -1,15 +1,16 @@
 // The download engine's small parts on their own: file names, the sidecar, manifest checks, the
 // journal's batching and ordering, the idle watchdog.
 import { describe, expect, it } from 'vitest';
+import { startDownload } from '../../src/client/download/download.js';
 import { createHasher } from '../../src/client/node/hasher.js';
-import { Exchange } from '../../src/client/download-http.js';
-import type { DownloadTarget, PartFile } from '../../src/client/download-io.js';
-import { Journal } from '../../src/client/download-journal.js';
-import { fileNameFromDisposition, sanitizeFileName, suggestFileName } from '../../src/client/download-name.js';
-import { etagOfChunks, planBySize, planFromManifest } from '../../src/client/download-plan.js';
-import { manifestUrl, rangeValidator, type RemoteInfo } from '../../src/client/download-probe.js';
-import { doneChunks, initialState, parseState, resumeRefusal, serializeState } from '../../src/client/download-state.js';
-import { NetworkError } from '../../src/client/errors.js';
+import { Exchange } from '../../src/client/download/http.js';
+import type { DownloadTarget, PartFile } from '../../src/client/download/io.js';
+import { Journal } from '../../src/client/download/journal.js';
+import { fileNameFromDisposition, sanitizeFileName, suggestFileName } from '../../src/client/download/name.js';
+import { etagOfChunks, planBySize, planFromManifest } from '../../src/client/download/plan.js';
+import { manifestUrl, rangeValidator, type RemoteInfo } from '../../src/client/download/probe.js';
+import { doneChunks, initialState, parseState, resumeRefusal, serializeState } from '../../src/client/download/state.js';
+import { NetworkError } from '../../src/client/engine/errors.js';
 import type { FileManifest } from '../../src/protocol/index.js';
 import { etagOf } from '../../src/server/completion.js';
 import { sha256Field } from '../helpers/digest.js';
@@ -46,6 +47,7 @@ describe('file names', () => {
 
 const remote = (over: Partial<RemoteInfo> = {}): RemoteInfo => ({
   url: 'http://h/f',
+  finalUrl: 'http://h/f',
   mode: 'ranges',
   size: 100,
   etag: '"v1"',
@@ -199,5 +201,20 @@ describe('request watchdog', () => {
     push(null);
     expect((await reading).map((p) => p[0])).toEqual([0, 1, 2]);
     ex.close();
+  });
+});
+
+describe('handle', () => {
+  it('an already aborted signal: result rejects with aborted and nothing is requested (no throw from download())', async () => {
+    const calls: string[] = [];
+    const fetch = async (url: string) => {
+      calls.push(url);
+      return new Response('');
+    };
+    const ctl = new AbortController();
+    ctl.abort();
+    const handle = startDownload('http://h/f', { path: '/x' } as unknown as DownloadTarget, { fetch, hasher: createHasher(), signal: ctl.signal });
+    await expect(handle.result).rejects.toMatchObject({ name: 'DownloadError', reason: 'aborted' });
+    expect(calls).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // What the download tests import from the engine: the Node entry, and a reader for sidecars.
 import { parseIndexRanges } from '../../src/protocol/index.js';
-import { parseState } from '../../src/client/download-state.js';
+import { parseState } from '../../src/client/download/state.js';
 
 export * from '../../src/client/node/download.js';
 

@@ -2,7 +2,7 @@
 // loopback, a 1 MiB Uint8Array body takes ~70 ms to send and the same bytes as a Blob ~8 ms (8 MiB:
 // ~450–850 ms vs ~30 ms): array bodies cross to the network process piecemeal, Blobs as one handle.
 // The Blob copy lives only as long as its request, so memory stays bounded by the chunks in flight.
-import type { Transport } from '../io.js';
+import type { Transport } from '../engine/io.js';
 
 export const blobBodyFetch: Transport = (url, init) => {
   const body = init.body;

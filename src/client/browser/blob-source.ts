@@ -1,5 +1,5 @@
 // A ByteSource over a Blob or File: slices read on demand, never the whole file in memory.
-import type { ByteSource } from '../io.js';
+import type { ByteSource } from '../upload/io.js';
 
 /** Files resume by [name, size, lastModified]; a plain Blob has no identity and does not resume. */
 export function createSource(blob: Blob, name?: string): ByteSource {

@@ -1,6 +1,6 @@
 // Hashing with WebCrypto (crypto.subtle): one-shot only, so fileDigest: 'compute' is unavailable here.
 import { bytesToBase64, formatDigest, type DigestAlgorithm } from '../../protocol/index.js';
-import type { Hasher } from '../io.js';
+import type { Hasher } from '../engine/io.js';
 
 const subtleNames: Record<DigestAlgorithm, string> = { 'sha-256': 'SHA-256' };
 

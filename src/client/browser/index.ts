@@ -1,7 +1,7 @@
 // The browser entry: upload(blob | source, options) with WebCrypto hashing and localStorage resume.
-import { startUpload, type UploadHandle } from '../upload.js';
-import type { ByteSource } from '../io.js';
-import type { UploadOptions } from '../options.js';
+import type { ByteSource } from '../upload/io.js';
+import type { UploadOptions } from '../upload/options.js';
+import { startUpload, type UploadHandle } from '../upload/upload.js';
 import { blobBodyFetch } from './blob-body-fetch.js';
 import { createSource } from './blob-source.js';
 import { createHasher } from './hasher.js';

@@ -1,5 +1,5 @@
 // Resume entries in localStorage, one key per upload; a no-op where storage is unavailable.
-import type { ResumeEntry, ResumeStore } from '../io.js';
+import type { ResumeEntry, ResumeStore } from '../upload/io.js';
 
 /** The part of the Web Storage API used here (localStorage, or a fake in tests). */
 export type KeyValueStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;

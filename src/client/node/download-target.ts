@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import type { DownloadTarget, PartFile } from '../download-io.js';
+import type { DownloadTarget, PartFile } from '../download/io.js';
 
 export interface FileTarget extends DownloadTarget {
   readonly partPath: string;

@@ -2,7 +2,7 @@
 // the engine releases them (a fresh 8 MiB buffer per chunk costs page faults and garbage collections).
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type { ByteSource } from '../io.js';
+import type { ByteSource } from '../upload/io.js';
 
 export interface FileSource extends ByteSource {
   readonly path: string;

@@ -1,7 +1,7 @@
 // Hashing with node:crypto (also incremental, for whole-file digests).
 import { createHash } from 'node:crypto';
 import { formatDigest, type DigestAlgorithm } from '../../protocol/index.js';
-import type { Hasher } from '../io.js';
+import type { Hasher } from '../engine/io.js';
 
 const nodeNames: Record<DigestAlgorithm, string> = { 'sha-256': 'sha256' };
 

@@ -1,7 +1,7 @@
 // The Node entry: upload(path | source, options) with node:crypto hashing and a JSON resume store.
-import { startUpload, type UploadHandle } from '../upload.js';
-import type { ByteSource } from '../io.js';
-import type { UploadOptions } from '../options.js';
+import type { ByteSource } from '../upload/io.js';
+import type { UploadOptions } from '../upload/options.js';
+import { startUpload, type UploadHandle } from '../upload/upload.js';
 import { createSource } from './file-source.js';
 import { createHasher } from './hasher.js';
 import { createNodeTransport } from './http-transport.js';

@@ -5,7 +5,7 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { ResumeEntry, ResumeStore } from '../io.js';
+import type { ResumeEntry, ResumeStore } from '../upload/io.js';
 
 export interface FileResumeStoreOptions {
   /** The directory holding uploads.json (default: see stateDir). */

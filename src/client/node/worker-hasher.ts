@@ -5,7 +5,7 @@
 // keep the process alive.
 import { Worker } from 'node:worker_threads';
 import { formatDigest, type DigestAlgorithm } from '../../protocol/index.js';
-import type { Hasher, IncrementalHash } from '../io.js';
+import type { Hasher, IncrementalHash } from '../engine/io.js';
 import { createHasher } from './hasher.js';
 
 /** Parts gathered before one message to the worker (one message per MiB, not per socket read). */

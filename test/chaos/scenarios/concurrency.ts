@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { bytesSource, upload } from '../../../src/client/node/index.js';
 import { createNodeTransport } from '../../../src/client/node/http-transport.js';
-import type { Transport } from '../../../src/client/io.js';
+import type { Transport } from '../../../src/client/engine/io.js';
 import { chunkOf, create, download, putChunk, type Reply } from '../../helpers/http.js';
 import { startTestServer, tempDir } from '../../helpers/server.js';
 import { auditDataDir } from '../support/audit.js';

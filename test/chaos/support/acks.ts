@@ -1,6 +1,6 @@
 // A Transport wrapper that remembers every chunk acknowledgement the client actually received, so a
 // test can check afterwards that the server still has each of them.
-import type { Transport } from '../../../src/client/io.js';
+import type { Transport } from '../../../src/client/engine/io.js';
 
 export interface AckLog {
   /** uploadId -> (chunk index -> digest) of every 2xx chunk acknowledgement received. */

@@ -1,5 +1,5 @@
 // A clock for tests: time moves only when told, or (instant mode) by exactly what is slept.
-import type { Clock } from '../../../src/client/io.js';
+import type { Clock } from '../../../src/client/engine/io.js';
 
 export class FakeClock implements Clock {
   readonly sleeps: number[] = [];

@@ -1,0 +1,70 @@
+// Fetches the pieces not yet done, in parallel under the shared adaptive concurrency controller and
+// retry policy: each one a single Range with If-Range, checked (digest, Content-Range, ETag), written
+// at its offset (piece.ts), and only then counted and handed to the journal. The ranges go through
+// the platform's RangeTransport when there is one; its parts are lent and given back once written.
+// A range cut by the network is continued from its first missing byte, not fetched again whole.
+import { withRetry } from '../engine/retry-loop.js';
+import { runPipeline } from '../engine/scheduler.js';
+import { emitProgress } from '../engine/transfer.js';
+import type { DownloadContext } from './context.js';
+import { PieceAttempt, type Carried } from './piece.js';
+import type { Piece } from './plan.js';
+import type { Session } from './session.js';
+
+export async function fetchPieces(ctx: DownloadContext, s: Session): Promise<void> {
+  const pending = s.plan.pieces.filter((p) => !s.journal.has(p.index));
+  ctx.progress.setPhase(ctx.gate.paused ? 'paused' : 'transferring');
+  ctx.controller.begin(ctx.o.io.clock.now());
+  await runPipeline<Piece, Piece>({
+    items: pending,
+    // Nothing to prepare ahead: a piece's bytes are read from the network, not from a source.
+    prepare: async (piece) => piece,
+    execute: (piece, signal) => fetchPiece(ctx, s, piece, signal),
+    limit: () => ctx.controller.limit,
+    readAhead: 0,
+    gate: ctx.gate,
+    signal: ctx.signal,
+    onActive: (executing) => {
+      ctx.progress.setConcurrency(ctx.controller.limit, executing);
+      emitProgress(ctx);
+    },
+  });
+}
+
+/** Attempts a piece until it is on disk and checked, then counts it. */
+async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal: AbortSignal): Promise<void> {
+  const { clock } = ctx.o.io;
+  // Under the chaos suite's cuts, fetching a cut piece again whole re-fetched 2/3 of the file.
+  let carried: Carried | null = null;
+  await withRetry(
+    async () => {
+      const attempt = new PieceAttempt(ctx, s, piece, carried);
+      try {
+        await attempt.run(signal);
+      } finally {
+        carried = attempt.leftover;
+      }
+      countDone(ctx, s, piece);
+    },
+    ctx.retry,
+    {
+      what: `chunk ${piece.index} (bytes ${piece.start}-${piece.end - 1})`,
+      index: piece.index,
+      onFailure: (f) => {
+        if (f.kind !== 'busy') ctx.controller.onFailure(clock.now());
+        emitProgress(ctx);
+      },
+    },
+    signal,
+  );
+}
+
+/** The piece is written and checked: it goes to the journal, the controller and the progress. */
+function countDone(ctx: DownloadContext, s: Session, piece: Piece): void {
+  s.journal.markDone(piece.index);
+  const now = ctx.o.io.clock.now();
+  const length = piece.end - piece.start;
+  ctx.controller.onSuccess(length, now);
+  ctx.progress.chunkDone(piece.index, length, now, true);
+  emitProgress(ctx);
+}

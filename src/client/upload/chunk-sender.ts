@@ -1,0 +1,88 @@
+// One chunk: read and hash it, send it with retries, and never send what the server already has.
+import { FerryError, type ChunkAck, type UploadStatus } from '../../protocol/index.js';
+import { withRetry } from '../engine/retry-loop.js';
+import { emitProgress } from '../engine/transfer.js';
+import type { ChunkBody } from './api.js';
+import { type UploadContext, type UploadRef } from './context.js';
+import { chunkRange, type ChunkPlan } from './plan.js';
+
+export interface PreparedChunk extends ChunkBody {
+  index: number;
+}
+
+/** Reads chunk `index` from the source and hashes it. */
+export async function readChunk(ctx: UploadContext, plan: ChunkPlan, index: number, signal: AbortSignal): Promise<PreparedChunk> {
+  const { start, end } = chunkRange(plan, index);
+  const bytes = await ctx.source.read(start, end, signal);
+  if (bytes.byteLength !== end - start) {
+    throw new RangeError(`read ${bytes.byteLength} bytes of chunk ${index}, expected ${end - start} (did the file shrink?)`);
+  }
+  const digest = await ctx.o.io.hasher.digest(bytes, ctx.o.checksum);
+  return { index, bytes, digest };
+}
+
+/** What a chunk sender needs besides the context: the upload and a shared status check. */
+export interface ChunkSession {
+  ref: UploadRef;
+  /** GET status (coalesced across chunks), marking stored chunks done; see send.ts. */
+  refreshStatus(signal: AbortSignal): Promise<UploadStatus>;
+  /** Called with every acknowledgement. */
+  onAck(ack: ChunkAck): void;
+}
+
+/** Skips chunks already done or an upload already finished; otherwise reads it. */
+export async function prepareChunk(ctx: UploadContext, s: ChunkSession, index: number, signal: AbortSignal): Promise<PreparedChunk | null> {
+  if (s.ref.finished || ctx.progress.isDone(index)) return null;
+  return readChunk(ctx, s.ref.plan, index, signal);
+}
+
+/** Sends a prepared chunk until acknowledged (or found on the server); gives up per the retry policy. */
+export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: PreparedChunk, signal: AbortSignal): Promise<void> {
+  const { clock } = ctx.o.io;
+  const { index } = chunk;
+  const length = chunk.bytes.byteLength;
+  let body: ChunkBody = chunk;
+  let acknowledged = false;
+  await withRetry(
+    async (previous) => {
+      if (previous?.kind === 'unreachable') {
+        // The last attempt may have been stored before the connection broke: ask before resending.
+        await s.refreshStatus(signal);
+      }
+      if (s.ref.finished || ctx.progress.isDone(index)) return;
+      if (previous?.kind === 'corrupt') body = await readChunk(ctx, s.ref.plan, index, signal);
+      ctx.progress.sending(length);
+      emitProgress(ctx);
+      let ack: ChunkAck;
+      try {
+        ack = await ctx.api.putChunk(s.ref.uploadUrl, s.ref.uploadId, index, body, signal);
+      } catch (e) {
+        if (e instanceof FerryError && e.code === 'upload-completed') {
+          await s.refreshStatus(signal);
+          return;
+        }
+        throw e;
+      } finally {
+        ctx.progress.sent(length);
+      }
+      acknowledged = true;
+      const now = clock.now();
+      if (!ack.duplicate) ctx.controller.onSuccess(length, now);
+      ctx.progress.chunkDone(index, length, now, true);
+      s.onAck(ack);
+      emitProgress(ctx);
+    },
+    ctx.retry,
+    {
+      what: `chunk ${index}`,
+      index,
+      onFailure: (f) => {
+        if (f.kind !== 'busy' && f.kind !== 'completed') ctx.controller.onFailure(clock.now());
+        emitProgress(ctx);
+      },
+    },
+    signal,
+  );
+  // The server read the whole body before acknowledging it, so nothing still reads these bytes.
+  if (acknowledged) ctx.source.release?.(body.bytes);
+}
