@@ -22,7 +22,7 @@ await build({
   // The server, SQLite and pino stay out: `ferry serve` imports dist/server/index.js at run time
   // (the same relative path from dist/cli as from src/cli).
   external: ['../server/index.js', 'better-sqlite3', 'pino'],
-  // Bundled CommonJS packages (commander, cli-progress) call require() for Node built-ins.
+  // Bundled CommonJS packages (commander, undici) call require() for Node built-ins.
   banner: { js: "import { createRequire as __ferryRequire } from 'node:module'; const require = __ferryRequire(import.meta.url);" },
   // Smaller to read and compile; stack traces map back through the source map (node --enable-source-maps).
   minify: true,

@@ -2,7 +2,10 @@
 
 const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 
-/** 1536 → "1.5 KiB"; binary units, because file sizes on disk are shown that way too. */
+/**
+ * 1536 → "1.5 KiB"; binary units, because file sizes on disk are shown that way too. Whole bytes stay
+ * exact ("1023 B"); a fraction (a speed: 5 bytes in 0.97 s) gets the same 3 figures as larger units.
+ */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return '–';
   let value = bytes;
@@ -11,7 +14,7 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  if (unit === 0) return `${bytes} B`;
+  if (unit === 0 && Number.isInteger(value)) return `${value} B`;
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
 }
 
