@@ -10,6 +10,7 @@ import { registerMigrate } from './migrate.js';
 import { registerRm } from './rm.js';
 import { registerServe } from './serve.js';
 import { registerShare } from './share.js';
+import { closeSharedDispatcher } from '../client/node/http-dispatcher.js';
 import { registerStatus } from './status.js';
 import { registerUpload } from './upload.js';
 import { oneLineOptionErrors } from './usage-errors.js';
@@ -40,3 +41,7 @@ try {
   process.stderr.write(`ferry: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 1;
 }
+// A command that ended (done, failed or stopped by Ctrl-C) may leave a connection still being opened
+// (a TLS handshake, a silent proxy's CONNECT): it must not hold the process until its timeout.
+// `ferry serve` returns once listening and never made one.
+await closeSharedDispatcher();

@@ -1,7 +1,9 @@
 // One JSON request to a Ferry server for the management commands (keys, share); any failure is one line.
 import { problemFrom } from '../client/engine/http-problem.js';
+import { networkError } from '../client/engine/network-failure.js';
 import type { FerryError } from '../protocol/index.js';
 import { authHeaders, describeAuthFailure, originOf } from './credentials.js';
+import { cliFetch } from './http.js';
 
 /** A failure to report as one line on stderr (no stack trace). */
 export class CliError extends Error {
@@ -23,7 +25,7 @@ export async function callServer(method: string, url: string, token: string | un
   let res: Response;
   let text: string;
   try {
-    res = await fetch(url, {
+    res = await cliFetch(url, {
       method,
       headers: { accept: 'application/json', ...authHeaders(token), ...(body !== undefined && { 'content-type': 'application/json' }) },
       ...(body !== undefined && { body: JSON.stringify(body) }),
@@ -31,8 +33,7 @@ export async function callServer(method: string, url: string, token: string | un
     });
     text = await res.text();
   } catch (e) {
-    const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
-    throw new CliError(`cannot reach ${originOf(url)}: ${cause}`);
+    throw new CliError(`cannot reach ${originOf(url)}: ${networkError(`${method} ${url}`, url, e).message}`);
   }
   if (!res.ok) {
     const problem = problemFrom(res, text);

@@ -5,6 +5,7 @@ import { authHeaders } from './credentials.js';
 import { formatBytes } from './format.js';
 import { localUploads, type LocalUpload } from './resume-entries.js';
 import { formatTable, isoSeconds, printable } from './table.js';
+import { cliFetch } from './http.js';
 
 /** How long one server may take to answer before its uploads are shown as unreachable. */
 const askTimeoutMs = 5_000;
@@ -58,7 +59,7 @@ function row(u: LocalUpload, view: ServerView): string[] {
 async function ask(u: LocalUpload, token: string | undefined): Promise<ServerView> {
   let res: Response;
   try {
-    res = await fetch(u.uploadUrl, { headers: { accept: 'application/json', ...authHeaders(token) }, signal: AbortSignal.timeout(askTimeoutMs) });
+    res = await cliFetch(u.uploadUrl, { headers: { accept: 'application/json', ...authHeaders(token) }, signal: AbortSignal.timeout(askTimeoutMs) });
   } catch {
     return { problem: 'unreachable' };
   }

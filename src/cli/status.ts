@@ -1,9 +1,11 @@
 // `ferry status [upload-id-or-url]`: what the server has of an upload; without one, this machine's
 // unfinished uploads (see status-list.ts).
 import { Command, Option } from 'commander';
+import { networkError } from '../client/engine/network-failure.js';
 import { FerryError, Paths, UploadStatus } from '../protocol/index.js';
 import { authHeaders, describeAuthFailure, originOf, tokenOption } from './credentials.js';
 import { formatBytes } from './format.js';
+import { cliFetch } from './http.js';
 import { serverOption } from './server-option.js';
 import { listUnfinished } from './status-list.js';
 
@@ -40,9 +42,9 @@ async function showOne(target: string, o: StatusOptions): Promise<number> {
   }
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: 'application/json', ...authHeaders(o.token) } });
+    res = await cliFetch(url, { headers: { accept: 'application/json', ...authHeaders(o.token) } });
   } catch (e) {
-    process.stderr.write(`Cannot reach ${url}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}\n`);
+    process.stderr.write(`Cannot reach ${url}: ${networkError(`GET ${url}`, url, e).message}\n`);
     return 1;
   }
   const body = await res.json().catch(() => null);

@@ -3,6 +3,7 @@
 // message can say what is true.
 import type { UploadHandle } from '../client/node/index.js';
 import { failureWords } from './progress-retry.js';
+import { cliFetch } from './http.js';
 
 export interface CreatedUpload {
   uploadId: string;
@@ -24,7 +25,7 @@ export async function discardUpload(handle: UploadHandle, created: CreatedUpload
   try {
     let state = await stateOf(created.uploadUrl, headers);
     if (state.state === 'uploading' || state.state === 'completing') {
-      const res = await fetch(created.uploadUrl, { method: 'DELETE', headers });
+      const res = await cliFetch(created.uploadUrl, { method: 'DELETE', headers });
       await res.body?.cancel();
       state = await stateOf(created.uploadUrl, headers);
     }
@@ -37,7 +38,7 @@ export async function discardUpload(handle: UploadHandle, created: CreatedUpload
 }
 
 async function stateOf(uploadUrl: string, headers: Record<string, string>): Promise<{ state: string; fileUrl: string | null }> {
-  const res = await fetch(uploadUrl, { headers: { accept: 'application/json', ...headers } });
+  const res = await cliFetch(uploadUrl, { headers: { accept: 'application/json', ...headers } });
   const body = (await res.json().catch(() => null)) as { state?: unknown; fileUrl?: unknown } | null;
   if (res.status === 404 || res.status === 410) return { state: 'gone', fileUrl: null };
   if (!res.ok || typeof body?.state !== 'string') throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });

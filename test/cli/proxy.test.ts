@@ -71,4 +71,23 @@ describe('ferry and HTTP_PROXY / NO_PROXY', () => {
     expect(direct.equals(data)).toBe(true);
     expect(proxy.requests).toHaveLength(through);
   });
+
+  it('the management commands (ls, rm, status) go through the proxy too', async () => {
+    const { server, proxy, source, env } = await setUp();
+    const viaProxy = env({ HTTP_PROXY: proxy.url });
+    const up = await runCli(['upload', source, '--server', server.url, '--json'], env({}));
+    expect(up.code, up.stderr).toBe(0);
+    const [done] = jsonEvents(up.stdout.split('\n'), 'done');
+    const ls = await runCli(['ls', '--server', server.url], viaProxy);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toContain(done.fileUrl);
+    const status = await runCli(['status', done.uploadId, '--server', server.url], viaProxy);
+    expect(status.code, status.stderr).toBe(0);
+    const rm = await runCli(['rm', done.fileUrl], viaProxy);
+    expect(rm.code, rm.stderr).toBe(0);
+    const asked = proxy.requests.map((r) => r.split(' ').slice(0, 2).join(' '));
+    expect(asked.some((r) => r.startsWith('GET ') && r.includes('/files?') || r === `GET ${server.url}/files`)).toBe(true);
+    expect(asked.some((r) => r.startsWith('GET ') && r.includes(`/uploads/${done.uploadId}`))).toBe(true);
+    expect(asked).toContain(`DELETE ${done.fileUrl}`);
+  });
 });

@@ -50,6 +50,17 @@ export function sharedDispatcher(): Dispatcher {
 }
 
 /**
+ * Destroys the process's dispatcher, if one was made: every connection, including one still being
+ * opened (a TLS handshake, a proxy's CONNECT) that an aborted request cannot cancel yet and that would
+ * otherwise keep the process alive until its own timeout. For a command-line run that is over.
+ */
+export async function closeSharedDispatcher(): Promise<void> {
+  const d = shared;
+  shared = null;
+  await d?.destroy();
+}
+
+/**
  * Redirects are followed for GET and HEAD only. A 301/302/303 answering an upload's POST or PATCH
  * would turn it into a GET (as curl -L and fetch do), silently dropping the chunk it carries; the
  * server gives the upload's own URLs, so a redirect there is a misconfiguration, better seen as the
