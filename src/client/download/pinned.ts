@@ -18,5 +18,15 @@ export function checkPinned(ex: Exchange, remote: RemoteInfo): void {
   } else if (remote.lastModified !== null) {
     const lastModified = h.get('last-modified');
     if (lastModified !== remote.lastModified) throw remoteChanged(`${where}, last modified ${lastModified ?? 'at an unknown time'}`);
+  } else if (remote.mode !== 'stream' && resourceOf(ex.finalUrl) !== resourceOf(remote.finalUrl)) {
+    // Nothing to compare: the place is all that tells the bytes apart. A signed URL's query changes on
+    // every request, so it does not count. (A stream is one answer from one place: nothing to stitch.)
+    throw remoteChanged(`the redirect now leads to ${resourceOf(ex.finalUrl)}, and neither place shows an ETag or Last-Modified`);
   }
+}
+
+/** The resource a URL names: without its query (a signature that changes per request) or fragment. */
+function resourceOf(url: string): string {
+  const u = new URL(url);
+  return u.origin + u.pathname;
 }

@@ -2,6 +2,7 @@
 // ETag) or any HTTP resource (HEAD, else a one-byte range: size, ETag, Last-Modified, Accept-Ranges,
 // Repr-Digest, Content-Disposition).
 import { FileManifest, formatDigest, MediaTypes, parseContentRange, parseDigestField, ProblemTypeBase } from '../../protocol/index.js';
+import { NetworkError } from '../engine/errors.js';
 import { problemFrom } from '../engine/http-problem.js';
 import { withRetry, type RetryContext, type RetryEvent } from '../engine/retry-loop.js';
 import { httpDeps, retryContext } from './context.js';
@@ -73,7 +74,13 @@ export function manifestUrl(url: string): string {
  * file is the answer, not a hint: it is thrown.
  */
 async function fetchManifest(c: ProbeContext, url: string): Promise<FileManifest | null> {
-  const ex = await Exchange.open(c.http, 'GET', manifestUrl(url), { accept: MediaTypes.json }, c.signal);
+  let ex: Exchange;
+  try {
+    ex = await Exchange.open(c.http, 'GET', manifestUrl(url), { accept: MediaTypes.json }, c.signal);
+  } catch (e) {
+    if (notAFerryManifest(e, c.retry.contact?.answered ?? false)) return null;
+    throw e;
+  }
   try {
     const res = ex.response;
     if (!res.ok) {
@@ -99,6 +106,21 @@ async function fetchManifest(c: ProbeContext, url: string): Promise<FileManifest
   }
 }
 
+/**
+ * A request for `<url>/manifest` that got no answer, in a way that says the manifest is not there to
+ * be had rather than that the server is down: its redirects loop (a front that canonicalizes any
+ * unknown path), or, before the origin ever answered, a redirect to a place that cannot be reached
+ * (nothing listening, no such host, TLS refused). A Ferry server does not send its manifest
+ * elsewhere. When it is the origin itself that cannot be reached, the plain probe's HEAD meets the
+ * same failure and fails at once just the same; once the origin has answered, such a failure is an
+ * outage (a restart's probe), waited for here as anywhere else.
+ */
+function notAFerryManifest(e: unknown, answered: boolean): boolean {
+  if (!(e instanceof NetworkError)) return false;
+  if (e.code === 'redirects') return true;
+  return !answered && (e.code === 'connection-refused' || e.code === 'unknown-host' || e.code === 'tls' || e.code === 'unsupported-url');
+}
+
 /** A problem+json body whose type is one of Ferry's own. */
 function isFerryProblem(res: Response, text: string): boolean {
   if (!/problem\+json/i.test(res.headers.get('content-type') ?? '')) return false;
@@ -110,6 +132,9 @@ function isFerryProblem(res: Response, text: string): boolean {
   }
 }
 
+/** HEAD answers that do not settle anything: the one-byte GET is asked instead. */
+const headFallback = new Set([401, 403, 405, 501]);
+
 async function probePlain(c: ProbeContext, url: string): Promise<RemoteInfo> {
   const head = await Exchange.open(c.http, 'HEAD', url, {}, c.signal);
   try {
@@ -118,8 +143,10 @@ async function probePlain(c: ProbeContext, url: string): Promise<RemoteInfo> {
     if (res.ok && length !== null && /^\d+$/.test(length)) {
       return fromHeaders(url, head.finalUrl, res.headers, Number(length), /\bbytes\b/i.test(res.headers.get('accept-ranges') ?? ''));
     }
-    // Servers without HEAD (405/501) or without a length there get asked for the first byte below.
-    if (!res.ok && res.status !== 405 && res.status !== 501) throw problemFrom(res, '');
+    // Servers without HEAD (405/501) or without a length there get asked for the first byte below. So
+    // do 401/403: an S3 or GCS signed URL signs the method, so its HEAD is refused where its GET is not;
+    // when the GET is refused too, that answer is the one thrown (and fails at once).
+    if (!res.ok && !headFallback.has(res.status)) throw problemFrom(res, '');
   } finally {
     head.close();
   }

@@ -71,7 +71,9 @@ export interface ResumeRefusal {
 /** Why the `.part` described by `state` cannot be continued from `remote`; null when it can. */
 export function resumeRefusal(state: DownloadState, remote: RemoteInfo): ResumeRefusal | null {
   const cannot = (message: string): ResumeRefusal => ({ kind: 'cannot-resume', message });
-  if (state.url !== sidecarUrl(remote.url)) return cannot(`the partial file came from ${state.url}; starting over`);
+  // Stripped on both sides: a sidecar written before a parameter joined the list still matches.
+  const from = safeSidecarUrl(state.url);
+  if (from !== sidecarUrl(remote.url)) return cannot(`the partial file came from ${from ?? 'an unreadable URL'}; starting over`);
   if (remote.mode === 'stream' || state.mode === 'stream') return cannot('the server does not accept ranges, so resuming is impossible; starting over');
   if (state.mode !== remote.mode) return cannot(`the server now answers as ${describe(remote.mode)}; starting over`);
   if (remote.etag === null && remote.lastModified === null) {
@@ -83,19 +85,46 @@ export function resumeRefusal(state: DownloadState, remote: RemoteInfo): ResumeR
 }
 
 /**
- * The remote as the sidecar names it: without a share link's ?grant=, a credential that has no place
- * on disk, and that a fresh link for the same file replaces (so the download resumes with it).
+ * Query parameters that carry a credential (compared lowercased): a share link's grant, bearer tokens
+ * put in the URL, Azure SAS and CloudFront signatures (sig, Signature), and, by prefix, everything of
+ * an S3 or GCS signed URL (X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, X-Goog-...), whose
+ * other members (date, expiry) change with each signing as well.
+ */
+const credentialParams = new Set(['grant', 'token', 'access_token', 'auth', 'sig', 'signature']);
+const credentialPrefixes = ['x-amz-', 'x-goog-'];
+
+function isCredentialParam(name: string): boolean {
+  const n = name.toLowerCase();
+  return credentialParams.has(n) || credentialPrefixes.some((p) => n.startsWith(p));
+}
+
+/**
+ * The remote as the sidecar names it: without a user and password and without the query parameters
+ * that are credentials (see credentialParams). They have no place on disk, and a fresh link for the
+ * same file (a new grant, a newly signed URL) names the same remote, so the download resumes with it.
  */
 export function sidecarUrl(url: string): string {
   const u = new URL(url);
-  if (!u.searchParams.has('grant')) return url;
-  u.searchParams.delete('grant');
+  u.username = '';
+  u.password = '';
+  for (const name of new Set(u.searchParams.keys())) if (isCredentialParam(name)) u.searchParams.delete(name);
   return u.href;
+}
+
+/** sidecarUrl of a URL read from disk, which may be anything; null when it is not a URL. */
+function safeSidecarUrl(url: string): string | null {
+  try {
+    return sidecarUrl(url);
+  } catch {
+    return null;
+  }
 }
 
 /** A redirect target's query is often a signed URL's credential (X-Amz-Signature=...): not kept on disk. */
 function withoutQuery(url: string): string {
   const u = new URL(url);
+  u.username = '';
+  u.password = '';
   u.search = '';
   u.hash = '';
   return u.href;

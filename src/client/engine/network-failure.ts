@@ -43,6 +43,8 @@ const byCode: Record<string, NetworkFailure> = {
 /** Certificate verification (OpenSSL's names) and TLS protocol failures; a handshake timeout is not one. */
 const tlsCode = /^(?:ERR_TLS_CERT|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT|UNABLE_TO_|CERT_|HOSTNAME_MISMATCH)/;
 const unsupportedMessage = /unknown scheme|protocol .* not supported|unsupported protocol/i;
+/** The fetch standard's own redirect limit (undici's fetch says so only in words, with no code). */
+const redirectsMessage = /redirect count exceeded/i;
 
 function failureOfCode(code: string): NetworkFailure | null {
   if (byCode[code]) return byCode[code];
@@ -76,6 +78,7 @@ export function findNetworkFailure(e: unknown): Found {
       firstCode ??= { code, message: text };
     }
     if (unsupportedMessage.test(text)) return { failure: 'unsupported-url', code: typeof code === 'string' ? code : null, message: text };
+    if (redirectsMessage.test(text)) return { failure: 'redirects', code: typeof code === 'string' ? code : null, message: text };
     queue.push(cause);
     if (Array.isArray(errors)) queue.push(...(errors as unknown[]));
   }
