@@ -2,7 +2,7 @@
 // (DELETE /uploads/{id}) and this machine forgets it (`ferry upload` of the file then starts afresh).
 import { Command } from 'commander';
 import type { FerryError } from '../protocol/index.js';
-import { tokenOption } from './credentials.js';
+import { tokenFor, tokenOption } from './credentials.js';
 import { forgetUpload, localUploads } from './resume-entries.js';
 import { action, callServer, CliError } from './server-call.js';
 import { resourceTarget, resourceUrl, type ResourceTarget } from './resource-target.js';
@@ -28,7 +28,9 @@ export function registerAbort(program: Command): void {
         const target = await locate(upload, o.server);
         let refusal: CliError | null = null;
         try {
-          await callServer('DELETE', resourceUrl(target, 'uploads'), o.token);
+          // An id remembered here goes to its own server, which gets the token only if it is --server.
+          const known = /^https?:\/\//i.test(upload) ? o.token : tokenFor(target.base, o.server, o.token);
+          await callServer('DELETE', resourceUrl(target, 'uploads'), known);
         } catch (error) {
           const problem = error instanceof CliError ? error.problem : undefined;
           if (!problem || !(problem.status === 404 || overCodes.has(problem.code))) throw error;

@@ -29,6 +29,14 @@ export function originOf(url: string): string {
   }
 }
 
+/**
+ * The token given for `server` (--token, FERRY_TOKEN) is sent to that server's origin only: an upload
+ * this machine remembers may live on another server, which must not see it.
+ */
+export function tokenFor(url: string, server: string, token: string | undefined): string | undefined {
+  return token !== undefined && originOf(url) === originOf(server) ? token : undefined;
+}
+
 const sentence = (text: string) => text.trim().replace(/\.?$/, '.');
 
 /**

@@ -15,6 +15,13 @@ import { registerStatus } from './status.js';
 import { registerUpload } from './upload.js';
 import { oneLineOptionErrors } from './usage-errors.js';
 
+// stdout closed by its reader (`ferry upload a b | head -1`): stop quietly, as Unix tools do (status
+// 141 = killed by SIGPIPE), instead of an unhandled 'error' event with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(141);
+});
+
 const program = new Command('ferry')
   .description('Resumable, verified, parallel transfer of large files')
   .version('0.1.0');

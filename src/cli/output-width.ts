@@ -6,9 +6,12 @@ const wide = /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF
 /** Zero-width: combining marks and format characters. */
 const zero = /[\p{M}\p{Cf}]/u;
 
+/** Emoji shown as emoji by default (🚀 ✅ ⚡ ⭐ 🪐): terminals give them two columns. */
+const emoji = /\p{Emoji_Presentation}/u;
+
 function charWidth(ch: string): number {
   if (zero.test(ch)) return 0;
-  return wide.test(ch) ? 2 : 1;
+  return wide.test(ch) || emoji.test(ch) ? 2 : 1;
 }
 
 export function displayWidth(text: string): number {

@@ -1,7 +1,7 @@
 // `ferry status` without an upload: the uploads this machine can resume (the resume store), each with
 // what its server has of it now.
 import { UploadStatus } from '../protocol/index.js';
-import { authHeaders } from './credentials.js';
+import { authHeaders, tokenFor } from './credentials.js';
 import { formatBytes } from './format.js';
 import { localUploads, type LocalUpload } from './resume-entries.js';
 import { formatTable, isoSeconds, printable } from './table.js';
@@ -13,9 +13,9 @@ const askTimeoutMs = 5_000;
 /** What the server said of one upload: its status, or why there is none. */
 type ServerView = { status: UploadStatus } | { problem: string };
 
-export async function listUnfinished(o: { token?: string; json?: boolean }): Promise<number> {
+export async function listUnfinished(o: { server: string; token?: string; json?: boolean }): Promise<number> {
   const uploads = await localUploads();
-  const views = await Promise.all(uploads.map((u) => ask(u, o.token)));
+  const views = await Promise.all(uploads.map((u) => ask(u, tokenFor(u.uploadUrl, o.server, o.token))));
   if (o.json) {
     const list = uploads.map((u, i) => {
       const { key: _key, ...entry } = u;

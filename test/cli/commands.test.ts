@@ -359,6 +359,32 @@ describe('ferry status without an upload', () => {
     expect(listed.find((u) => u.uploadId === lost.uploadId)).toMatchObject({ server: null, problem: 'unreachable' });
   });
 
+  it("the token given for --server goes to that server only, never to another server an upload here lives on", async () => {
+    const { s, alice } = await tokenServer();
+    const { stateDir, env } = await scratch();
+    const mine = await uploadBytes(s, alice, 'mine.bin', randomBytes(4 * KiB), [0]);
+    await remember(stateDir, 'k1', mine, s.url, 'mine.bin', 4 * KiB);
+    // Another server, which records the Authorization of every request it gets.
+    const seen: Array<string | undefined> = [];
+    const { createServer } = await import('node:http');
+    const other = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"type":"https://ferry.dev/problems/upload-not-found","status":404}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => other.close(resolve)));
+    const otherUrl = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
+    const elsewhere = { uploadId: 'ElsewhereUpload0123456789', uploadUrl: `${otherUrl}/uploads/ElsewhereUpload0123456789`, expiresAt: new Date(Date.now() + 3600_000).toISOString() };
+    await remember(stateDir, 'k2', elsewhere, otherUrl, 'elsewhere.bin', 1);
+
+    const r = await runCli(['status', '--server', s.url], { ...env, FERRY_TOKEN: alice });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/mine\.bin\s+4\.0 KiB\s+1\.0 KiB \(25%\)/);
+    await runCli(['abort', elsewhere.uploadId, '--server', s.url], { ...env, FERRY_TOKEN: alice });
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.every((a) => a === undefined)).toBe(true);
+  });
+
   it('`ferry status <id>` still shows one upload; an unknown one is one line', async () => {
     const s = await startTestServer();
     cleanups.push(() => s.dispose());

@@ -217,7 +217,11 @@ describe('stdout piped (url=$(ferry upload f))', () => {
 });
 
 describe('the progress line', () => {
-  const labels = ['a.bin', 'a-rather-long-file-name-for-an-80-column-terminal.bin', '写真アルバム二〇二四年夏の旅行記録ファイル.zip', 'tab\there\u001b[31mred.bin'];
+  const labels = ['a.bin', 'a-rather-long-file-name-for-an-80-column-terminal.bin', '写真アルバム二〇二四年夏の旅行記録ファイル.zip', 'tab\there\u001b[31mred.bin', `${'🚀'.repeat(20)}✅⚡⭐🪐.bin`];
+  it('counts emoji as the two columns terminals give them', () => {
+    for (const e of ['🚀', '✅', '⚡', '⭐', '🪐', '🛸']) expect(displayWidth(e), e).toBe(2);
+    expect(displayWidth('a.bin')).toBe(5);
+  });
   const phases = ['starting', 'transferring', 'paused', 'completing', 'done'] as const;
   it('fits every width from 20 to 200 columns, whatever the name (wide characters, control characters)', () => {
     for (const label of labels) {
