@@ -2,10 +2,10 @@
 // (DELETE /uploads/{id}) and this machine forgets it (`ferry upload` of the file then starts afresh).
 import { Command } from 'commander';
 import type { FerryError } from '../protocol/index.js';
-import { tokenFor, tokenOption } from './credentials.js';
-import { forgetUpload, localUploads } from './resume-entries.js';
+import { tokenOption } from './credentials.js';
+import { forgetUpload } from './resume-entries.js';
 import { action, callServer, CliError } from './server-call.js';
-import { resourceTarget, resourceUrl, type ResourceTarget } from './resource-target.js';
+import { locateUpload, resourceUrl, type ResourceTarget } from './resource-target.js';
 import { serverOption } from './server-option.js';
 
 interface AbortOptions {
@@ -25,12 +25,10 @@ export function registerAbort(program: Command): void {
     .addOption(tokenOption())
     .action(
       action('abort', async (upload: string, o: AbortOptions) => {
-        const target = await locate(upload, o.server);
+        const { target, token } = await locateUpload(upload, o.server, o.token);
         let refusal: CliError | null = null;
         try {
-          // An id remembered here goes to its own server, which gets the token only if it is --server.
-          const known = /^https?:\/\//i.test(upload) ? o.token : tokenFor(target.base, o.server, o.token);
-          await callServer('DELETE', resourceUrl(target, 'uploads'), known);
+          await callServer('DELETE', resourceUrl(target, 'uploads'), token);
         } catch (error) {
           const problem = error instanceof CliError ? error.problem : undefined;
           if (!problem || !(problem.status === 404 || overCodes.has(problem.code))) throw error;
@@ -48,11 +46,4 @@ function refusalText(problem: FerryError, target: ResourceTarget): string {
   if (problem.status === 404) return `no such upload ${target.id} on ${target.base}`;
   const said = problem.message.replace(/\.$/, '');
   return problem.code === 'upload-completed' ? `${said}: its file stays on the server (ferry rm deletes it)` : said;
-}
-
-/** An id this machine has an entry for is aborted on the server it was uploaded to (not --server's). */
-async function locate(upload: string, server: string): Promise<ResourceTarget> {
-  if (/^https?:\/\//i.test(upload)) return resourceTarget(upload, server, 'uploads');
-  const known = (await localUploads()).find((u) => u.uploadId === upload);
-  return known ? resourceTarget(known.uploadUrl, server, 'uploads') : resourceTarget(upload, server, 'uploads');
 }

@@ -1,6 +1,7 @@
 // The --token option (FERRY_TOKEN) and one clear line for each way a server can refuse a credential.
 import { Option } from 'commander';
 import { FerryError } from '../protocol/index.js';
+import { sentence } from './format.js';
 
 export function tokenOption(): Option {
   return new Option('--token <token>', 'API key or grant, sent as "Authorization: Bearer <token>"').env('FERRY_TOKEN');
@@ -37,7 +38,6 @@ export function tokenFor(url: string, server: string, token: string | undefined)
   return token !== undefined && originOf(url) === originOf(server) ? token : undefined;
 }
 
-const sentence = (text: string) => text.trim().replace(/\.?$/, '.');
 
 /**
  * The line to print when `error` is a 401 or 403 from `target`, else null. `hadToken`: whether a

@@ -181,10 +181,36 @@ export function isAlive(holder: LockHolder): boolean {
   }
   try {
     process.kill(holder.pid, 0);
-    return true;
   } catch (e) {
     // EPERM: it exists, under another user.
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  // The pid is taken, but maybe by another process since: the holder was running when it wrote the
+  // lock, so a process that started after that is not the holder.
+  const started = processStartMs(holder.pid);
+  const lockedAt = Date.parse(holder.startedAt);
+  if (started !== null && Number.isFinite(lockedAt) && started > lockedAt + startSlackMs) return false;
+  return true;
+}
+
+/** /proc/stat's btime has a one-second resolution, and the clock can step a little. */
+const startSlackMs = 3000;
+
+/** Linux's clock ticks a second as /proc shows them (USER_HZ: 100 on every architecture Node runs on). */
+const ticksPerSecond = 100;
+
+/** When `pid` started (ms since the epoch), from /proc; null where there is no /proc to read. */
+function processStartMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (the command name, in parentheses) may hold spaces and ')': count fields after its end.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[22 - 3]);
+    const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+    if (!Number.isFinite(ticks) || !btime) return null;
+    return Number(btime[1]) * 1000 + (ticks * 1000) / ticksPerSecond;
+  } catch {
+    return null;
   }
 }
 
@@ -220,7 +246,6 @@ function bootIdField(): { bootId?: string } {
 
 function busyMessage(dir: string, holder: LockHolder | null, lockFile: string): string {
   if (!holder) return `data directory ${dir} is locked by ${lockFile}, which names no holder; delete it if no ferry serve uses the directory`;
-  const local = holder.hostname === hostname();
-  const gone = local ? '' : `; if that server is no longer running, delete ${lockFile}`;
-  return `data directory ${dir} is in use by ferry serve pid ${holder.pid} on host ${holder.hostname} (since ${holder.startedAt}, listening on ${holder.listen})${gone}`;
+  // Said even for this host: a check can be wrong (a pid namespace, a clock step), and the user can tell.
+  return `data directory ${dir} is in use by ferry serve pid ${holder.pid} on host ${holder.hostname} (since ${holder.startedAt}, listening on ${holder.listen}); if that server is no longer running, delete ${lockFile}`;
 }

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import type { RetryEvent } from '../client/index.js';
 import { download, isDownloadError, probe, suggestFileName, type DownloadOptions, type DownloadResult, type ProbeOptions } from '../client/node/download.js';
 import { authHeaders, describeAuthFailure, hasLinkGrant, problemOf, tokenOption } from './credentials.js';
-import { formatBytes, formatDuration, formatRate } from './format.js';
+import { formatBytes, formatDuration, formatRate, sentence } from './format.js';
 import { parseChunkSize } from './options.js';
 import { chooseResultForm, writeResult } from './output-results.js';
 import { connectingLine, retryFields, retryLine } from './progress-retry.js';
@@ -176,7 +176,7 @@ async function run(
     const reason = reasonOf(error);
     const resumable = !['verification', 'invalid', 'fatal', 'unreachable'].includes(reason);
     const hint = resumable && auth === null ? ' Run the same command again to resume.' : '';
-    bar.finish(false, `failed: ${message.replace(/\.?$/, '.')}${hint}`, {
+    bar.finish(false, `failed: ${sentence(message)}${hint}`, {
       error: message,
       reason,
       problem: problemJson(error),

@@ -34,3 +34,9 @@ export function formatElapsed(seconds: number): string {
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
+
+/** `text` ending as a sentence: a period added unless it already ends in . ? or ! */
+export function sentence(text: string): string {
+  const t = text.trim();
+  return /[.?!]$/.test(t) ? t : `${t}.`;
+}

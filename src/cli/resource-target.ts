@@ -1,5 +1,7 @@
 // Which server and which id a command line names: an id (the server is then --server) or a URL of the
 // resource (its server is then the one asked, whatever --server says).
+import { tokenFor } from './credentials.js';
+import { localUploads } from './resume-entries.js';
 import { CliError, serverBase } from './server-call.js';
 
 export type ResourceKind = 'files' | 'uploads';
@@ -37,4 +39,15 @@ export function resourceTarget(text: string, server: string, kind: ResourceKind)
 /** The path of the resource on its server. */
 export function resourceUrl(target: ResourceTarget, kind: ResourceKind): string {
   return `${target.base}/${kind}/${encodeURIComponent(target.id)}`;
+}
+
+/**
+ * The upload `ferry status`/`abort` name: an id this machine has an entry for is asked of the server it
+ * was uploaded to (not --server's), and the token given for --server goes only to --server's origin.
+ */
+export async function locateUpload(upload: string, server: string, token: string | undefined): Promise<{ target: ResourceTarget; token: string | undefined }> {
+  if (/^https?:\/\//i.test(upload)) return { target: resourceTarget(upload, server, 'uploads'), token };
+  const known = (await localUploads()).find((u) => u.uploadId === upload);
+  const target = resourceTarget(known ? known.uploadUrl : upload, server, 'uploads');
+  return { target, token: tokenFor(target.base, server, token) };
 }

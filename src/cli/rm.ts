@@ -1,7 +1,7 @@
 // `ferry rm <file>...`: deletes files from the server (DELETE /files/{id}): their download links stop working.
 import { Command } from 'commander';
 import { tokenOption } from './credentials.js';
-import { callServer, CliError } from './server-call.js';
+import { callServer, CliError, serverBase } from './server-call.js';
 import { resourceTarget, resourceUrl } from './resource-target.js';
 import { serverOption } from './server-option.js';
 
@@ -19,6 +19,16 @@ export function registerRm(program: Command): void {
     .addOption(tokenOption())
     .action(async (files: string[], o: RmOptions) => {
       let exitCode = 0;
+      // A bad --server fails every id the same way: say it once.
+      if (files.some((f) => !/^https?:\/\//i.test(f))) {
+        try {
+          serverBase(o.server);
+        } catch (error) {
+          process.stderr.write(`ferry rm: ${(error as Error).message}\n`);
+          process.exitCode = error instanceof CliError ? error.exitCode : 1;
+          return;
+        }
+      }
       for (const file of files) {
         const outcome = await removeOne(file, o);
         exitCode = Math.max(exitCode, outcome.exitCode);

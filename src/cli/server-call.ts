@@ -1,6 +1,7 @@
 // One JSON request to a Ferry server for the management commands (keys, share); any failure is one line.
 import { problemFrom } from '../client/engine/http-problem.js';
 import { networkError } from '../client/engine/network-failure.js';
+import { suggestScheme } from '../client/engine/options.js';
 import type { FerryError } from '../protocol/index.js';
 import { authHeaders, describeAuthFailure, originOf } from './credentials.js';
 import { cliFetch } from './http.js';
@@ -60,13 +61,21 @@ export function action<A extends unknown[]>(command: string, run: (...args: A) =
   };
 }
 
-/** The base URL of a server (a path prefix kept, the trailing slash dropped). */
+/**
+ * The base URL of a server (a path prefix kept, the trailing slash dropped). Only http: and https:;
+ * "localhost:8080" (which URL reads as scheme "localhost:") is refused with the URL it probably meant.
+ */
 export function serverBase(server: string): string {
+  const raw = server.trim();
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) && !/^[a-z][a-z0-9+.-]*:[^0-9]/i.test(raw)) {
+    throw new CliError(`--server ${raw} has no scheme: did you mean ${suggestScheme(raw)}${raw}?`, 2);
+  }
   let url: URL;
   try {
-    url = new URL(server);
+    url = new URL(raw);
   } catch {
-    throw new CliError(`"${server}" is not a URL (example: http://localhost:8080).`);
+    throw new CliError(`--server ${raw} is not a URL (example: http://localhost:8080)`, 2);
   }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server ${raw}: only http and https URLs are supported`, 2);
   return url.href.replace(/[?#].*$/, '').replace(/\/+$/, '');
 }

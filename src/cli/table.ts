@@ -1,12 +1,15 @@
 // Aligned columns for listings (ls, status, keys): a header, then one row a line.
+import { displayWidth } from './output-width.js';
 
 /** Rows of cells -> lines; `right`: column indexes aligned right (sizes). The last column is not padded. */
 export function formatTable(rows: string[][], right: ReadonlySet<number> = new Set()): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  // Padded by terminal columns, not UTF-16 units: a CJK name or an emoji takes two columns.
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i] ?? ''))));
+  const pad = (cell: string, i: number) => ' '.repeat(Math.max(0, widths[i]! - displayWidth(cell)));
   return rows
     .map((r) =>
       r
-        .map((cell, i) => (i === r.length - 1 && !right.has(i) ? cell : right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .map((cell, i) => (i === r.length - 1 && !right.has(i) ? cell : right.has(i) ? pad(cell, i) + cell : cell + pad(cell, i)))
         .join('  ')
         .trimEnd(),
     )

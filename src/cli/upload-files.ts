@@ -9,7 +9,10 @@ import { join, resolve } from 'node:path';
 export interface UploadItem {
   /** Absolute path to open. */
   path: string;
-  /** How output names it: the argument as typed, or the path relative to its directory. */
+  /**
+   * How output names it: the argument as typed; for a file found in a directory, its path relative to
+   * that directory, prefixed by the directory argument when there are several (x/a.txt and y/a.txt).
+   */
   label: string;
   /** For a file found in a directory: its path relative to that directory, '/'-separated. */
   relativePath: string | null;
@@ -43,7 +46,7 @@ export async function expandUploadArgs(args: string[]): Promise<Expanded> {
       continue;
     }
     directories++;
-    const found = await walk(path, arg);
+    const found = await walk(path, arg, args.length > 1);
     if (found.skippedLinks > 0) out.notices.push({ label: arg, message: `${found.skippedLinks} symbolic link${found.skippedLinks === 1 ? '' : 's'} not followed` });
     out.problems.push(...found.problems);
     if (found.items.length === 0 && found.problems.length === 0) out.problems.push({ label: arg, message: 'empty directory (no files under it): nothing to upload' });
@@ -53,7 +56,7 @@ export async function expandUploadArgs(args: string[]): Promise<Expanded> {
   return out;
 }
 
-async function walk(root: string, arg: string): Promise<{ items: UploadItem[]; problems: Remark[]; skippedLinks: number }> {
+async function walk(root: string, arg: string, prefixArg: boolean): Promise<{ items: UploadItem[]; problems: Remark[]; skippedLinks: number }> {
   const items: UploadItem[] = [];
   const problems: Remark[] = [];
   let skippedLinks = 0;
@@ -68,12 +71,17 @@ async function walk(root: string, arg: string): Promise<{ items: UploadItem[]; p
     for (const entry of entries) {
       const relativePath = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
       if (entry.isSymbolicLink()) skippedLinks++;
-      else if (entry.isFile()) items.push({ path: join(dir, entry.name), label: relativePath, relativePath });
+      else if (entry.isFile()) items.push({ path: join(dir, entry.name), label: prefixArg ? `${withoutSlash(arg)}/${relativePath}` : relativePath, relativePath });
       else if (entry.isDirectory()) await visit(join(dir, entry.name), relativePath);
       // Sockets, FIFOs and devices are not files to upload.
     }
   };
   await visit(root, '');
-  items.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  items.sort((a, b) => (a.relativePath! < b.relativePath! ? -1 : a.relativePath! > b.relativePath! ? 1 : 0));
   return { items, problems, skippedLinks };
+}
+
+/** `photos/` as `photos`, so a label reads photos/a.jpg; `/` stays itself (its files read /a.jpg). */
+function withoutSlash(arg: string): string {
+  return arg.replace(/\/+$/, '');
 }

@@ -93,7 +93,7 @@ describe('--token and FERRY_TOKEN', () => {
 
     const st = await runCli(['status', uploadId, '--server', s.url], src.env);
     expect(st.code).toBe(1);
-    expect(lines(st.stderr)).toEqual([`ferry: ${needs}`]);
+    expect(lines(st.stderr)).toEqual([`ferry status: ${needs}`]);
   });
 
   it('an unknown key and a revoked key are refused with the server reason; --json carries the problem', async () => {
@@ -116,7 +116,7 @@ describe('--token and FERRY_TOKEN', () => {
 
     const st = await runCli(['status', 'u1', '--server', s.url, '--token', bobKey], src.env);
     expect(st.code).toBe(1);
-    expect(lines(st.stderr)).toEqual([`ferry: ${rejected}`]);
+    expect(lines(st.stderr)).toEqual([`ferry status: ${rejected}`]);
   });
 
   it("another identity's file is not found: the download says so and does not fall back to plain HTTP", async () => {

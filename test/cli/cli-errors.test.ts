@@ -123,6 +123,42 @@ describe('a command line commander cannot parse: one line pointing at --help, ex
   }
 });
 
+describe('a --server without a scheme: one line suggesting one, exit 2 (nothing is asked)', () => {
+  const suggestion = '--server localhost:18931 has no scheme: did you mean http://localhost:18931?';
+  const cases: Array<{ args: string[]; line: string }> = [
+    { args: ['ls'], line: `ferry ls: ${suggestion}` },
+    { args: ['rm', 'FileId0123456789abcdefgh', 'OtherId0123456789abcdefg'], line: `ferry rm: ${suggestion}` },
+    { args: ['abort', 'UploadId0123456789abcdef'], line: `ferry abort: ${suggestion}` },
+    { args: ['status', 'UploadId0123456789abcdef'], line: `ferry status: ${suggestion}` },
+  ];
+  for (const c of cases) {
+    it(c.args[0]!, async () => {
+      const s = await scratch();
+      const r = await runCli([...c.args, '-s', 'localhost:18931'], s.env);
+      expect(oneLine(r)).toBe(c.line);
+      expect(r.code).toBe(2);
+    });
+  }
+
+  it('a host elsewhere is offered https; a scheme other than http(s) is refused', async () => {
+    const s = await scratch();
+    const r = await runCli(['ls', '-s', 'ferry.example.com/base'], s.env);
+    expect(oneLine(r)).toBe('ferry ls: --server ferry.example.com/base has no scheme: did you mean https://ferry.example.com/base?');
+    const ftp = await runCli(['ls', '-s', 'ftp://ferry.example.com'], s.env);
+    expect(oneLine(ftp)).toBe('ferry ls: --server ftp://ferry.example.com: only http and https URLs are supported');
+    expect(ftp.code).toBe(2);
+  });
+});
+
+describe('a download URL without a scheme: one line, the question not followed by a period', () => {
+  it('download localhost:18931/files/x', async () => {
+    const s = await scratch();
+    const r = await runCli(['download', 'localhost:18931/files/x'], s.env);
+    expect(r.stderr.trim()).toMatch(/URL has no scheme: localhost:18931\/files\/x — did you mean http:\/\/localhost:18931\/files\/x\?$/);
+    expect(r.code).not.toBe(0);
+  });
+});
+
 describe('ferry serve on an address it cannot take', () => {
   async function holdPort(): Promise<number> {
     const holder: Server = createServer();

@@ -5,6 +5,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createResumeStore } from '../../src/client/node/index.js';
+import { displayWidth } from '../../src/cli/output-width.js';
 import { createApiKey } from '../../src/server/auth/api-keys.js';
 import { runCli } from '../helpers/cli.js';
 import { sha256Field } from '../helpers/digest.js';
@@ -396,7 +397,41 @@ describe('ferry status without an upload', () => {
     expect(r.stdout).toMatch(/missing\s+0/);
     const unknown = await runCli(['status', 'NoSuchUpload0123456789ab', '--server', s.url], env);
     expect(unknown.code).toBe(1);
-    expect(stderrLines(unknown.stderr)).toEqual([`ferry: no such upload NoSuchUpload0123456789ab on ${s.url}`]);
+    expect(stderrLines(unknown.stderr)).toEqual([`ferry status: no such upload NoSuchUpload0123456789ab on ${s.url}`]);
+  });
+
+  it("`ferry status <id>` of an upload this machine knows asks that upload's server (as abort does), without --server's token", async () => {
+    const { s, alice } = await tokenServer();
+    const open = await startTestServer();
+    cleanups.push(() => open.dispose());
+    const { stateDir, env } = await scratch();
+    const up = await uploadBytes(open, undefined, 'there.bin', randomBytes(2 * KiB), [0]);
+    await remember(stateDir, 'k1', up, open.url, 'there.bin', 2 * KiB);
+    // --server names another server (the token is for it): the id is still asked of its own server.
+    const r = await runCli(['status', up.uploadId, '--server', s.url], { ...env, FERRY_TOKEN: alice });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/state\s+uploading/);
+    expect(r.stdout).toMatch(/missing\s+1/);
+    const unknownHere = await runCli(['status', 'NoSuchUpload0123456789ab', '--server', open.url], env);
+    expect(stderrLines(unknownHere.stderr)).toEqual([`ferry status: no such upload NoSuchUpload0123456789ab on ${open.url}`]);
+  });
+
+  it('the listing stays aligned with CJK and emoji names (two columns each)', async () => {
+    const s = await startTestServer();
+    cleanups.push(() => s.dispose());
+    const { stateDir, env } = await scratch();
+    const names = ['plain.bin', '日本語の資料.bin', '🚀launch.bin'];
+    for (const [i, name] of names.entries()) {
+      const up = await uploadBytes(s, undefined, name, randomBytes(2 * KiB), [0]);
+      await remember(stateDir, `k${i}`, up, s.url, name, 2 * KiB);
+    }
+    const r = await runCli(['status'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    // Every URL starts in the same terminal column.
+    const columns = lines.map((l) => displayWidth(l.slice(0, l.lastIndexOf(l.includes('http') ? 'http' : 'URL'))));
+    expect(new Set(columns).size, r.stdout).toBe(1);
   });
 });
 

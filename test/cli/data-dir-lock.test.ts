@@ -46,7 +46,7 @@ describe('ferry serve and its data directory', () => {
     const lines = second.stderr.split('\n').filter(Boolean);
     expect(lines, second.stderr).toHaveLength(1);
     expect(lines[0]).toBe(
-      `ferry serve: data directory ${dir} is in use by ferry serve pid ${first.process.pid} on host ${hostname()} (since ${(await readLock(dir)).startedAt}, listening on ${first.url})`,
+      `ferry serve: data directory ${dir} is in use by ferry serve pid ${first.process.pid} on host ${hostname()} (since ${(await readLock(dir)).startedAt}, listening on ${first.url}); if that server is no longer running, delete ${join(dir, LockFileName)}`,
     );
     // The first is unharmed.
     expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
@@ -129,6 +129,24 @@ describe('lockDataDir', () => {
       expect(await readLock(dir)).toMatchObject({ pid: process.pid, listen: 'here' });
       await lock.release();
     }
+  });
+
+  it('a lock whose pid now belongs to an unrelated process (started after the lock was taken) is taken over', async () => {
+    if (!(await readFile('/proc/self/stat', 'utf8').catch(() => null))) {
+      if (process.env.CI === 'true') throw new Error('this test needs /proc');
+      console.warn('skipped: no /proc to read process start times from');
+      return;
+    }
+    // The pid was reused: the holder died, and `sleep` now has its number.
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    cleanups.push(async () => sleeper.kill('SIGKILL'));
+    await new Promise((resolve, reject) => sleeper.once('spawn', resolve).once('error', reject));
+    const dir = await dataDir();
+    const holder: LockHolder = { pid: sleeper.pid!, hostname: hostname(), startedAt: new Date(Date.now() - 3_600_000).toISOString(), listen: 'old' };
+    await writeFile(join(dir, LockFileName), JSON.stringify(holder));
+    const lock = await lockDataDir(dir, 'here');
+    expect(lock.tookOverFrom).toEqual(holder);
+    await lock.release();
   });
 
   it('a live holder on this host is refused; a lock naming no holder is not taken', async () => {

@@ -183,6 +183,6 @@ describe('ferry upload', () => {
     expect(r.stderr).toMatch(/limit of 1048576/);
     const unreachable = await runCli(['status', 'x'.repeat(24), '--server', 'http://127.0.0.1:9']);
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/Cannot reach/);
+    expect(unreachable.stderr).toMatch(/^ferry status: cannot reach http:\/\/127\.0\.0\.1:9: /);
   });
 });

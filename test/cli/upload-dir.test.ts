@@ -80,7 +80,8 @@ describe('ferry upload <directory>', () => {
     const r = await runCli(['upload', single, join(dir, 'tree', 'b'), '--server', s.url, '--type', 'application/pdf'], env);
     expect(r.code, r.stderr).toBe(0);
     const rows = r.stdout.trimEnd().split('\n').map((l) => l.split('\t'));
-    expect(rows.map((row) => row[0])).toEqual([single, 'c.bin', 'd/e.txt']);
+    // Several arguments: a file found in a directory is named with the directory as typed.
+    expect(rows.map((row) => row[0])).toEqual([single, `${join(dir, 'tree', 'b')}/c.bin`, `${join(dir, 'tree', 'b')}/d/e.txt`]);
     expect((await fileOf(s, rows[0]![1]!))?.metadata).toEqual({ type: 'application/pdf' });
     expect((await fileOf(s, rows[2]![1]!))?.metadata).toEqual({ type: 'application/pdf', relativePath: 'd/e.txt' });
     expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^3 files, .* uploaded in /);
@@ -99,6 +100,32 @@ describe('ferry upload <directory>', () => {
       ['z.txt', 'z.txt'],
     ]);
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ event: 'summary', total: 4, uploaded: 4, failed: 0 });
+  });
+
+  it('two directories holding the same relative names: each file is named with its directory', async () => {
+    const { s, dir, env } = await setUp();
+    const x = randomBytes(100);
+    const y = randomBytes(200);
+    await mkdir(join(dir, 'x'));
+    await mkdir(join(dir, 'y'));
+    await writeFile(join(dir, 'x', 'a.txt'), x);
+    await writeFile(join(dir, 'y', 'a.txt'), y);
+    const args = ['upload', join(dir, 'x') + '/', join(dir, 'y'), '--server', s.url];
+    const r = await runCli(args, env);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = r.stdout.trimEnd().split('\n').map((l) => l.split('\t'));
+    expect(rows.map((row) => row[0])).toEqual([join(dir, 'x', 'a.txt'), join(dir, 'y', 'a.txt')]);
+    expect(sha(new Uint8Array(await (await fetch(rows[0]![1]!)).arrayBuffer()))).toBe(sha(x));
+    expect(sha(new Uint8Array(await (await fetch(rows[1]![1]!)).arrayBuffer()))).toBe(sha(y));
+    // relativePath stays relative to its own directory.
+    expect((await fileOf(s, rows[1]![1]!))?.metadata).toEqual({ relativePath: 'a.txt' });
+
+    const json = await runCli([...args, '--json'], env);
+    expect(json.code, json.stderr).toBe(0);
+    expect(jsonEvents(json.stdout.trimEnd().split('\n'), 'done').map((d) => [d.file, d.relativePath])).toEqual([
+      [join(dir, 'x', 'a.txt'), 'a.txt'],
+      [join(dir, 'y', 'a.txt'), 'a.txt'],
+    ]);
   });
 
   it('an empty directory says so and exits non-zero; with other files, they are still uploaded', async () => {

@@ -41,7 +41,8 @@ export function httpUrl(text: string | URL, invalid: Invalid): string {
 }
 
 /** http for this machine and bare addresses (usually a local server), https for names elsewhere. */
-function suggestScheme(raw: string): string {
+/** http:// for this machine and bare addresses (usually a local server), https:// for names elsewhere. */
+export function suggestScheme(raw: string): string {
   const host = raw.split(/[/:?#]/, 1)[0]!.toLowerCase();
   const local = host === 'localhost' || host.endsWith('.localhost') || /^[\d.]+$/.test(host) || raw.startsWith('[');
   return local ? 'http://' : 'https://';
