@@ -3,14 +3,14 @@
 import { Command, Option } from 'commander';
 import { isUploadError, upload, type UploadHandle, type UploadResult } from '../client/node/index.js';
 import { authHeaders, describeAuthFailure, tokenOption } from './credentials.js';
-import { formatBytes, formatDuration, formatRate } from './format.js';
+import { formatBytes, formatDuration, formatRate, sentence } from './format.js';
 import { parseChunkSize } from './options.js';
 import { chooseResultForm, writeResult, type ResultForm } from './output-results.js';
 import { connectingLine, retryFields, retryLine } from './progress-retry.js';
 import { chooseViewMode, createProgressView, type ProgressView } from './progress-view.js';
 import { concurrencyOption, serverOption, timeoutOption } from './server-option.js';
 import { expandUploadArgs, type UploadItem } from './upload-files.js';
-import { discardUpload, stoppedMessage, type CreatedUpload, type Discarded } from './upload-stop.js';
+import { discardUpload, keepUpload, outcomeName, stoppedMessage, stoppedNow, type Stopped } from './upload-stop.js';
 import { summaryLine, type RunTally } from './upload-summary.js';
 
 interface UploadCommandOptions {
@@ -49,7 +49,13 @@ export function registerUpload(program: Command): void {
 /** The upload in progress, for a signal handler to stop. */
 interface Current {
   handle: UploadHandle;
-  created: CreatedUpload | null;
+}
+
+/** A stop under way: the signal, the upload it stops, and what that comes to. */
+interface Stopping {
+  signal: string;
+  current: Current | null;
+  outcome: Promise<Stopped>;
 }
 
 const signalExit: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -64,19 +70,24 @@ async function uploadAll(paths: string[], o: UploadCommandOptions): Promise<numb
 
   const tally: RunTally = { total: expanded.items.length, uploaded: 0, failed: 0, bytes: 0, durationMs: 0 };
   let current: Current | null = null;
-  let stopping: { signal: string; outcome: Promise<Discarded> } | null = null;
+  let stopping: Stopping | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    const code = signalExit[signal] ?? 1;
-    if (stopping || o.resume) {
-      // Resumable: every unfinished upload stays on the server and in the resume store, and the same
-      // command continues it. A second signal while a --no-resume upload is being deleted: go now.
-      view.stop();
-      process.stderr.write(stopping ? `Stopped without removing the unfinished upload from the server.\n` : 'Stopped. Run the same command again to resume.\n');
-      process.exit(code);
-    }
     view.stop();
+    if (stopping) {
+      // A second signal while the first one's stop is under way: go now, saying what is known.
+      const now: Stopped = stopping.current ? stoppedNow(stopping.current.handle) : { kind: 'none' };
+      const line = o.resume || now.kind !== 'resumable' ? stoppedMessage(now, tally.uploaded) : 'Stopped without removing the unfinished upload from the server.';
+      process.stderr.write(`${line}\n`);
+      process.exit(signalExit[signal] ?? 1);
+    }
+    // The engine lets a creation request in flight finish first, so the upload it made is known:
+    // resumable, it stays (server and resume store) for the same command; --no-resume, it is deleted.
     const stop = current;
-    stopping = { signal, outcome: stop ? discardUpload(stop.handle, stop.created, authHeaders(o.token)) : Promise.resolve({ kind: 'removed' }) };
+    // That wait can take seconds: say why nothing happens yet.
+    if (stop?.handle.creationUnanswered) process.stderr.write("stopping: waiting for the server's answer to the upload's creation\n");
+    const outcome: Promise<Stopped> =
+      stop === null ? Promise.resolve({ kind: 'none' }) : o.resume ? keepUpload(stop.handle) : discardUpload(stop.handle, authHeaders(o.token));
+    stopping = { signal, current: stop, outcome };
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -106,13 +117,15 @@ async function uploadAll(paths: string[], o: UploadCommandOptions): Promise<numb
   return tally.failed > 0 || expanded.problems.length > 0 || tally.uploaded < tally.total ? 1 : 0;
 }
 
-/** How a stopped --no-resume run ends: the one true line about what the server kept, and 128 + signal. */
-async function reportStop(stopping: { signal: string; outcome: Promise<Discarded> }, view: ProgressView, finishedBefore: number): Promise<number> {
+/** How a stopped run ends: the one true line about what the server kept, and 128 + signal. */
+async function reportStop(stopping: Stopping, view: ProgressView, finishedBefore: number): Promise<number> {
   const outcome = await stopping.outcome;
   const message = stoppedMessage(outcome, finishedBefore);
   view.stop();
-  if (view.mode === 'json') process.stdout.write(JSON.stringify({ event: 'stopped', kind: 'upload', message, outcome: outcome.kind }) + '\n');
-  else process.stderr.write(`${message}\n`);
+  const uploadId = 'uploadId' in outcome ? { uploadId: outcome.uploadId } : {};
+  // The line goes to stderr in every mode (as it always did for a resumable stop); --json adds the event.
+  if (view.mode === 'json') process.stdout.write(JSON.stringify({ event: 'stopped', kind: 'upload', message, outcome: outcomeName(outcome), ...uploadId }) + '\n');
+  process.stderr.write(`${message}\n`);
   return signalExit[stopping.signal] ?? 1;
 }
 
@@ -145,14 +158,14 @@ async function uploadOne(
     // browser's type); relativePath keeps a directory's structure (a file name cannot hold a "/").
     ...(Object.keys(metadata).length > 0 && { metadata }),
   });
-  const current: Current = { handle, created: null };
+  const current: Current = { handle };
   track(current);
   let began = false;
   // Once stopping, the bar stays away: the stop's message is the last line.
   handle.on('progress', (p) => !stopping() && bar.update(p));
   handle.on('started', (s) => {
     began = true;
-    current.created = { uploadId: s.uploadId, uploadUrl: s.uploadUrl };
+    if (stopping()) return;
     if (s.resumed) bar.note(`resuming upload ${s.uploadId}`, { uploadId: s.uploadId, resumed: true });
     else bar.note(`upload ${s.uploadId} created (${s.totalChunks} chunk${s.totalChunks === 1 ? '' : 's'} of ${formatBytes(s.chunkSize)})`, { uploadId: s.uploadId, resumed: false });
   });
@@ -174,7 +187,7 @@ async function uploadOne(
     // Nothing to resume: a refusal, a bad file, a server never reached, or an upload not recorded (--no-resume).
     const resumable = o.resume && !(isUploadError(error) && ['fatal', 'invalid', 'unreachable'].includes(error.reason));
     const hint = resumable ? ' Run the same command again to resume.' : '';
-    bar.finish(false, `failed: ${message.replace(/\.?$/, '.')}${hint}`, {
+    bar.finish(false, `failed: ${sentence(message)}${hint}`, {
       error: message,
       reason: isUploadError(error) ? error.reason : 'unknown',
       problem: isUploadError(error) && error.problem ? error.problem.toProblem() : null,

@@ -20,6 +20,31 @@ const putsOf = (server: FakeServer) => server.log.filter((l) => l.startsWith('PU
 /** The resume store key of setup()'s source. */
 const keyFor = (server: FakeServer, size: number) => JSON.stringify([server.base, 'data.bin', size]);
 
+/** The fake server's fetch, with its answer to the first POST (the creation, stored by then) held back until release(). */
+function holdCreation(server: FakeServer) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let reached!: () => void;
+  const created = new Promise<void>((resolve) => (reached = resolve));
+  let first = true;
+  const fetch = async (url: string, init: RequestInit): Promise<Response> => {
+    const res = await server.fetch(url, init);
+    if (init.method === 'POST' && first) {
+      first = false;
+      reached();
+      // As fetch does: a cancelled request rejects, its answer never read.
+      const signal = init.signal!;
+      await new Promise<void>((resolve, reject) => {
+        if (signal.aborted) reject(signal.reason);
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        void released.then(resolve);
+      });
+    }
+    return res;
+  };
+  return { fetch, created, release };
+}
+
 describe('upload (fresh)', () => {
   it('creates with the first chunk, sends the rest once each, and reports the file', async () => {
     const { server, data, source, options, store } = setup(10 * 4 * KiB + 17);
@@ -299,6 +324,42 @@ describe('upload (control)', () => {
     expect(server.log.at(-1)).toBe(`DELETE /uploads/${handle.uploadId}`);
     expect(server.uploads.get(handle.uploadId!)!.state).toBe('aborted');
     expect(await store.get(keyFor(server, 20 * 4 * KiB))).toBeUndefined();
+  });
+
+  it('abort() while the creation is in flight waits for its answer and deletes the upload it made', async () => {
+    const { server, source, options, store } = setup(20 * 4 * KiB);
+    const held = holdCreation(server);
+    const handle = upload(source, { ...options, fetch: held.fetch });
+    await held.created;
+    const aborted = handle.abort();
+    held.release();
+    await aborted;
+    const err = (await handle.result.catch((e: unknown) => e)) as UploadError;
+    expect(err.reason).toBe('aborted');
+    const [id] = server.uploads.keys();
+    expect(err.uploadId).toBe(id);
+    expect(handle.creationUnanswered).toBe(false);
+    expect(server.log.at(-1)).toBe(`DELETE /uploads/${id}`);
+    expect(server.uploads.get(id!)!.state).toBe('aborted');
+    expect(await store.get(keyFor(server, 20 * 4 * KiB))).toBeUndefined();
+  });
+
+  it('suspend() while the creation is in flight keeps the upload it made for the next call to resume', async () => {
+    const { server, source, options, store } = setup(20 * 4 * KiB);
+    const held = holdCreation(server);
+    const handle = upload(source, { ...options, fetch: held.fetch });
+    await held.created;
+    const suspended = handle.suspend();
+    expect(handle.creationUnanswered).toBe(true);
+    held.release();
+    await suspended;
+    await expect(handle.result).rejects.toMatchObject({ reason: 'aborted', uploadId: handle.uploadId });
+    expect(handle.uploadId).not.toBeNull();
+    expect(server.log.filter((l) => l.startsWith('DELETE'))).toEqual([]);
+    expect((await store.get(keyFor(server, 20 * 4 * KiB)))?.uploadId).toBe(handle.uploadId);
+    const again = await upload(source, options).result;
+    expect(again).toMatchObject({ uploadId: handle.uploadId, resumed: true });
+    expect(server.log.filter((l) => l.startsWith('POST'))).toHaveLength(1);
   });
 
   it('options.signal aborts the same way', async () => {

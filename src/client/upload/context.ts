@@ -47,6 +47,14 @@ export interface UploadRef {
   finished: Finished | null;
 }
 
+/** What the server holds of this upload as far as the engine knows, kept up to date while it opens. */
+export interface ServerUpload {
+  /** A creation request went out and its answer was never read: the server may hold an upload no one can name. */
+  unanswered: boolean;
+  /** The upload once created or found. */
+  upload: { uploadId: string; uploadUrl: string } | null;
+}
+
 export interface UploadContext {
   readonly o: ResolvedOptions;
   readonly api: FerryApi;
@@ -56,6 +64,7 @@ export interface UploadContext {
   readonly events: Emitter<UploadEvents>;
   readonly retry: RetryContext;
   readonly gate: PauseGate;
+  readonly server: ServerUpload;
   /** Aborted by abort() or options.signal. */
   readonly signal: AbortSignal;
 }

@@ -12,6 +12,7 @@ import { emitProgress } from '../engine/transfer.js';
 import { readChunk } from './chunk-sender.js';
 import { type UploadContext, type UploadRef } from './context.js';
 import { UploadError } from './errors.js';
+import { sendCreation } from './creation.js';
 import { computeFileDigest } from './file-digest.js';
 import { chunkRange, missingChunks, planChunks, type ChunkPlan } from './plan.js';
 
@@ -60,6 +61,7 @@ async function tryResume(ctx: UploadContext, key: string): Promise<OpenedUpload 
   }
   const plan: ChunkPlan = { size: status.size, chunkSize: status.chunkSize, totalChunks: status.totalChunks };
   const ref = refFrom(status, plan, key, status.fileDigest, true);
+  ctx.server.upload = { uploadId: ref.uploadId, uploadUrl: ref.uploadUrl };
   // The server slides the expiry with activity; keep the entry from being pruned as stale.
   if (status.state === 'uploading') await store.set(key, { ...entry, expiresAt: Date.parse(status.expiresAt) || entry.expiresAt });
   const pending = status.state !== 'uploading' ? [] : missingChunks(status.missing, plan.totalChunks);
@@ -99,7 +101,7 @@ async function createFresh(ctx: UploadContext, caps: Capabilities, key: string |
         ctx.progress.sending(length);
         emitProgress(ctx);
         try {
-          return await ctx.api.createWithFirstChunk(req, chunk, signal);
+          return await sendCreation(ctx, (s) => ctx.api.createWithFirstChunk(req, chunk, s));
         } finally {
           ctx.progress.sent(length);
         }
@@ -112,7 +114,7 @@ async function createFresh(ctx: UploadContext, caps: Capabilities, key: string |
     ctx.controller.seed(length, now - startedAt);
     if (created.firstChunk) ctx.progress.chunkDone(0, length, now, true);
   } else {
-    created = await withRetry(() => ctx.api.create(req, signal), ctx.retry, { what: 'create upload' }, signal);
+    created = await withRetry(() => sendCreation(ctx, (s) => ctx.api.create(req, s)), ctx.retry, { what: 'create upload' }, signal);
     ctx.progress.plan(source.size, created.totalChunks, clock.now());
   }
   const serverPlan: ChunkPlan = { size: created.size, chunkSize: created.chunkSize, totalChunks: created.totalChunks };

@@ -3,7 +3,7 @@ import { ConcurrencyController } from '../engine/concurrency.js';
 import { ProgressTracker } from '../engine/progress.js';
 import { Transfer, emitProgress, type TransferHandle } from '../engine/transfer.js';
 import { FerryApi } from './api.js';
-import type { UploadContext, UploadEvents, UploadResult } from './context.js';
+import type { ServerUpload, UploadContext, UploadEvents, UploadResult } from './context.js';
 import { UploadError } from './errors.js';
 import type { ByteSource, EngineIo } from './io.js';
 import { resolveOptions, resumeKey, type ResolvedOptions, type UploadOptions } from './options.js';
@@ -15,10 +15,24 @@ export interface UploadHandle extends TransferHandle<UploadEvents, UploadResult>
   readonly result: Promise<UploadResult>;
   /** Starts no new chunks; those in flight finish. */
   pause(): void;
-  /** Cancels requests, deletes the upload on the server, forgets the resume entry; resolves when done. */
+  /**
+   * Cancels requests, deletes the upload on the server, forgets the resume entry; resolves when done.
+   * A creation request in flight is let finish (up to 5 s) so that the upload it makes is deleted too.
+   */
   abort(): Promise<void>;
+  /**
+   * Stops like abort() but keeps the upload on the server and its resume entry, so that uploading the
+   * same source again continues it. Waits for a creation request in flight the same way.
+   */
+  suspend(): Promise<void>;
   /** The upload's id once it exists on the server. */
   readonly uploadId: string | null;
+  readonly uploadUrl: string | null;
+  /**
+   * True when a creation request went out and its answer was never read (e.g. stopped before it
+   * came): the server may hold an upload that this handle cannot name, until it expires.
+   */
+  readonly creationUnanswered: boolean;
 }
 
 /** Problems after which the upload cannot be resumed: forget its resume entry. */
@@ -39,7 +53,9 @@ export function startUpload(
 class Upload extends Transfer<UploadEvents, UploadResult> implements UploadHandle {
   readonly result: Promise<UploadResult>;
   private readonly progressTracker = new ProgressTracker();
-  private ref: { uploadId: string; uploadUrl: string } | null = null;
+  private readonly server: ServerUpload = { unanswered: false, upload: null };
+  /** suspend(), not abort(): leave the upload and its resume entry alone. */
+  private keep = false;
 
   constructor(source: ByteSource | Promise<ByteSource>, options: UploadOptions, platform: Partial<EngineIo>) {
     super();
@@ -47,11 +63,24 @@ class Upload extends Transfer<UploadEvents, UploadResult> implements UploadHandl
   }
 
   get uploadId(): string | null {
-    return this.ref?.uploadId ?? null;
+    return this.server.upload?.uploadId ?? null;
+  }
+
+  get uploadUrl(): string | null {
+    return this.server.upload?.uploadUrl ?? null;
+  }
+
+  get creationUnanswered(): boolean {
+    return this.server.unanswered;
   }
 
   abort(): Promise<void> {
     return this.stop(new UploadError('aborted', 'The upload was aborted.', { uploadId: this.uploadId }));
+  }
+
+  suspend(): Promise<void> {
+    if (!this.aborter.signal.aborted) this.keep = true;
+    return this.stop(new UploadError('aborted', 'The upload was stopped; it can be resumed.', { uploadId: this.uploadId }));
   }
 
   protected tracker(): ProgressTracker {
@@ -70,7 +99,8 @@ class Upload extends Transfer<UploadEvents, UploadResult> implements UploadHandl
       ctx = this.context(o, source);
       key = o.resume ? resumeKey(ctx.api.serverUrl, source.fingerprint) : null;
       const { ref, pending } = await openUpload(ctx, key);
-      this.ref = ref;
+      // Stopped while the creation was answered: nothing more to send (a finished upload stands).
+      if (!ref.finished && ctx.signal.aborted) throw ctx.signal.reason;
       const finished = ref.finished ?? (await sendMissing(ctx, ref, pending));
       if (key !== null) await o.io.resumeStore.delete(key);
       this.progressTracker.setPhase('done');
@@ -115,6 +145,7 @@ class Upload extends Transfer<UploadEvents, UploadResult> implements UploadHandl
         contact,
       },
       gate: this.gate,
+      server: this.server,
       signal: this.aborter.signal,
     };
   }
@@ -122,19 +153,22 @@ class Upload extends Transfer<UploadEvents, UploadResult> implements UploadHandl
   /** Turns any failure into the UploadError to reject with, cleaning up what it calls for. */
   private async failed(e: unknown, ctx: UploadContext | null, key: string | null): Promise<UploadError> {
     const store = ctx?.o.io.resumeStore;
+    if (this.aborter.signal.aborted && this.keep) {
+      return new UploadError('aborted', 'The upload was stopped; it can be resumed.', { uploadId: this.uploadId });
+    }
     if (this.aborter.signal.aborted) {
       // abort(): delete the upload on the server (best effort) and forget it.
       // Before openUpload returned, the upload may exist only as the resume entry it just saved.
       const entry = key !== null && store ? await store.get(key).catch(() => undefined) : undefined;
-      const target = this.ref ?? entry ?? null;
+      const target = this.server.upload ?? entry ?? null;
       if (ctx && target) await ctx.api.abort(target.uploadUrl, new AbortController().signal).catch(() => {});
       if (key !== null) await store?.delete(key).catch(() => {});
       return new UploadError('aborted', 'The upload was aborted.', { uploadId: target?.uploadId ?? null });
     }
     const error = e instanceof UploadError ? e : new UploadError(reasonOf(e), (e as Error)?.message ?? String(e), { cause: e });
     if (key !== null && error.problem && unresumable.has(error.problem.code)) await store?.delete(key).catch(() => {});
-    if (error.uploadId !== null || this.ref === null) return error;
-    return new UploadError(error.reason, error.message, { cause: error.cause, uploadId: this.ref.uploadId, code: error.code });
+    if (error.uploadId !== null || this.uploadId === null) return error;
+    return new UploadError(error.reason, error.message, { cause: error.cause, uploadId: this.uploadId, code: error.code });
   }
 }
 
