@@ -23,6 +23,8 @@ const otherTools: Record<string, { tool: string; source?: string }> = {
   '--write': { tool: 'npm run abuse', source: 'test/abuse/run.ts' },
   '--sections': { tool: 'npm run bench', source: 'bench/run.ts' },
   '--rounds': { tool: 'npm run bench', source: 'bench/run.ts' },
+  '--baseline': { tool: 'npm run bench', source: 'bench/run.ts' },
+  '--out': { tool: 'npm run bench', source: 'bench/run.ts' },
 };
 
 interface Mention {
