@@ -91,10 +91,11 @@ describe.skipIf(clusterUnavailable !== null)('a 3-node cluster on PostgreSQL + S
     let uploadId = '';
     handle.on('started', (s) => (uploadId = s.uploadId));
 
-    // The victim has stored chunks and has a connection open (a chunk of the client's is on its way there).
+    // The victim has stored chunks and a request of the client's is on its way there (an open but idle
+    // keep-alive connection would just be replaced, with no retry to see).
     const victim = 1;
-    await waitFor('the victim to store a chunk while the client is connected to it', () =>
-      uploadId !== '' && c.chunksStored(uploadId)[victim]! >= 1 && c.proxy.stats()[victim]!.open > 0 && handle.progress().chunksDone < 16,
+    await waitFor('the victim to store a chunk while a request of the client is on its way to it', () =>
+      uploadId !== '' && c.chunksStored(uploadId)[victim]! >= 1 && c.proxy.stats()[victim]!.busy > 0 && handle.progress().chunksDone < 16,
     { timeoutMs: 60_000, intervalMs: 2 });
     const ackedBefore = acks.acks.get(uploadId)?.size ?? 0;
     const storedByVictim = c.chunksStored(uploadId)[victim]!;

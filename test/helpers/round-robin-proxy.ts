@@ -13,6 +13,11 @@ export interface BackendStats {
   connections: number;
   /** Of those, still open. */
   open: number;
+  /**
+   * Of the open ones, those whose last bytes came from the client (a request sent or being sent, its
+   * answer not begun): a kill now cuts a request in flight, not an idle keep-alive connection.
+   */
+  busy: number;
   /** Connection attempts it refused (or failed) so far. */
   refused: number;
 }
@@ -35,7 +40,7 @@ export interface RoundRobinProxy {
 
 export async function startRoundRobinProxy(targets: Array<Backend | string>): Promise<RoundRobinProxy> {
   if (targets.length === 0) throw new Error('a round-robin proxy needs at least one backend');
-  const slots = targets.map((t) => ({ target: toBackend(t), stats: { connections: 0, open: 0, refused: 0 }, live: new Set<net.Socket[]>() }));
+  const slots = targets.map((t) => ({ target: toBackend(t), stats: { connections: 0, open: 0, busy: 0, refused: 0 }, live: new Set<net.Socket[]>(), waiting: new Set<net.Socket[]>() }));
   let next = 0;
   let unrouted = 0;
   const clients = new Set<net.Socket>();
@@ -87,9 +92,13 @@ export async function startRoundRobinProxy(targets: Array<Backend | string>): Pr
           if (closed === 2) {
             s.stats.open--;
             s.live.delete(pair);
+            s.waiting.delete(pair);
           }
         });
       }
+      // Which side spoke last: the client (a request waits for its answer) or the backend.
+      client.on('data', () => s.waiting.add(pair));
+      upstream.on('data', () => s.waiting.delete(pair));
       // pipe() carries backpressure both ways and passes a half-close (end) on.
       client.pipe(upstream);
       upstream.pipe(client);
@@ -107,7 +116,7 @@ export async function startRoundRobinProxy(targets: Array<Backend | string>): Pr
     url: `http://127.0.0.1:${port}`,
     port,
     backends: () => slots.map((s) => ({ ...s.target })),
-    stats: () => slots.map((s) => ({ ...s.stats })),
+    stats: () => slots.map((s) => ({ ...s.stats, busy: s.waiting.size })),
     setBackend(i, target) {
       slotOf(i).target = toBackend(target);
     },
