@@ -1,4 +1,5 @@
-// The adaptive concurrency controller: AIMD on goodput, probing, error back-off, fixed mode, bounds.
+// The adaptive concurrency controller: the ramp on per-request rates (slow start against a modelled
+// link), AIMD on goodput, probing, error back-off, the memory ceiling, fixed mode, bounds.
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyController } from '../../src/client/engine/concurrency.js';
 
@@ -55,14 +56,14 @@ describe('ConcurrencyController (auto)', () => {
     expect(c.lastDecision).toBe('undo');
   });
 
-  it('halves when goodput falls by more than the threshold', () => {
+  it('backs off when goodput falls by more than the threshold', () => {
     const c = new ConcurrencyController({ initial: 8 });
     c.seed(8000, 1);
     let t = run(c, 1, () => 8000).t; // flat: hold at 8
     expect(c.limit).toBe(8);
     t = feedWindow(c, t, () => 5000); // -37%
     expect(c.lastDecision).toBe('decrease-goodput');
-    expect(c.limit).toBe(4);
+    expect(c.limit).toBe(5); // 8 × 0.7
     // A small dip (noise) does not.
     const d = new ConcurrencyController({ initial: 8 });
     d.seed(8000, 1);
@@ -79,40 +80,45 @@ describe('ConcurrencyController (auto)', () => {
     // Judged against that window from now on: the old goodput again reads as a rise.
     feedWindow(c, t, () => 4000);
     expect([c.limit, c.lastDecision]).toEqual([5, 'increase']);
-    // A fall outside a probe still halves (the previous test), and so does an error.
+    // A fall outside a probe still backs off (the previous test), and so does an error.
     c.onFailure(t + 2000);
-    expect(c.limit).toBe(2);
+    expect(c.limit).toBe(3); // 5 × 0.7
   });
 
-  it('halves on an error, at most once per window, down to 1', () => {
+  it('backs off on an error (to 0.7×), at most once per window, never below min', () => {
     const c = new ConcurrencyController({ initial: 16 });
     c.onFailure(0);
-    expect(c.limit).toBe(8);
+    expect(c.limit).toBe(11);
     expect(c.lastDecision).toBe('decrease-error');
-    // The rest of a burst (requests already in flight) does not halve again.
+    // The rest of a burst (requests already in flight) does not back off again.
     c.onFailure(1);
     c.onFailure(2);
-    expect(c.limit).toBe(8);
-    // After a window at the new limit, another error halves again.
+    expect(c.limit).toBe(11);
+    // After a window at the new limit, another error backs off again.
+    // (The window's first measurement probes one more slot: 12, then the error: 8.)
     let t = feedWindow(c, 10, () => 1000);
     c.onFailure(t);
-    expect(c.limit).toBe(4);
-    for (let i = 0; i < 5; i++) {
+    expect(c.limit).toBe(8);
+    for (let i = 0; i < 8; i++) {
       t = feedWindow(c, t, () => 1000);
       c.onFailure(t);
     }
-    expect(c.limit).toBe(1);
+    // An error every window: each window's probe and each error's backoff meet at 2, not at 1.
+    expect(c.limit).toBe(2);
+    const one = new ConcurrencyController({ initial: 3 });
+    for (let i = 0; i < 3; i++) one.onFailure(i * 10_000), feedWindow(one, i * 10_000 + 1, () => 1);
+    expect(one.limit).toBeGreaterThanOrEqual(1);
   });
 
   it('after a decrease, measures a new baseline before judging goodput again', () => {
     const c = new ConcurrencyController({ initial: 8 });
     c.seed(8000, 1);
     c.onFailure(0);
-    expect(c.limit).toBe(4);
-    // Lower goodput at the lower limit is the new normal, not a fall.
-    feedWindow(c, 0, () => 4000);
-    expect(c.lastDecision).toBe('baseline');
     expect(c.limit).toBe(5);
+    // Lower goodput at the lower limit is the new normal, not a fall.
+    feedWindow(c, 0, () => 5000);
+    expect(c.lastDecision).toBe('baseline');
+    expect(c.limit).toBe(6);
   });
 
   it('never goes above max or below min', () => {
@@ -135,6 +141,117 @@ describe('ConcurrencyController (auto)', () => {
     expect(c.limit).toBe(4);
     c.onSuccess(1_000_000, 8000);
     expect(c.lastDecision).toBe('increase');
+  });
+});
+
+const MiB = 1024 * 1024;
+
+/**
+ * A link: each request moves at most `perRequest` bytes/ms (a connection's window over the round trip),
+ * all together at most `shared` bytes/ms, shared evenly; plus `rttMs` per request. Runs `rounds`
+ * rounds of `chunk`-byte requests: each round starts `limit` requests at once, and each completion is
+ * reported with its duration (its limit changes are seen by the next round). Returns the limit after
+ * each round and the decisions.
+ */
+function overLink(c: ConcurrencyController, link: { perRequest: number; shared: number; rttMs: number }, rounds: number, chunk = 8 * MiB) {
+  const limits: number[] = [];
+  const decisions = new Set<string>();
+  let t = 0;
+  c.begin(0);
+  for (let r = 0; r < rounds; r++) {
+    const n = c.limit;
+    const rate = Math.min(link.perRequest, link.shared / n);
+    const duration = chunk / rate + link.rttMs;
+    t += duration;
+    for (let k = 0; k < n; k++) {
+      c.onSuccess(chunk, t, duration);
+      decisions.add(c.lastDecision);
+    }
+    limits.push(c.limit);
+  }
+  return { limits, decisions };
+}
+
+const perMs = (mibPerSecond: number) => (mibPerSecond * MiB) / 1000;
+
+describe('ConcurrencyController (ramp)', () => {
+  it('on a 60 ms link of 20 MiB/s per connection and 120 MiB/s in all, fills it in a few rounds and stops near the knee (6)', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    const { limits, decisions } = overLink(c, { perRequest: perMs(20), shared: perMs(120), rttMs: 60 }, 6);
+    // Round 1 (4 requests, each at its full 20 MiB/s): each adds a slot. Round 2 at 8: each gets
+    // 15 MiB/s (0.75 of the best): still room by the threshold, so it ramps once more; round 3 at 16
+    // gets 7.5 MiB/s each: the ramp ends at what fills the link.
+    expect(limits[0]).toBe(8);
+    expect(decisions.has('ramp-end')).toBe(true);
+    expect(c.inRamp).toBe(false);
+    const settled = limits[2]!;
+    expect(settled).toBeGreaterThanOrEqual(7); // 6 fill it; one more covers the gaps
+    expect(settled).toBeLessThanOrEqual(10);
+  });
+
+  it('on a 150 ms link of 10 MiB/s per connection and 200 MiB/s in all, reaches the 20 it needs within three rounds', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    const { limits } = overLink(c, { perRequest: perMs(10), shared: perMs(200), rttMs: 150 }, 5);
+    expect(limits[0]).toBe(8);
+    expect(limits[1]).toBe(16);
+    expect(limits[2]).toBeGreaterThanOrEqual(20);
+    expect(limits.at(-1)).toBeGreaterThanOrEqual(20);
+    expect(limits.at(-1)).toBeLessThanOrEqual(32);
+  });
+
+  it('where the machine is the bottleneck (each request slows as others join, as over loopback), comes back near where it started', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    c.seed(8 * MiB, 8 * MiB / perMs(1000)); // one request alone: 1000 MiB/s
+    // Rate per request falls as 1/n: 4 at once each get 250 MiB/s, a quarter of the best.
+    const { limits, decisions } = overLink(c, { perRequest: perMs(1000), shared: perMs(1000), rttMs: 0.1 }, 3);
+    expect(decisions.has('ramp')).toBe(false);
+    expect(decisions.has('ramp-end')).toBe(true);
+    expect(limits[0]).toBeLessThanOrEqual(4);
+  });
+
+  it('one slow request is noise; two in a row end the ramp', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    c.onSuccess(8 * MiB, 100, 100);
+    expect([c.limit, c.lastDecision]).toEqual([5, 'ramp']);
+    c.onSuccess(8 * MiB, 300, 300); // a third of the best
+    expect([c.limit, c.inRamp]).toEqual([5, true]);
+    c.onSuccess(8 * MiB, 400, 100);
+    expect(c.limit).toBe(6);
+    c.onSuccess(8 * MiB, 600, 200);
+    c.onSuccess(8 * MiB, 800, 200); // half the best, twice: ceil(6 × 0.5) + 1
+    expect([c.limit, c.lastDecision, c.inRamp]).toEqual([4, 'ramp-end', false]);
+  });
+
+  it('requests too small to tell a rate are not samples', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    c.onSuccess(1000, 10, 10);
+    c.onSuccess(1000, 20, 10);
+    expect([c.limit, c.inRamp]).toEqual([4, true]);
+  });
+
+  it('an error backs off without ending the ramp (a cut connection is not a full link)', () => {
+    const c = new ConcurrencyController({ initial: 10 });
+    c.onFailure(0);
+    expect(c.limit).toBe(7);
+    expect(c.inRamp).toBe(true);
+    c.onSuccess(8 * MiB, 100, 100);
+    expect([c.limit, c.lastDecision]).toEqual([8, 'ramp']);
+  });
+
+  it('keeps limit × request size within the memory ceiling', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    c.capInFlight(8 * MiB, 64 * MiB);
+    const { limits } = overLink(c, { perRequest: perMs(10), shared: perMs(1000), rttMs: 150 }, 4);
+    expect(Math.max(...limits)).toBe(8);
+    expect(c.inRamp).toBe(false);
+    // The default budget: 256 MiB, 32 requests of 8 MiB; a larger chunk, fewer.
+    const d = new ConcurrencyController({ initial: 4 });
+    d.capInFlight(64 * MiB);
+    expect(overLink(d, { perRequest: perMs(10), shared: perMs(1000), rttMs: 150 }, 4, 64 * MiB).limits.at(-1)).toBe(4);
+    // A ceiling below the starting limit lowers it at once.
+    const e = new ConcurrencyController({ initial: 4 });
+    e.capInFlight(128 * MiB);
+    expect(e.limit).toBe(2);
   });
 });
 

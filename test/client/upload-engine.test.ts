@@ -46,7 +46,7 @@ function holdCreation(server: FakeServer) {
 }
 
 describe('upload (fresh)', () => {
-  it('creates with the first chunk, sends the rest once each, and reports the file', async () => {
+  it('creates the upload empty, sends every chunk once each (in parallel, chunk 0 too), and reports the file', async () => {
     const { server, data, source, options, store } = setup(10 * 4 * KiB + 17);
     const handle = upload(source, options);
     const events: Progress[] = [];
@@ -61,7 +61,8 @@ describe('upload (fresh)', () => {
 
     expect(server.log[0]).toBe('GET /capabilities');
     expect(server.log[1]).toBe('POST /uploads');
-    expect(putsOf(server)).toHaveLength(10);
+    // Chunk 0 does not go alone with the creation: on a long link that cost a whole chunk's time.
+    expect(putsOf(server)).toHaveLength(11);
     expect([...server.puts.values()].every((n) => n === 1)).toBe(true);
     expect(server.fileBytes(result.uploadId)).toEqual(data);
     expect(result).toMatchObject({ size: data.length, chunks: 11, digest: null, resumed: false, bytesSent: data.length });
@@ -78,6 +79,14 @@ describe('upload (fresh)', () => {
     const result = await upload(source, options).result;
     expect(server.log).toEqual(['GET /capabilities', 'POST /uploads']);
     expect(result).toMatchObject({ size: 0, chunks: 1 });
+  });
+
+  it('a file of one chunk goes in one request, its creation', async () => {
+    const { server, data, source, options } = setup(3 * KiB);
+    const result = await upload(source, options).result;
+    expect(server.log.filter((l) => !l.startsWith('GET'))).toEqual(['POST /uploads']);
+    expect(putsOf(server)).toHaveLength(0);
+    expect(server.fileBytes(result.uploadId)).toEqual(data);
   });
 
   it('creates with JSON first when the server cannot take a first chunk', async () => {

@@ -69,7 +69,7 @@ class Download extends Transfer<DownloadEvents, DownloadResult> implements Downl
         o,
         target,
         http: httpDeps(o, contact),
-        retry: retryContext(o, contact, (e) => this.events.emit('retry', e)),
+        retry: { ...retryContext(o, contact, (e) => this.events.emit('retry', e)), wake: this.retryWake },
         controller,
         events: this.events,
         gate: this.gate,

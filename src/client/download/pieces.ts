@@ -14,6 +14,8 @@ import type { Session } from './session.js';
 export async function fetchPieces(ctx: DownloadContext, s: Session): Promise<void> {
   const pending = s.plan.pieces.filter((p) => !s.journal.has(p.index));
   ctx.progress.setPhase(ctx.gate.paused ? 'paused' : 'transferring');
+  // Same ceiling as uploads: a piece in flight may hold up to its size in buffers on a slow disk.
+  ctx.controller.capInFlight(s.plan.chunkSize);
   ctx.controller.begin(ctx.o.io.clock.now());
   await runPipeline<Piece, Piece>({
     items: pending,
@@ -39,12 +41,15 @@ async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal
   await withRetry(
     async () => {
       const attempt = new PieceAttempt(ctx, s, piece, carried);
+      // What this attempt fetches (a continued piece only its rest), and from when: its rate.
+      const fetching = piece.end - piece.start - (carried?.received ?? 0);
+      const startedAt = clock.now();
       try {
         await attempt.run(signal);
       } finally {
         carried = attempt.leftover;
       }
-      countDone(ctx, s, piece);
+      countDone(ctx, s, piece, { bytes: fetching, durationMs: clock.now() - startedAt });
     },
     ctx.retry,
     {
@@ -60,11 +65,11 @@ async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal
 }
 
 /** The piece is written and checked: it goes to the journal, the controller and the progress. */
-function countDone(ctx: DownloadContext, s: Session, piece: Piece): void {
+function countDone(ctx: DownloadContext, s: Session, piece: Piece, request: { bytes: number; durationMs: number }): void {
   s.journal.markDone(piece.index);
   const now = ctx.o.io.clock.now();
   const length = piece.end - piece.start;
-  ctx.controller.onSuccess(length, now);
+  ctx.controller.onSuccess(length, now, request.bytes === length ? request.durationMs : undefined);
   ctx.progress.chunkDone(piece.index, length, now, true);
   emitProgress(ctx);
 }

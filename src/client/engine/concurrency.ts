@@ -1,8 +1,15 @@
-// Adaptive concurrency (AIMD on goodput): how many requests may be in flight. One more slot while
-// goodput per window keeps rising; half on an error, a timeout or falling goodput; a slot that
-// brought nothing (or whose window saw goodput fall) is given back, and steady windows probe again.
-// Pure: time is passed in.
-// Generic over what is transferred, so uploads and downloads share it.
+// Adaptive concurrency: how many requests may be in flight. Two phases, as TCP has.
+// - Ramp (slow start): every request that moved at close to the best per-request rate seen adds a
+//   slot, so the limit doubles each round of requests while the link still has room. Requests that
+//   slow down together (each below `contentionRatio` of the best) share a bottleneck: the ramp ends,
+//   and the limit is set to what fills it (in flight × their share of the best rate, plus one to
+//   cover the gap between one request's end and the next one's first byte). On a long link the
+//   right number is bandwidth × delay; this reaches it in a few rounds instead of one slot a second.
+// - Steady (AIMD on goodput per window): one more slot while goodput keeps rising; a backoff on an
+//   error, a timeout or falling goodput; a slot that brought nothing is given back; steady windows
+//   probe again.
+// A ceiling on the bytes in flight (`capInFlight`) keeps the limit within the client's memory.
+// Pure: time is passed in. Generic over what is transferred, so uploads and downloads share it.
 
 export type ConcurrencyMode = 'auto' | number;
 
@@ -24,21 +31,40 @@ export interface ConcurrencyOptions {
   decreaseThreshold: number;
   /** After this many steady windows, try one more slot (the network may have improved). */
   probeAfterWindows: number;
+  /**
+   * A request moving at less than this share of the best per-request rate seen is slowed by the
+   * others: the ramp ends. Below 1 by a margin for noise (requests vary by 10–20% on their own).
+   */
+  contentionRatio: number;
+  /** Requests smaller than this tell little about the rate (headers and round trips dominate). */
+  minSampleBytes: number;
+  /** What an error or a fall in goodput keeps of the limit (a network cut is not always congestion). */
+  backoff: number;
 }
 
 export const DefaultConcurrency: Readonly<ConcurrencyOptions> = Object.freeze({
   mode: 'auto',
   initial: 2,
   min: 1,
-  max: 16,
+  max: 32,
   windowMs: 1000,
   increaseThreshold: 0.05,
   decreaseThreshold: 0.15,
   probeAfterWindows: 4,
+  contentionRatio: 0.75,
+  minSampleBytes: 256 * 1024,
+  backoff: 0.7,
 });
+
+/** What the requests in flight may hold at most, by default (with 8 MiB chunks: 32 requests). */
+export const DefaultMaxInFlightBytes = 256 * 1024 * 1024;
 
 /** Why the limit last changed; for logs and tests. */
 export type ConcurrencyChange =
+  /** Ramp: a request moved at close to the best rate seen, so the link has room: one more slot. */
+  | 'ramp'
+  /** Ramp over: requests slowed each other down; the limit is what fills the bottleneck. */
+  | 'ramp-end'
   /** Goodput rose: one more slot. */
   | 'increase'
   /** A new baseline was measured (start, after a decrease): probe one more slot. */
@@ -66,6 +92,14 @@ export class ConcurrencyController {
   /** The last window added a slot; the next tells whether it helped. */
   private probing = false;
   private steadyWindows = 0;
+  /** Slow start until requests slow each other down (or an error, or the ceiling). */
+  private ramping = true;
+  /** Per-request rate samples seen (bytes/ms); the ramp judges only once there is one. */
+  private samples = 0;
+  private bestRate = 0;
+  /** Consecutive samples below contentionRatio × bestRate. */
+  private contended = 0;
+  private ceiling: number;
 
   constructor(options: Partial<ConcurrencyOptions> = {}) {
     this.opts = { ...DefaultConcurrency, ...options };
@@ -74,7 +108,20 @@ export class ConcurrencyController {
     if (mode !== 'auto' && !(Number.isInteger(mode) && mode >= 1)) {
       throw new RangeError(`concurrency must be 'auto' or a positive integer; got ${mode}`);
     }
+    this.ceiling = max;
     this.current = mode === 'auto' ? clamp(this.opts.initial, min, max) : mode;
+  }
+
+  /** The most the limit may reach: `max`, lowered so that limit × bytesPerRequest stays within budgetBytes. */
+  capInFlight(bytesPerRequest: number, budgetBytes: number = DefaultMaxInFlightBytes): void {
+    if (!(bytesPerRequest > 0)) return;
+    this.ceiling = clamp(Math.floor(budgetBytes / bytesPerRequest), this.opts.min, this.opts.max);
+    if (this.adaptive) this.current = Math.min(this.current, this.ceiling);
+  }
+
+  /** Whether the limit is still ramping (slow start). */
+  get inRamp(): boolean {
+    return this.adaptive && this.ramping;
   }
 
   /** How many requests may be in flight now. */
@@ -95,14 +142,23 @@ export class ConcurrencyController {
     if (this.windowStart === null) this.windowStart = now;
   }
 
-  /** A known goodput (e.g. the sequential first chunk) to compare the first window against. */
+  /**
+   * A known goodput (e.g. the sequential first chunk) to compare the first window against; a single
+   * request's rate, so also the first uncontended per-request rate.
+   */
   seed(bytes: number, durationMs: number): void {
-    if (this.adaptive && durationMs > 0) this.baseline = bytes / durationMs;
+    if (!this.adaptive || !(durationMs > 0)) return;
+    this.baseline = bytes / durationMs;
+    if (bytes >= this.opts.minSampleBytes) this.bestRate = Math.max(this.bestRate, bytes / durationMs);
   }
 
-  /** A request completed and moved `bytes` of useful data. */
-  onSuccess(bytes: number, now: number): void {
+  /**
+   * A request completed and moved `bytes` of useful data; `durationMs`, when known, is how long that
+   * request took from its start (its per-request rate drives the ramp).
+   */
+  onSuccess(bytes: number, now: number, durationMs?: number): void {
     if (!this.adaptive) return;
+    if (durationMs !== undefined && this.sample(bytes, durationMs, now)) return;
     if (this.windowStart === null) this.windowStart = now;
     this.windowBytes += bytes;
     this.windowCount++;
@@ -111,17 +167,57 @@ export class ConcurrencyController {
     this.closeWindow(this.windowBytes / Math.max(elapsed, 1), now);
   }
 
-  /** A request failed or timed out: halve, at most once per window (failures come in bursts). */
+  /** A request failed or timed out: back off, at most once per window (failures come in bursts). */
   onFailure(now: number): void {
+    // The ramp goes on: a cut connection is not a full link (the requests' rates tell that).
     if (!this.adaptive || this.lastErrorWindow === this.windowId) return;
     this.decrease('decrease-error', now);
     // Requests already in flight may fail too; they say nothing about the new limit.
     this.lastErrorWindow = this.windowId;
   }
 
+  /** Judges one request's rate while ramping; true when it ended the ramp (a new window begins). */
+  private sample(bytes: number, durationMs: number, now: number): boolean {
+    if (bytes < this.opts.minSampleBytes || !(durationMs > 0)) return false;
+    const rate = bytes / durationMs;
+    this.samples++;
+    this.bestRate = Math.max(this.bestRate, rate);
+    if (!this.ramping) return false;
+    const share = rate / this.bestRate;
+    if (share >= this.opts.contentionRatio) {
+      this.contended = 0;
+      if (this.current >= this.ceiling) {
+        this.ramping = false;
+        this.lastChange = 'hold';
+        return false;
+      }
+      this.current++;
+      this.lastChange = 'ramp';
+      return false;
+    }
+    // One slow request may be noise; two in a row mean the requests share a bottleneck.
+    if (++this.contended < 2) return false;
+    this.ramping = false;
+    // The bottleneck carries about current × share × best: that many uncontended requests fill it,
+    // one more covers each request's gap between its last byte and the next request's first.
+    this.current = clamp(Math.ceil(this.current * share) + 1, this.opts.min, this.ceiling);
+    this.lastChange = 'ramp-end';
+    this.probing = false;
+    this.steadyWindows = 0;
+    // Goodput is judged from here on, by windows run wholly at the new limit.
+    this.baseline = null;
+    this.startWindow(now);
+    return true;
+  }
+
   private closeWindow(goodput: number, now: number): void {
     const base = this.baseline;
     this.startWindow(now);
+    if (this.ramping && this.samples > 0) {
+      // The ramp decides while it lasts; windows only keep the goodput to judge by once it ends.
+      this.baseline = goodput;
+      return;
+    }
     if (base === null) {
       this.baseline = goodput;
       this.grow('baseline');
@@ -155,13 +251,13 @@ export class ConcurrencyController {
 
   private grow(why: ConcurrencyChange): void {
     this.steadyWindows = 0;
-    this.probing = this.current < this.opts.max;
-    this.current = Math.min(this.current + 1, this.opts.max);
+    this.probing = this.current < this.ceiling;
+    this.current = Math.min(this.current + 1, this.ceiling);
     this.lastChange = this.probing ? why : 'hold';
   }
 
   private decrease(why: ConcurrencyChange, now: number): void {
-    this.current = Math.max(this.opts.min, Math.floor(this.current / 2));
+    this.current = Math.max(this.opts.min, Math.floor(this.current * this.opts.backoff));
     this.lastChange = why;
     this.probing = false;
     this.steadyWindows = 0;

@@ -29,6 +29,8 @@ export interface RetryContext {
    * address fails at once instead of being waited out as an outage. Absent: taken as answered.
    */
   contact?: ServerContact;
+  /** Cuts the waits between attempts short when woken (the transfer's retryNow()). */
+  wake?: RetryWake;
 }
 
 export interface RetryTarget {
@@ -83,8 +85,42 @@ export async function withRetry<T>(
         error,
       });
       previous = failure;
-      if (decision.delayMs > 0) await ctx.clock.sleep(decision.delayMs, signal);
+      if (decision.delayMs > 0) await (ctx.wake ? ctx.wake.sleep(ctx.clock, decision.delayMs, signal) : ctx.clock.sleep(decision.delayMs, signal));
       else if (signal.aborted) throw signal.reason;
+    }
+  }
+}
+
+/** Why a wait ended early: wake(), not an abort. */
+const woken = Symbol('woken');
+
+/**
+ * Ends every wait for a retry in progress at once, so the next attempts go now: a person who knows
+ * the server is back ("Retry now") need not sit out the backoff. Attempts after that back off as before.
+ */
+export class RetryWake {
+  private readonly waiting = new Set<() => void>();
+
+  wake(): void {
+    for (const w of [...this.waiting]) w();
+  }
+
+  /** clock.sleep(ms, signal), but resolving early on wake(); an abort of `signal` still rejects. */
+  async sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw signal.reason;
+    const cut = new AbortController();
+    const onAbort = () => cut.abort(signal.reason);
+    const onWake = () => cut.abort(woken);
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.waiting.add(onWake);
+    try {
+      await clock.sleep(ms, cut.signal);
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      if (e !== woken) throw e;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.waiting.delete(onWake);
     }
   }
 }

@@ -4,7 +4,7 @@
 import { Emitter, type Listener } from './emitter.js';
 import { PauseGate } from './pause-gate.js';
 import type { Progress, ProgressTracker } from './progress.js';
-import type { RetryEvent } from './retry-loop.js';
+import { RetryWake, type RetryEvent } from './retry-loop.js';
 
 /** The events every transfer emits; each side adds its own. */
 export interface TransferEvents {
@@ -22,6 +22,8 @@ export interface TransferHandle<Events extends TransferEvents, Result> {
   pause(): void;
   resume(): void;
   readonly paused: boolean;
+  /** Requests waiting to be retried go now instead of after their backoff (e.g. the server is back). */
+  retryNow(): void;
   /** Cancels the requests in flight; resolves once the transfer has stopped (see each side for more). */
   abort(): Promise<void>;
   progress(): Progress;
@@ -33,6 +35,8 @@ export abstract class Transfer<Events extends TransferEvents, Result> implements
   protected readonly gate = new PauseGate();
   /** Aborted by abort() or the caller's signal; everything the transfer does listens to it. */
   protected readonly aborter = new AbortController();
+  /** Put in the run's retry context, so that retryNow() reaches its waits. */
+  protected readonly retryWake = new RetryWake();
   private stopped = false;
   private settled: Promise<void> = Promise.resolve();
 
@@ -85,6 +89,10 @@ export abstract class Transfer<Events extends TransferEvents, Result> implements
     if (tracker.snapshot().phase === 'paused') tracker.setPhase('transferring');
     this.gate.resume();
     this.emitProgress();
+  }
+
+  retryNow(): void {
+    this.retryWake.wake();
   }
 
   /** Aborts with `reason` (once) and resolves when the run has settled. */

@@ -53,6 +53,7 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
       if (previous?.kind === 'corrupt') body = await readChunk(ctx, s.ref.plan, index, signal);
       ctx.progress.sending(length);
       emitProgress(ctx);
+      const startedAt = clock.now();
       let ack: ChunkAck;
       try {
         ack = await ctx.api.putChunk(s.ref.uploadUrl, s.ref.uploadId, index, body, signal);
@@ -67,7 +68,7 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
       }
       acknowledged = true;
       const now = clock.now();
-      if (!ack.duplicate) ctx.controller.onSuccess(length, now);
+      if (!ack.duplicate) ctx.controller.onSuccess(length, now, now - startedAt);
       ctx.progress.chunkDone(index, length, now, true);
       s.onAck(ack);
       emitProgress(ctx);

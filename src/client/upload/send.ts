@@ -17,6 +17,8 @@ export async function sendMissing(ctx: UploadContext, ref: UploadRef, pending: n
     refreshStatus: coalesce((signal) => fetchStatus(ctx, ref, signal)),
     onAck: (ack) => onAck(ref, ack),
   };
+  // Each request in flight holds a chunk's buffer: the limit stays within the memory budget.
+  ctx.controller.capInFlight(ref.plan.chunkSize);
   let waitingSince: number | null = null;
   for (let round = 1; ; round++) {
     if (pending.length > 0) {

@@ -86,8 +86,10 @@ async function createFresh(ctx: UploadContext, caps: Capabilities, key: string |
     ...(ctx.o.metadata ? { metadata: ctx.o.metadata } : {}),
   };
   let created: CreateUploadResponse;
-  if (caps.creationWithFirstChunk) {
-    // Chunk 0 goes alone and first: it creates the upload and gives the first throughput sample.
+  // A file of one chunk goes in one request, its creation. A longer one is created empty, and all of
+  // its chunks then go in parallel: chunk 0 sent alone first cost a whole chunk's time on a long link
+  // (8 MiB at 20 MiB/s: 0.4 s of a 2.1 s transfer), where an empty creation costs one round trip.
+  if (caps.creationWithFirstChunk && plan.totalChunks === 1) {
     ctx.progress.plan(source.size, plan.totalChunks, clock.now());
     // The start as it is before chunk 0 goes out with the creation: nothing sent, nothing stored.
     emitProgress(ctx);

@@ -143,6 +143,7 @@ class Upload extends Transfer<UploadEvents, UploadResult> implements UploadHandl
         onRetry: (e) => this.events.emit('retry', e),
         giveUp: (reason, message, cause) => new UploadError(reason, message, { cause }),
         contact,
+        wake: this.retryWake,
       },
       gate: this.gate,
       server: this.server,
