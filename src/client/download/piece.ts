@@ -49,11 +49,13 @@ export class PieceAttempt implements RangeReader {
     private readonly s: Session,
     private readonly piece: Piece,
     carried: Carried | null,
+    /** False for a part of a piece (tail.ts): its bytes go to the whole-file hash once the piece checks. */
+    private readonly offerWhole = true,
   ) {
     // Hashed as the parts arrive, so hashing overlaps the network instead of following it.
     this.hash = carried?.hash ?? (piece.digest !== null ? partsHasher(ctx.o.io.hasher) : null);
     this.from = carried?.received ?? 0;
-    this.keep = s.wholeHash !== null || (this.hash !== null && !this.hash.incremental);
+    this.keep = (offerWhole && s.wholeHash !== null) || (this.hash !== null && !this.hash.incremental);
     // Parts kept to the end cannot be given back before the body is in: no lent limit then.
     this.lentLimit = this.keep ? undefined : maxUnwritten;
     this.halfDone = this.hash !== null ? new Set() : null;
@@ -136,7 +138,7 @@ export class PieceAttempt implements RangeReader {
         });
       }
     }
-    this.s.wholeHash?.offer(piece.start, this.parts);
+    if (this.offerWhole) this.s.wholeHash?.offer(piece.start, this.parts);
   }
 
   /** A part not kept is given back on the second of "written" and "hashed" (a worker hashes later). */

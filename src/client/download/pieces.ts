@@ -3,6 +3,7 @@
 // at its offset (piece.ts), and only then counted and handed to the journal. The ranges go through
 // the platform's RangeTransport when there is one; its parts are lent and given back once written.
 // A range cut by the network is continued from its first missing byte, not fetched again whole.
+// The last pieces of a slow transfer go in parts, several at once (tail.ts).
 import { withRetry } from '../engine/retry-loop.js';
 import { runPipeline } from '../engine/scheduler.js';
 import { emitProgress } from '../engine/transfer.js';
@@ -10,6 +11,7 @@ import type { DownloadContext } from './context.js';
 import { PieceAttempt, type Carried } from './piece.js';
 import type { Piece } from './plan.js';
 import type { Session } from './session.js';
+import { fetchPart, pieceJobs, type PieceJob } from './tail.js';
 
 export async function fetchPieces(ctx: DownloadContext, s: Session): Promise<void> {
   const pending = s.plan.pieces.filter((p) => !s.journal.has(p.index));
@@ -17,11 +19,16 @@ export async function fetchPieces(ctx: DownloadContext, s: Session): Promise<voi
   // Same ceiling as uploads: a piece in flight may hold up to its size in buffers on a slow disk.
   ctx.controller.capInFlight(s.plan.chunkSize);
   ctx.controller.begin(ctx.o.io.clock.now());
-  await runPipeline<Piece, Piece>({
-    items: pending,
+  await runPipeline<PieceJob, PieceJob>({
+    // The last pieces may go in parts (tail.ts), decided as each is taken.
+    items: pieceJobs(ctx, pending),
     // Nothing to prepare ahead: a piece's bytes are read from the network, not from a source.
-    prepare: async (piece) => piece,
-    execute: (piece, signal) => fetchPiece(ctx, s, piece, signal),
+    prepare: async (job) => job,
+    execute: async (job, signal) => {
+      if (!job.part) return fetchPiece(ctx, s, job.piece, signal);
+      const whole = await fetchPart(ctx, s, job, signal, () => fetchPiece(ctx, s, job.piece, signal));
+      if (whole) countDone(ctx, s, job.piece, null);
+    },
     limit: () => ctx.controller.limit,
     readAhead: 0,
     gate: ctx.gate,
@@ -65,11 +72,12 @@ async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal
 }
 
 /** The piece is written and checked: it goes to the journal, the controller and the progress. */
-function countDone(ctx: DownloadContext, s: Session, piece: Piece, request: { bytes: number; durationMs: number }): void {
+function countDone(ctx: DownloadContext, s: Session, piece: Piece, request: { bytes: number; durationMs: number } | null): void {
   s.journal.markDone(piece.index);
   const now = ctx.o.io.clock.now();
   const length = piece.end - piece.start;
-  ctx.controller.onSuccess(length, now, request.bytes === length ? request.durationMs : undefined);
+  // A piece fetched in parts told the controller of each part as it came (request null).
+  if (request) ctx.controller.onSuccess(length, now, request.bytes === length ? request.durationMs : undefined);
   ctx.progress.chunkDone(piece.index, length, now, true);
   emitProgress(ctx);
 }

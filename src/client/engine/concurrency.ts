@@ -97,6 +97,8 @@ export class ConcurrencyController {
   /** Per-request rate samples seen (bytes/ms); the ramp judges only once there is one. */
   private samples = 0;
   private bestRate = 0;
+  /** Recent per-request rate (bytes/ms, moving average), null before the first sample. */
+  private recentRate: number | null = null;
   /** Consecutive samples below contentionRatio × bestRate. */
   private contended = 0;
   private ceiling: number;
@@ -117,6 +119,11 @@ export class ConcurrencyController {
     if (!(bytesPerRequest > 0)) return;
     this.ceiling = clamp(Math.floor(budgetBytes / bytesPerRequest), this.opts.min, this.opts.max);
     if (this.adaptive) this.current = Math.min(this.current, this.ceiling);
+  }
+
+  /** How fast one request moves lately (bytes/ms), null until a request of a useful size said so. */
+  get requestRate(): number | null {
+    return this.recentRate;
   }
 
   /** Whether the limit is still ramping (slow start). */
@@ -157,8 +164,10 @@ export class ConcurrencyController {
    * request took from its start (its per-request rate drives the ramp).
    */
   onSuccess(bytes: number, now: number, durationMs?: number): void {
+    const rate = durationMs !== undefined && bytes >= this.opts.minSampleBytes && durationMs > 0 ? bytes / durationMs : null;
+    if (rate !== null) this.recentRate = this.recentRate === null ? rate : 0.7 * this.recentRate + 0.3 * rate;
     if (!this.adaptive) return;
-    if (durationMs !== undefined && this.sample(bytes, durationMs, now)) return;
+    if (rate !== null && this.sample(rate, now)) return;
     if (this.windowStart === null) this.windowStart = now;
     this.windowBytes += bytes;
     this.windowCount++;
@@ -177,9 +186,7 @@ export class ConcurrencyController {
   }
 
   /** Judges one request's rate while ramping; true when it ended the ramp (a new window begins). */
-  private sample(bytes: number, durationMs: number, now: number): boolean {
-    if (bytes < this.opts.minSampleBytes || !(durationMs > 0)) return false;
-    const rate = bytes / durationMs;
+  private sample(rate: number, now: number): boolean {
     this.samples++;
     this.bestRate = Math.max(this.bestRate, rate);
     if (!this.ramping) return false;
