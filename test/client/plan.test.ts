@@ -1,6 +1,6 @@
 // Chunk planning under server limits, chunk ranges, and the missing-chunk ranges of a status.
 import { describe, expect, it } from 'vitest';
-import { chunkRange, missingChunks, planChunks, type ChunkLimits } from '../../src/client/upload/plan.js';
+import { chunkRange, longLinkChunkSize, missingChunks, planChunks, type ChunkLimits } from '../../src/client/upload/plan.js';
 import { FerryError, formatIndexRanges, KiB, MiB, GiB, TiB } from '../../src/protocol/index.js';
 
 const limits: ChunkLimits = { minChunkSize: 256 * KiB, defaultChunkSize: 8 * MiB, maxChunkSize: 128 * MiB, maxChunks: 10_000, maxFileSize: 1 * TiB };
@@ -82,5 +82,15 @@ describe('missingChunks (index ranges from a status)', () => {
   it('rejects malformed text', () => {
     expect(() => missingChunks('a-b', 10)).toThrow();
     expect(() => missingChunks('3-1', 10)).toThrow();
+  });
+});
+
+describe('longLinkChunkSize', () => {
+  it('gives a file at least 64 chunks on a long link, within 1 MiB, the server minimum and its default', () => {
+    expect(longLinkChunkSize(256 * MiB, limits)).toBe(4 * MiB);
+    expect(longLinkChunkSize(100 * MiB, limits)).toBe(1 * MiB); // 1.56 MiB: the power of two below
+    expect(longLinkChunkSize(10 * MiB, limits)).toBe(1 * MiB); // never below 1 MiB
+    expect(longLinkChunkSize(1024 * MiB, limits)).toBeUndefined(); // 128 chunks of the default already
+    expect(longLinkChunkSize(256 * MiB, { ...limits, minChunkSize: 5 * MiB })).toBe(5 * MiB); // S3's part minimum
   });
 });

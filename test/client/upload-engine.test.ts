@@ -5,6 +5,7 @@ import { MemoryResumeStore, UploadError, bytesSource, upload, type Progress, typ
 import { FakeServer } from './support/fake-server.js';
 
 const KiB = 1024;
+const MiB = 1024 * KiB;
 const fast = { baseDelayMs: 1, maxDelayMs: 5 };
 
 function setup(size: number, extra: Partial<UploadOptions> = {}) {
@@ -79,6 +80,19 @@ describe('upload (fresh)', () => {
     const result = await upload(source, options).result;
     expect(server.log).toEqual(['GET /capabilities', 'POST /uploads']);
     expect(result).toMatchObject({ size: 0, chunks: 1 });
+  });
+
+  it("on a long link (a first request of 20 ms or more) picks smaller chunks than the server's default, for a file of fewer than 64", async () => {
+    // (Without latency the first request may still take 20 ms on a busy machine: only the long link is asserted.)
+    for (const [requested, chunkSize] of [[undefined, 1 * MiB], [2 * MiB, 2 * MiB]] as const) {
+      const { server, data, source, options } = setup(4 * MiB, { chunkSize: requested });
+      server.caps.defaultChunkSize = 8 * MiB;
+      server.latencyMs = 30;
+      const result = await upload(source, options).result;
+      // A chunk size the caller asked for is kept.
+      expect(server.uploads.get(result.uploadId)!.req.chunkSize, `asked for ${requested}`).toBe(chunkSize);
+      expect(server.fileBytes(result.uploadId)).toEqual(data);
+    }
   });
 
   it('a file of one chunk goes in one request, its creation', async () => {

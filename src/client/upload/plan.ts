@@ -39,6 +39,20 @@ export function planChunks(size: number, requested: number | undefined, limits: 
   return { size, chunkSize, totalChunks };
 }
 
+/** Chunks a file should have at least on a long link, where the ramp and the tail go per chunk. */
+const longLinkChunks = 64;
+
+/**
+ * The chunk size for a file on a long link: smaller than the server's default when that leaves the
+ * file fewer than 64 chunks, so the concurrency ramp is over in the first few chunks and the last
+ * round of chunks is short (a 256 MiB file: 4 MiB chunks, not 32 of 8 MiB); a power of two, at least
+ * 1 MiB and the server's minimum. Undefined: the server's default.
+ */
+export function longLinkChunkSize(size: number, limits: ChunkLimits): number | undefined {
+  const wanted = Math.max(1024 * 1024, limits.minChunkSize, 2 ** Math.floor(Math.log2(Math.max(1, size / longLinkChunks))));
+  return wanted < limits.defaultChunkSize ? wanted : undefined;
+}
+
 /** Byte range [start, end) of chunk `index`. */
 export function chunkRange(plan: ChunkPlan, index: number): { start: number; end: number } {
   if (!Number.isInteger(index) || index < 0 || index >= plan.totalChunks) {

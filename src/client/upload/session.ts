@@ -14,7 +14,7 @@ import { type UploadContext, type UploadRef } from './context.js';
 import { UploadError } from './errors.js';
 import { sendCreation } from './creation.js';
 import { computeFileDigest } from './file-digest.js';
-import { chunkRange, missingChunks, planChunks, type ChunkPlan } from './plan.js';
+import { chunkRange, longLinkChunkSize, missingChunks, planChunks, type ChunkPlan } from './plan.js';
 
 export interface OpenedUpload {
   ref: UploadRef;
@@ -28,7 +28,11 @@ const goneCodes = new Set(['upload-not-found', 'not-found', 'upload-expired', 'u
 /** `key`: the source's resume store key, or null when it is not resumable. */
 export async function openUpload(ctx: UploadContext, key: string | null): Promise<OpenedUpload> {
   const { signal } = ctx;
+  const { clock } = ctx.o.io;
+  const asked = clock.now();
   const caps = await withRetry(() => ctx.api.capabilities(signal), ctx.retry, { what: 'GET capabilities' }, signal);
+  // The first request's time: a connection and a round trip, so about two round trips.
+  const firstRequestMs = clock.now() - asked;
   if (!caps.checksums.includes(ctx.o.checksum)) {
     throw new UploadError('invalid', `The server does not accept ${ctx.o.checksum} checksums (it accepts ${caps.checksums.join(', ')}).`);
   }
@@ -36,8 +40,11 @@ export async function openUpload(ctx: UploadContext, key: string | null): Promis
     const resumed = await tryResume(ctx, key);
     if (resumed) return resumed;
   }
-  return createFresh(ctx, caps, key);
+  return createFresh(ctx, caps, key, firstRequestMs >= longLinkMs);
 }
+
+/** A first request slower than this (two round trips of 10 ms) means a long link, not loopback or a LAN. */
+const longLinkMs = 20;
 
 async function tryResume(ctx: UploadContext, key: string): Promise<OpenedUpload | null> {
   const store = ctx.o.io.resumeStore;
@@ -69,10 +76,10 @@ async function tryResume(ctx: UploadContext, key: string): Promise<OpenedUpload 
   return { ref, pending };
 }
 
-async function createFresh(ctx: UploadContext, caps: Capabilities, key: string | null): Promise<OpenedUpload> {
+async function createFresh(ctx: UploadContext, caps: Capabilities, key: string | null, longLink: boolean): Promise<OpenedUpload> {
   const { signal, source } = ctx;
   const { clock } = ctx.o.io;
-  const plan = planChunks(source.size, ctx.o.chunkSize, caps);
+  const plan = planChunks(source.size, ctx.o.chunkSize ?? (longLink ? longLinkChunkSize(source.size, caps) : undefined), caps);
   let fileDigest = ctx.o.fileDigest ?? null;
   if (fileDigest === 'compute') {
     fileDigest = await computeFileDigest(source, ctx.o.io.hasher, ctx.o.checksum, plan.chunkSize, signal);
