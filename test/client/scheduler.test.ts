@@ -141,3 +141,57 @@ describe('runPipeline', () => {
     await runPipeline({ items: [], prepare: async () => 1, execute: async () => {}, limit: () => 2, readAhead: 2 });
   });
 });
+
+describe('runPipeline: signals', () => {
+  it('gives each item a signal of its own, so 30 in flight add no more than one listener to any signal (no MaxListenersExceededWarning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      let started = 0;
+      let releaseAll!: () => void;
+      const allStarted = new Promise<void>((resolve) => (releaseAll = resolve));
+      const outer = new AbortController();
+      const signals = new Set<AbortSignal>();
+      const done = runPipeline({
+        items: Array.from({ length: 30 }, (_, i) => i),
+        prepare: async (i) => i,
+        // Each item listens to its signal twice, as a request and a retry sleep do.
+        execute: (_i, signal) =>
+          new Promise<void>((resolve, reject) => {
+            signals.add(signal);
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+            signal.addEventListener('abort', () => {}, { once: true });
+            if (++started === 30) releaseAll();
+            void allStarted.then(resolve);
+          }),
+        limit: () => 30,
+        readAhead: 0,
+        signal: outer.signal,
+      });
+      await done;
+      expect(signals.size).toBe(30);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+      // An abort still reaches every item in flight.
+      const stopped = new AbortController();
+      let rejected = 0;
+      const run = runPipeline({
+        items: Array.from({ length: 12 }, (_, i) => i),
+        prepare: async (i) => i,
+        execute: (_i, signal) =>
+          new Promise<void>((_resolve, reject) => {
+            signal.addEventListener('abort', () => (rejected++, reject(signal.reason)), { once: true });
+            if (rejected === 0 && signal && ++started === 42) stopped.abort(new Error('stop'));
+          }),
+        limit: () => 12,
+        readAhead: 0,
+        signal: stopped.signal,
+      });
+      await expect(run).rejects.toThrow('stop');
+      expect(rejected).toBe(12);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});

@@ -26,6 +26,21 @@ export interface PipelineOptions<T, P> {
 export function runPipeline<T, P>(o: PipelineOptions<T, P>): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const inner = new AbortController();
+    // Each item gets a signal of its own, all aborted through one listener: a listener per item on
+    // one shared signal passed Node's limit of 10 (a MaxListenersExceededWarning printed across the
+    // CLI's progress line) once more than 10 requests were in flight.
+    const live = new Set<AbortController>();
+    inner.signal.addEventListener('abort', () => {
+      for (const c of live) c.abort(inner.signal.reason);
+    }, { once: true });
+    const own = <R>(run: (signal: AbortSignal) => Promise<R>): Promise<R> => {
+      const c = new AbortController();
+      if (inner.signal.aborted) c.abort(inner.signal.reason);
+      else live.add(c);
+      return Promise.resolve()
+        .then(() => run(c.signal))
+        .finally(() => live.delete(c));
+    };
     const iterator = o.items[Symbol.iterator]();
     const ready: P[] = [];
     let exhausted = false;
@@ -56,8 +71,7 @@ export function runPipeline<T, P>(o: PipelineOptions<T, P>): Promise<void> {
       const prepared = ready.shift() as P;
       executing++;
       o.onActive?.(executing);
-      Promise.resolve()
-        .then(() => o.execute(prepared, inner.signal))
+      own((signal) => o.execute(prepared, signal))
         .then(
           () => {
             executing--;
@@ -74,8 +88,7 @@ export function runPipeline<T, P>(o: PipelineOptions<T, P>): Promise<void> {
 
     const startPrepare = (item: T) => {
       preparing++;
-      Promise.resolve()
-        .then(() => o.prepare(item, inner.signal))
+      own((signal) => o.prepare(item, signal))
         .then(
           (p) => {
             preparing--;
