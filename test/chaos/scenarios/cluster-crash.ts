@@ -15,7 +15,7 @@ import { openMultipartUploads, startCluster, type Cluster } from '../../helpers/
 import { call } from '../../helpers/http.js';
 import type { ChildServer } from '../../helpers/server.js';
 import { tempDir } from '../../helpers/server.js';
-import { recordAcks } from '../support/acks.js';
+import { lostAcks, recordAcks } from '../support/acks.js';
 import type { ScenarioResult } from '../support/report.js';
 import { makeSource, MiB, sha256Url, type SourceFile } from '../support/source.js';
 import { between, pick, seededRandom } from '../support/wait.js';
@@ -84,7 +84,8 @@ export async function runClusterCrashScenario(o: ClusterCrashOptions): Promise<S
       const died = await Promise.race([settled, ...c.nodes.map((n, i) => ended(n.runs.at(-1)!).then(() => i))]);
       if (died === null) break;
       countKill(kills, c.nodes[died]!.runs.at(-1)!, notes);
-      if (uploadId) for (const l of await lostAcks(c.url, uploadId, log.acks)) lost.add(l);
+      // Only acknowledgements received before the status is asked for: the upload goes on meanwhile.
+      if (uploadId) for (const i of await lostAcks(log, uploadId, () => missingNow(c.url, uploadId!))) lost.add(`${uploadId}#${i}`);
       await restartUntilListening(c, died, armed, kills, notes);
     }
     const result = await handle.result.catch((e: Error) => {
@@ -163,14 +164,11 @@ async function restartUntilListening(c: Cluster, i: number, armed: () => NodeJS.
   }
 }
 
-/** Acknowledged chunks the cluster reports missing (while uploading), asked through the proxy. */
-async function lostAcks(url: string, uploadId: string, acks: Map<string, Map<number, string>>): Promise<string[]> {
-  const mine = acks.get(uploadId);
-  if (!mine?.size) return [];
+/** The chunks the cluster reports missing, asked through the proxy; null unless it answers for an upload taking chunks. */
+async function missingNow(url: string, uploadId: string): Promise<Set<number> | null> {
   const status = await call(url, 'GET', `/uploads/${uploadId}`).catch(() => null);
-  if (!status || status.status !== 200 || !['uploading', 'completing'].includes(status.body.state)) return [];
-  const missing = new Set(parseIndexRanges(String(status.body.missing)));
-  return [...mine.keys()].filter((i) => missing.has(i)).map((i) => `${uploadId}#${i}`);
+  if (!status || status.status !== 200 || !['uploading', 'completing'].includes(status.body.state)) return null;
+  return new Set(parseIndexRanges(String(status.body.missing)));
 }
 
 /** The file's manifest: every chunk's digest is that of the source's bytes there, and that of its acknowledgement. */

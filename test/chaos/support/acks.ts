@@ -28,3 +28,18 @@ export function recordAcks(base: Transport): AckLog {
   };
   return { acks, transport };
 }
+
+/**
+ * The chunks of `uploadId` acknowledged before `readMissing` was called that it reports missing, while
+ * the upload takes chunks (`readMissing` answers null otherwise, or when it could not ask).
+ *
+ * Only those: the client keeps uploading while the status is read, and an acknowledgement that arrives
+ * meanwhile may be for a chunk recorded after the server read its gaps. That read is right (the chunk
+ * was missing then); such a chunk is checked by the next read.
+ */
+export async function lostAcks(log: AckLog, uploadId: string, readMissing: () => Promise<ReadonlySet<number> | null>): Promise<number[]> {
+  const acked = [...(log.acks.get(uploadId)?.keys() ?? [])];
+  if (acked.length === 0) return [];
+  const missing = await readMissing();
+  return missing ? acked.filter((i) => missing.has(i)) : [];
+}
