@@ -20,6 +20,8 @@ import { scalingSection } from './sections/scaling.js';
 import { shaSection } from './sections/sha.js';
 import { tusSection } from './sections/tus.js';
 import { uploadSection } from './sections/upload.js';
+import { wanSection } from './sections/wan.js';
+import { wanProfiles } from './lib/wan-profiles.js';
 
 const repo = resolve(import.meta.dirname, '..');
 const sectionRunners: Record<SectionName, (ctx: BenchContext) => Promise<SectionReport>> = {
@@ -30,6 +32,7 @@ const sectionRunners: Record<SectionName, (ctx: BenchContext) => Promise<Section
   memory: memorySection,
   scaling: scalingSection,
   cluster: clusterSection,
+  wan: wanSection,
 };
 
 const usage = `npm run bench -- [options]
@@ -38,14 +41,19 @@ const usage = `npm run bench -- [options]
   --scaling-rounds <n>   rounds for the scaling figures (default 5; smoke: 1)
   --sections <list>      comma-separated subset of ${allSections.join(',')}
                          (cluster needs FERRY_TEST_S3_* naming an S3 service; without them it is skipped, saying so;
-                         tus: tus-js-client → Ferry's /tus/ endpoint against @tus/server, e.g. --sections tus)
+                         tus: tus-js-client → Ferry's /tus/ endpoint against @tus/server, e.g. --sections tus;
+                         wan: transfers through emulated long-distance links, about 12 min at the defaults)
+  --wan-size <size>      file size for the WAN section (default 256MiB; smoke: 12MiB; 1GiB takes about 4 × as long)
+  --wan-rounds <n>       alternation rounds on each emulated link (default 3; smoke: 1)
+  --wan-profiles <list>  comma-separated subset of ${wanProfiles.map((p) => p.name).join(',')} (default all)
   --smoke                fast run for the test suite: tiny sizes, a couple of contenders
   --out <file>           Markdown report (default docs/benchmarks.md; "-" for none); with --sections, an
                          existing report keeps everything but those sections
   --no-install           never apt-get install missing tools
   --only <ids>           only these contenders (e.g. ferry-cli,raw-sync; ids are listed in the progress lines)
   --baseline <dir>       another checkout with a built dist/: its ferry upload and download run as extra
-                         rows beside this build's (side-by-side comparison of a change)
+                         rows beside this build's (side-by-side comparison of a change), on loopback
+                         and on every emulated link
   --keep                 keep the scratch directory`;
 
 function parseOptions(): BenchOptions & { keep: boolean } {
@@ -60,6 +68,9 @@ function parseOptions(): BenchOptions & { keep: boolean } {
       'no-install': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      'wan-size': { type: 'string' },
+      'wan-rounds': { type: 'string' },
+      'wan-profiles': { type: 'string' },
       only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -76,6 +87,9 @@ function parseOptions(): BenchOptions & { keep: boolean } {
   };
   const sections = new Set((values.sections?.split(',') ?? allSections) as SectionName[]);
   for (const s of sections) if (!allSections.includes(s)) throw new Error(`Unknown section ${s}; known: ${allSections.join(', ')}`);
+  const profileNames = wanProfiles.map((p) => p.name);
+  const wanProfileSet = new Set(values['wan-profiles']?.split(',') ?? profileNames);
+  for (const p of wanProfileSet) if (!profileNames.includes(p)) throw new Error(`Unknown WAN profile ${p}; known: ${profileNames.join(', ')}`);
   return {
     size: values.size ? parseSize(values.size) : smoke ? 16 * MiB : 1 * GiB,
     rounds: count(values.rounds, smoke ? 1 : 5),
@@ -87,6 +101,9 @@ function parseOptions(): BenchOptions & { keep: boolean } {
     only: values.only ? new Set(values.only.split(',')) : null,
     keep: values.keep!,
     baseline: values.baseline ? resolveBaseline(values.baseline) : null,
+    wanSize: values['wan-size'] ? parseSize(values['wan-size']) : smoke ? 12 * MiB : 256 * MiB,
+    wanRounds: count(values['wan-rounds'], smoke ? 1 : 3),
+    wanProfiles: wanProfileSet,
   };
 }
 
@@ -107,18 +124,24 @@ async function main(): Promise<void> {
   try {
     const machine = await describeMachine(work.root);
     const vers = await versions(repo, tools);
-    log(`Ferry benchmark: ${formatBytes(options.size)} file, ${options.rounds} rounds, scratch ${work.root}`);
+    // The WAN section makes its own (smaller) file: a run of it alone needs no other.
+    const needsFile = [...options.sections].some((s) => s !== 'wan');
+    const wan = options.sections.has('wan') ? `; WAN links: ${formatBytes(options.wanSize)} file, ${options.wanRounds} rounds` : '';
+    log(`Ferry benchmark: ${needsFile ? `${formatBytes(options.size)} file, ${options.rounds} rounds` : 'WAN section only'}${wan}, scratch ${work.root}`);
     log(`  ${machine.cpu}; ${machine.memory} RAM; load ${machine.load}`);
     // The largest moment: the source, 4 × size uploaded by one client, plus the upload in flight.
-    const needed = 6 * options.size + 1024 * MiB;
+    // WAN: the source, the file stored for downloads, one upload and one download at a time.
+    const needed = (needsFile ? 6 * options.size : 0) + (options.sections.has('wan') ? 4 * options.wanSize : 0) + 1024 * MiB;
     if (work.freeBytes() < needed) {
       throw new Error(`${formatBytes(work.freeBytes())} free under ${work.root}; this run needs about ${formatBytes(needed)} (use a smaller --size).`);
     }
     const busy = await busyCores(1000);
     if (busy !== null && busy > 0.3) log(`  warning: other processes keep ${busy.toFixed(1)} cores busy: figures will be noisy; see "other load".`);
     const file = work.path(`source-${formatBytes(options.size).replace(/\s/g, '')}.bin`);
-    log(`generating ${formatBytes(options.size)} of random data…`);
-    await generateFile(file, options.size);
+    if (needsFile) {
+      log(`generating ${formatBytes(options.size)} of random data…`);
+      await generateFile(file, options.size);
+    }
     const ctx: BenchContext = {
       repo,
       work,

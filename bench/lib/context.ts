@@ -25,10 +25,16 @@ export interface BenchOptions {
    * npm ci`): its `ferry upload`/`ferry download` run as extra rows beside this build's, alternated.
    */
   baseline: string | null;
+  /** File size for the WAN section (default 256 MiB; smoke: 12 MiB). */
+  wanSize: number;
+  /** Alternation rounds on each emulated link (default 3; smoke: 1). */
+  wanRounds: number;
+  /** The link profiles to run (bench/lib/wan-profiles.ts); the smoke run has its own one. */
+  wanProfiles: Set<string>;
 }
 
-export type SectionName = 'sha' | 'upload' | 'tus' | 'download' | 'memory' | 'scaling' | 'cluster';
-export const allSections: SectionName[] = ['sha', 'upload', 'tus', 'download', 'memory', 'scaling', 'cluster'];
+export type SectionName = 'sha' | 'upload' | 'tus' | 'download' | 'memory' | 'scaling' | 'cluster' | 'wan';
+export const allSections: SectionName[] = ['sha', 'upload', 'tus', 'download', 'memory', 'scaling', 'cluster', 'wan'];
 
 export interface BenchContext {
   repo: string;

@@ -14,7 +14,7 @@ import { startFerry, startNginx, type Server } from '../servers/spawn.js';
 import { factsOf, speedRatio, throughputTable } from './tables.js';
 
 /** Why `ferry download` cannot be measured, or null when it can. */
-async function ferryDownloadMissing(repo: string): Promise<string | null> {
+export async function ferryDownloadMissing(repo: string): Promise<string | null> {
   const cli = join(repo, 'dist/cli/main.js');
   if (!existsSync(join(repo, 'dist/cli/download.js'))) return '`ferry download` does not exist yet (no src/cli/download.ts in this build)';
   if ((await capture(process.execPath, [cli, 'download', '--help'])) === null) return '`ferry download --help` fails in this build';

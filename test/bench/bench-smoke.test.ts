@@ -1,5 +1,6 @@
 // Keeps the benchmark from rotting: `npm run bench -- --smoke` (a 16 MiB file, a couple of contenders,
-// every section scaled down) must run and produce its tables. Timings are never asserted.
+// every section scaled down, one small emulated WAN link) must run and produce its tables. Timings are
+// never asserted.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -58,7 +59,8 @@ describe('benchmark harness (smoke)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  // About 12 s on an idle two-core machine; it timed out at 120 s beside the rest of the suite.
+  // About 12 s on an idle two-core machine, and 8 s more since the WAN section (19 s in all at load 4);
+  // it timed out at 120 s beside the rest of the suite.
   it('runs every section on a small file and prints and writes the tables', async () => {
     dir = await mkdtemp(join(tmpdir(), 'ferry-bench-smoke-'));
     const out = join(dir, 'benchmarks.md');
@@ -73,8 +75,15 @@ describe('benchmark harness (smoke)', () => {
     expect(r.stdout).toMatch(/^Peak resident memory/m);
     expect(r.stdout).toMatch(/^Completion latency after the last chunk/m);
     expect(r.stdout).toMatch(/^Targets/m);
+    // The WAN section: one small emulated link, Ferry both ways (and curl, where installed) through it.
+    // A row has figures only when the file arrived byte for byte (each run checks the source's SHA-256).
+    expect(r.stdout).toMatch(/^WAN, smoke link \(20 ms RTT/m);
+    expect(r.stdout).toMatch(/^`ferry upload` \(defaults\)\s+\d/m);
+    expect(r.stdout).toMatch(/^`ferry download` \(defaults\)\s+\d/m);
+    expect(r.stdout).toMatch(/^WAN targets/m);
     // Progress is shown while it runs.
     expect(r.stderr).toMatch(/\[upload 1\/1\] Ferry CLI \(defaults\)/);
+    expect(r.stderr).toMatch(/\[wan smoke 1\/1\] `ferry upload` \(defaults\)/);
 
     const md = await readFile(out, 'utf8');
     expect(md).toMatch(/^# Benchmarks/m);
@@ -82,5 +91,7 @@ describe('benchmark harness (smoke)', () => {
     expect(md).toMatch(/^\| CPU \| \d+ × /m);
     expect(md).toMatch(/^\| Ferry CLI \(defaults\) \| \d/m);
     expect(md).toMatch(/^## Targets/m);
+    expect(md).toMatch(/^## Emulated WAN links/m);
+    expect(md).toMatch(/^\| `ferry download` \(defaults\) \| \d/m);
   }, 300_000);
 });

@@ -52,8 +52,8 @@ export interface FaultProxy {
   nextFault(kind?: Kind): Promise<FaultEvent>;
 }
 
-/** mulberry32: tiny, good enough, and identical on every platform, so a seed pins the schedule. */
-function mulberry32(seed: number): () => number {
+/** mulberry32: tiny, good enough, and identical on every platform, so a seed pins the schedule (the bench's link uses it too). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
