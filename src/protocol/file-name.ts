@@ -17,10 +17,21 @@ const hiddenCharacter = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0
  */
 const writtenJoiner = /(?<=[\p{L}\p{M}\p{S}])(?<![\0-\x7F])[\u200C\u200D](?=[\p{L}\p{M}\p{S}])(?![\0-\x7F])/gu;
 
+/**
+ * Characters that draw nothing, or only empty space: white space of every kind, the hidden characters
+ * above, and the braille blank (a "letter" that looks like a space).
+ */
+const blankOnly = /^[\p{White_Space}\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0\u2800]*$/u;
+
+/** Whether `name` shows nothing at all: empty, or only spaces and invisible characters. */
+export function isBlankFileName(name: string): boolean {
+  return blankOnly.test(name);
+}
+
 /** Why `name` cannot be a file's name, or null when it can. */
 export function fileNameProblem(name: string, maxLength: number = DefaultLimits.maxNameLength): string | null {
-  if (name.length === 0 || name.length > maxLength) return `File names are 1-${maxLength} characters.`;
-  if (name.trim() === '') return 'A file name cannot be only spaces.';
+  if (isBlankFileName(name)) return 'A file name needs at least one visible character; this one is empty or only spaces.';
+  if (name.length > maxLength) return `File names are 1-${maxLength} characters.`;
   if (/[/\\]/.test(name) || name === '.' || name === '..') return 'File names cannot contain "/" or "\\", or be "." or "..".';
   const hidden = hiddenCharacter.exec(name.replace(writtenJoiner, ''));
   if (hidden) {
@@ -30,8 +41,8 @@ export function fileNameProblem(name: string, maxLength: number = DefaultLimits.
   return null;
 }
 
-/** Throws invalid-file-name (400) unless `name` is acceptable. */
+/** Throws blank-file-name or invalid-file-name (both 400) unless `name` is acceptable. */
 export function checkFileName(name: string, maxLength: number = DefaultLimits.maxNameLength): void {
   const problem = fileNameProblem(name, maxLength);
-  if (problem) throw new FerryError('invalid-file-name', problem);
+  if (problem) throw new FerryError(isBlankFileName(name) ? 'blank-file-name' : 'invalid-file-name', problem);
 }

@@ -6,6 +6,7 @@ export const Problems = {
   'malformed-request': { status: 400, title: 'The request is malformed' },
   'unsupported-version': { status: 400, title: 'Unsupported protocol version' },
   'invalid-file-name': { status: 400, title: 'The file name is not acceptable' },
+  'blank-file-name': { status: 400, title: 'The file name is blank' },
   'invalid-chunk-size': { status: 400, title: 'Chunk size outside the server limits' },
   'invalid-chunk-index': { status: 400, title: 'No such chunk index in this upload' },
   'chunk-length-mismatch': { status: 400, title: 'The body length is not the chunk length' },
