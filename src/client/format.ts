@@ -68,14 +68,12 @@ export function averageRate(bytes: number, durationMs: number): number | null {
 }
 
 /**
- * How a finished transfer went, for a summary line: "3 s, 21.3 MiB/s"; an instant one only its time
- * ("0.4 s"), or nothing at all for an empty file ("").
+ * How a finished transfer went, for a summary line: "3 s, 21.3 MiB/s"; nothing ("") for an empty or
+ * instant one, whose time and speed would only measure the round trip.
  */
 export function describeTransfer(bytes: number, durationMs: number): string {
-  if (!(bytes > 0)) return '';
   const rate = averageRate(bytes, durationMs);
-  if (rate === null) return formatElapsed(durationMs / 1000);
-  return `${formatDuration(durationMs / 1000)}, ${formatRate(rate)}`;
+  return rate === null ? '' : `${formatDuration(durationMs / 1000)}, ${formatRate(rate)}`;
 }
 
 /** Whole percent, rounded down so 100 % means done, never "almost". */

@@ -12,7 +12,7 @@ export interface LinkToCopy {
 export interface CopyLinkOptions {
   /** The button's text. */
   label?: string;
-  /** The file the link is for: part of the button's accessible name ("Copy link report.pdf"). */
+  /** The file the link is for: part of the button's accessible name ("Copy link to report.pdf"). */
   name?: string;
   /** Why making the link failed, in a sentence (for links made on click). */
   describeError?(error: unknown): string;
@@ -22,7 +22,8 @@ export interface CopyLinkOptions {
 export function copyLinkButton(link: string | (() => Promise<LinkToCopy>), options: CopyLinkOptions = {}): HTMLElement {
   const label = options.label ?? 'Copy link';
   const note = h('span', { class: 'copy-note', 'aria-live': 'polite' });
-  const button = h('button', { type: 'button', class: 'secondary', 'aria-label': options.name ? `${label} ${options.name}` : undefined }, label);
+  // The visible words first, then the file ("Copy link to report.pdf"): a list of buttons read out alone still says which file each is for.
+  const button = h('button', { type: 'button', class: 'secondary', 'aria-label': options.name ? `${label} to ${options.name}` : undefined }, label);
   let busy = false; // a second click while the link is being made does nothing (not disabled: focus stays)
   button.addEventListener('click', () => {
     if (busy) return;

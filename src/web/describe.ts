@@ -14,6 +14,7 @@ function problemOf(error: unknown): FerryError | null {
 const finalCodes = new Set([
   'file-too-large',
   'invalid-file-name',
+  'blank-file-name',
   'body-too-large',
   'malformed-request',
   'unsupported-algorithm',
@@ -84,7 +85,8 @@ export function describeFailure(error: unknown): string {
         return error.message;
     }
   }
-  if (error instanceof NetworkError) return `Cannot reach the server (${error.message}).`;
+  // The failed request's method and URL mean nothing to a person: say what happened.
+  if (error instanceof NetworkError) return "Can't reach the server. Check your connection, or try again once it is back.";
   return error instanceof Error ? error.message : String(error);
 }
 

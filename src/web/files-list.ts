@@ -1,12 +1,23 @@
 // The files on the server (GET /files: the signed-in identity's own, a page at a time with "Show
 // more"): name (the download link), size, date, copy link or share link, delete. Failures to load are
 // shown in place with a way to try again, never swallowed.
+import { FerryError, isNetworkError } from '../client/index.js';
 import type { Access } from './access.js';
 import { describeFileProblem } from './describe.js';
 import { announce, byId, h } from './dom.js';
 import type { FileActions } from './file-actions.js';
 import { formatBytes, formatDate } from './format.js';
 import type { FileInfo, PageApi } from './server-api.js';
+import { readableLabel } from './display-name.js';
+
+/** Looking again for the list while the server is unreachable: after 2 s, doubling up to 15 s. */
+const retryBaseMs = 2000;
+const retryMaxMs = 15_000;
+
+/** No answer at all, or a gateway's "the server behind me is down". */
+function cannotReach(error: unknown): boolean {
+  return isNetworkError(error) || (error instanceof FerryError && [502, 503, 504].includes(error.status));
+}
 
 export class FilesList {
   private readonly list = byId('files-list');
@@ -16,6 +27,9 @@ export class FilesList {
   private loading: Promise<void> | null = null;
   private again = false;
   private cursor: string | null = null;
+  /** While the server cannot be reached: the next try, and how many have failed in a row. */
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private unreachable = 0;
 
   constructor(
     private readonly api: PageApi,
@@ -24,6 +38,16 @@ export class FilesList {
   ) {
     this.refreshButton.addEventListener('click', () => void this.refresh());
     this.more.addEventListener('click', () => void this.showMore());
+    window.addEventListener('online', () => this.reconnected());
+  }
+
+  /** The server answers again (an upload got through, the browser is back online): reload now if the last load could not reach it. */
+  reconnected(): void {
+    // A load under way may have gone out while the server was still down: it is followed by another.
+    if (this.retryTimer === null && this.loading === null) return;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    void this.refresh();
   }
 
   /** Reloads the first page; calls during a load cause one more load after it (so a new file shows). */
@@ -53,13 +77,27 @@ export class FilesList {
       return;
     }
     this.state.dataset.kind = 'info';
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     try {
       const page = await this.api.listFiles();
+      this.unreachable = 0;
       this.list.replaceChildren(...page.files.map((f) => this.renderFile(f)));
       this.setCursor(page.nextCursor);
       this.setState(page.files.length === 0 ? 'No files yet.' : '');
     } catch (e) {
-      this.setState(describeFileProblem(e, 'load the file list'), 'error');
+      if (!cannotReach(e)) {
+        this.setState(describeFileProblem(e, 'load the file list'), 'error');
+        return;
+      }
+      // Down or restarting: say so plainly (not the failed request's URL) and look again by itself,
+      // sooner when an upload gets through (reconnected()).
+      this.setState("Can't reach the server — retrying. The list refreshes by itself when it is back.", 'warning');
+      const delay = Math.min(retryBaseMs * 2 ** this.unreachable++, retryMaxMs);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        void this.refresh();
+      }, delay);
     }
   }
 
@@ -88,7 +126,7 @@ export class FilesList {
     this.more.hidden = cursor === null;
   }
 
-  private setState(text: string, kind: 'info' | 'error' = 'info'): void {
+  private setState(text: string, kind: 'info' | 'warning' | 'error' = 'info'): void {
     this.state.dataset.kind = kind;
     this.state.textContent = text;
   }
@@ -96,7 +134,13 @@ export class FilesList {
   private renderFile(f: FileInfo): HTMLLIElement {
     const note = h('p', { class: 'message', role: 'status' });
     const row = h('li', { class: 'file', 'data-file-id': f.fileId });
-    const name = this.actions.downloadLink(f, f.name, 'name') ?? h('span', { class: 'name' }, f.name);
+    // A name stored before blank names were refused (or one of odd characters) still reads as something.
+    const label = readableLabel(f.name);
+    const name = this.actions.downloadLink(f, label.text, 'name') ?? h('span', { class: 'name' }, label.text);
+    if (label.text !== f.name) {
+      name.setAttribute('aria-label', label.text);
+      name.setAttribute('title', label.full);
+    }
     const remove = this.actions.deleteButton(
       f,
       () => this.removeRow(row),

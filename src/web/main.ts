@@ -3,10 +3,11 @@
 import './zod-jitless.js';
 import type { Access } from './access.js';
 import { adoptFragmentGrant, CredentialStore } from './credential.js';
-import { announce, byId } from './dom.js';
+import { UploadBoard } from './batch.js';
+import { byId } from './dom.js';
 import { FileActions } from './file-actions.js';
 import { FilesList } from './files-list.js';
-import { OverallProgress } from './overall.js';
+import { Intake } from './intake.js';
 import { onFilesChosen } from './picker.js';
 import { PageApi } from './server-api.js';
 import { readSettings } from './settings.js';
@@ -26,20 +27,17 @@ const signIn: SignIn = new SignIn(api, credential, { signedIn: (access) => void 
 const access = () => signIn.access();
 const actions = new FileActions(api, access);
 const hasher = createWorkerHasher(new URL('worker.js', settings.server));
-const uploads = byId('uploads-list');
 const files = new FilesList(api, actions, access);
 const unfinished = new UnfinishedList(api, settings.server, () => credential.get() !== null);
-const overall = new OverallProgress();
+// The rows, their order, the batch actions and the overall bar.
+const board = new UploadBoard();
 
 const hooks: TaskHooks = {
   started: (_task, uploadId) => unfinished.forget(uploadId),
-  changed: () => overall.update(),
+  changed: (task) => board.update(task),
   finished: () => void files.refresh(),
-  dismissed: (task) => {
-    task.view.element.remove();
-    overall.remove(task);
-    byId('uploads').hidden = uploads.childElementCount === 0;
-  },
+  dismissed: (task) => board.remove(task),
+  reconnected: () => files.reconnected(),
   headers: () => api.authHeaders(),
   links: (file) => {
     const download = actions.downloadLink(file, 'Download', 'download');
@@ -49,16 +47,18 @@ const hooks: TaskHooks = {
   unauthorized: (error, sent) => signIn.lost(error, sent.authorization?.replace(/^Bearer /, '') ?? null),
 };
 
-onFilesChosen((chosen) => {
-  byId('uploads').hidden = false;
-  for (const file of chosen) {
-    const task = new UploadTask(file, settings, hasher, hooks);
-    uploads.prepend(task.view.element);
-    overall.add(task);
+// Chosen, dropped or pasted files: repeats, odd names, folders and review are the intake's (intake.ts).
+const intake: Intake = new Intake({
+  start: (file, details) => {
+    const task = new UploadTask(file, settings, hasher, intakeHooks, details);
+    board.add(task);
     task.start();
-  }
-  announce(chosen.length === 1 ? `Uploading ${chosen[0]!.name}` : `Uploading ${chosen.length} files`);
+    return task;
+  },
+  links: (file) => hooks.links(file),
 });
+const intakeHooks = intake.track(hooks);
+onFilesChosen((picked) => intake.receive(picked));
 
 // The engine retries on its own; this only tells the person why nothing moves meanwhile.
 const offline = byId('offline');

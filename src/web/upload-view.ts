@@ -4,6 +4,11 @@ import type { Progress } from '../client/index.js';
 import { h } from './dom.js';
 import { formatBytes, formatDuration, formatRate, percentOf } from './format.js';
 
+/** Done and cancelled rows are over and may be tucked away; the others (failed too) still want attention. */
+export function isFinished(state: ViewState): boolean {
+  return state === 'done' || state === 'cancelled';
+}
+
 export type ViewState = 'starting' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
 export type MessageKind = 'info' | 'warning' | 'error' | 'success';
 
@@ -29,6 +34,8 @@ export class UploadView {
   private readonly actions = h('div', { class: 'actions' });
   private readonly result = h('div', { class: 'result' });
   private current: ViewState | null = null;
+  /** "Retry now", while requests wait to be retried. */
+  private retryNow: HTMLButtonElement | null = null;
 
   constructor(
     private readonly name: string,
@@ -63,12 +70,36 @@ export class UploadView {
     const moving = p.phase === 'transferring' && !stalled;
     this.speed.textContent = moving ? formatRate(p.rate) : '';
     this.eta.textContent = moving && p.etaSeconds !== null ? `${formatDuration(p.etaSeconds)} left` : '';
-    this.inFlight.textContent = p.phase === 'done' ? '' : `${p.inFlight} ${p.inFlight === 1 ? 'chunk' : 'chunks'} in flight`;
+    // While requests wait for their retry nothing is on the wire, whatever the scheduler still counts.
+    const inFlight = stalled ? 0 : p.inFlight;
+    this.inFlight.textContent = p.phase === 'done' ? '' : `${inFlight} ${inFlight === 1 ? 'chunk' : 'chunks'} in flight`;
   }
 
   setMessage(text: string, kind: MessageKind = 'info'): void {
     this.message.textContent = text;
     this.message.dataset.kind = kind;
+  }
+
+  /** Offers "Retry now" (`action`) beside the other buttons, or takes it away (null). */
+  setRetryNow(action: (() => void) | null): void {
+    if (action === null) {
+      if (!this.retryNow) return;
+      const hadFocus = document.activeElement === this.retryNow;
+      this.retryNow.remove();
+      this.retryNow = null;
+      if (hadFocus) this.focus();
+      return;
+    }
+    if (this.retryNow) return;
+    this.retryNow = this.button('Retry now', action, 'primary');
+    this.actions.append(this.retryNow);
+  }
+
+  /** Focus to the row's first button or link (its main action); false when it has none. */
+  focus(): boolean {
+    const target = this.element.querySelector<HTMLElement>('.actions button, .result a, .result button');
+    target?.focus();
+    return target !== null;
   }
 
   get state(): ViewState {
@@ -83,11 +114,7 @@ export class UploadView {
     if (state === this.current) return;
     this.current = state;
     this.element.dataset.state = state;
-    const button = (label: string, action: () => void, cls = 'secondary') => {
-      const b = h('button', { type: 'button', class: cls, 'aria-label': `${label} ${this.name}` }, label);
-      b.addEventListener('click', action);
-      return b;
-    };
+    const button = (label: string, action: () => void, cls = 'secondary') => this.button(label, action, cls);
     // Keep focus on the pause/resume button when it swaps, so a keyboard user can toggle again.
     const hadFocus = this.actions.contains(document.activeElement);
     const buttons: HTMLButtonElement[] = [];
@@ -97,9 +124,18 @@ export class UploadView {
     if (state === 'failed') buttons.push(button('Dismiss', this.on.dismiss));
     if (state === 'cancelled' || state === 'done') buttons.push(button('Dismiss', this.on.dismiss));
     this.actions.replaceChildren(...buttons);
+    if (this.retryNow && !isFinished(state) && state !== 'failed') this.actions.append(this.retryNow);
+    else this.retryNow = null;
     if (hadFocus) buttons[0]?.focus();
     if (state === 'failed') this.message.setAttribute('role', 'alert');
     else this.message.setAttribute('role', 'status');
+  }
+
+  /** A button named for its file too ("Pause report.pdf"): visible words first, as WCAG's label-in-name asks. */
+  private button(label: string, action: () => void, cls: string): HTMLButtonElement {
+    const b = h('button', { type: 'button', class: cls, 'aria-label': `${label} ${this.name}` }, label);
+    b.addEventListener('click', action);
+    return b;
   }
 
   /** `links`: the file's Download link and copy button, as the credential allows (FileActions). */

@@ -95,7 +95,7 @@ describe.skipIf(skipBrowser)('web page: auth on', () => {
     await chooseFiles(page, [file.path]);
     await waitForState(uploadRow(page, file.name), 'done');
     const listed = fileRow(page, file.name);
-    await listed.getByRole('button', { name: `Copy share link ${file.name}` }).click();
+    await listed.getByRole('button', { name: `Copy share link to ${file.name}` }).click();
     await listed.getByText(/^Share link copied \(works until .+\)$/).waitFor();
     const url = await page.evaluate(() => navigator.clipboard.readText());
     // Its own narrow grant (this one file), not the person's.

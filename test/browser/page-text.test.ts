@@ -66,7 +66,7 @@ describe('describeFailure', () => {
   it('unreachable for too long: progress is kept', () => {
     const e = new UploadError('outage', 'GET capabilities: the server stayed unreachable too long', { cause: new NetworkError('x') });
     expect(describeFailure(e)).toMatch(/^The server stayed unreachable.*select the same file again to resume\.$/);
-    expect(describeFailure(new NetworkError('GET /files: Failed to fetch'))).toBe('Cannot reach the server (GET /files: Failed to fetch).');
+    expect(describeFailure(new NetworkError('GET /files: Failed to fetch'))).toBe("Can't reach the server. Check your connection, or try again once it is back.");
   });
   it('never reached (refused, unknown host, TLS): says so and what to check', () => {
     const e = new UploadError('unreachable', 'cannot connect to 127.0.0.1:9 (connection refused)', { cause: new NetworkError('x') });

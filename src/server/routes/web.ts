@@ -24,7 +24,7 @@ const webDir = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
 
 /**
  * The page may load only its own scripts, styles and worker, talk only to this server, and not be
- * framed. No inline script or style, no eval.
+ * framed. No inline script or style, no eval. Images: its own, and previews of files being uploaded.
  */
 const contentSecurityPolicy = [
   "default-src 'none'",
@@ -32,7 +32,8 @@ const contentSecurityPolicy = [
   "worker-src 'self'",
   "connect-src 'self'",
   "style-src 'self'",
-  "img-src 'self'",
+  // blob: for previews of the images being uploaded (object URLs of the person's own files).
+  "img-src 'self' blob:",
   "base-uri 'none'",
   "form-action 'none'",
   "frame-ancestors 'none'",

@@ -43,9 +43,12 @@ export async function gotoReady(page: Page, url?: string): Promise<void> {
   await page.locator('body[data-ready="true"]').waitFor();
 }
 
+/** Upload rows: those running (and failed) and those tucked into the "N uploaded" group. */
+export const uploadRows = '#uploads-list > li, #finished-list > li';
+
 /** The upload row of the file called `name`. */
 export function uploadRow(page: Page, name: string): Locator {
-  return page.locator('#uploads-list > li', { has: page.locator('.name', { hasText: name }) });
+  return page.locator(uploadRows, { has: page.locator('.name', { hasText: name }) });
 }
 
 /** The row's progress bar value, 0–100. */
@@ -57,7 +60,7 @@ export function percent(row: Locator): Promise<number> {
 export async function waitForPercent(page: Page, name: string, atLeast: number): Promise<void> {
   await page.waitForFunction(
     ([n, min]) => {
-      for (const li of document.querySelectorAll('#uploads-list > li')) {
+      for (const li of document.querySelectorAll('#uploads-list > li, #finished-list > li')) {
         if (li.querySelector('.name')?.textContent === n) return (li.querySelector('progress')?.value ?? 0) >= min;
       }
       return false;
@@ -66,8 +69,9 @@ export async function waitForPercent(page: Page, name: string, atLeast: number):
   );
 }
 
+/** Waits for the row's state; a finished row may be tucked away (not visible), so presence is enough. */
 export async function waitForState(row: Locator, state: string, timeout = 60_000): Promise<void> {
-  await row.and(row.page().locator(`[data-state="${state}"]`)).waitFor({ timeout });
+  await row.and(row.page().locator(`[data-state="${state}"]`)).waitFor({ timeout, state: 'attached' });
 }
 
 /** Chooses files with the page's file input (as the "Choose files…" dialog would). */
@@ -75,9 +79,10 @@ export async function chooseFiles(page: Page, paths: string[]): Promise<void> {
   await page.locator('#file-input').setInputFiles(paths);
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** Saves a picture of the page in test-artifacts/ (the whole page, or only the window with `fullPage: false`). */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<string> {
   await mkdir(artifactsDir, { recursive: true });
   const path = resolve(artifactsDir, name);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage: options.fullPage ?? true });
   return path;
 }
