@@ -222,6 +222,17 @@ describe('ConcurrencyController (ramp)', () => {
     expect([c.limit, c.lastDecision, c.inRamp]).toEqual([4, 'ramp-end', false]);
   });
 
+  it('a request less than half the size of the largest is not compared (a round trip weighs more on it)', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    c.onSuccess(8 * MiB, 100, 100);
+    expect(c.limit).toBe(5);
+    // 2 MiB parts at a third of the rate, twice: no contention read into them.
+    c.onSuccess(2 * MiB, 200, 75);
+    c.onSuccess(2 * MiB, 300, 75);
+    expect([c.limit, c.inRamp]).toEqual([5, true]);
+    expect(c.requestRate).toBeCloseTo((8 * MiB) / 100);
+  });
+
   it('requests too small to tell a rate are not samples', () => {
     const c = new ConcurrencyController({ initial: 4 });
     c.onSuccess(1000, 10, 10);
@@ -236,6 +247,26 @@ describe('ConcurrencyController (ramp)', () => {
     expect(c.inRamp).toBe(true);
     c.onSuccess(8 * MiB, 100, 100);
     expect([c.limit, c.lastDecision]).toEqual([8, 'ramp']);
+  });
+
+  it('on a long link the ramp starts from 8, within the ceiling, and only while it ramps', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    c.onLongLink();
+    expect(c.limit).toBe(8);
+    const capped = new ConcurrencyController({ initial: 4 });
+    capped.capInFlight(8 * MiB, 48 * MiB);
+    capped.onLongLink();
+    expect(capped.limit).toBe(6);
+    const fixed = new ConcurrencyController({ mode: 3 });
+    fixed.onLongLink();
+    expect(fixed.limit).toBe(3);
+    const settled = new ConcurrencyController({ initial: 4 });
+    settled.onSuccess(8 * MiB, 100, 100);
+    settled.onSuccess(8 * MiB, 400, 300);
+    settled.onSuccess(8 * MiB, 700, 300); // the ramp is over
+    const before = settled.limit;
+    settled.onLongLink();
+    expect(settled.limit).toBe(before);
   });
 
   it('keeps limit × request size within the memory ceiling', () => {

@@ -13,7 +13,10 @@ export async function runDownload(ctx: DownloadContext): Promise<DownloadResult>
   const { clock } = ctx.o.io;
   const startedAt = clock.now();
   for (let restarts = 0; ; restarts++) {
+    const probing = clock.now();
     const remote = await probeRemote(ctx, ctx.o.url);
+    // A connection and two or more round trips: 30 ms or more is a long link, not loopback or a LAN.
+    if (clock.now() - probing >= 30) ctx.controller.onLongLink();
     const s = await openSession(ctx, remote);
     try {
       let size = s.plan.size;

@@ -56,6 +56,9 @@ export const DefaultConcurrency: Readonly<ConcurrencyOptions> = Object.freeze({
   backoff: 0.7,
 });
 
+/** Where the ramp starts on a long link (see onLongLink). */
+const longLinkStart = 8;
+
 /** What the requests in flight may hold at most, by default (with 8 MiB chunks: 32 requests). */
 export const DefaultMaxInFlightBytes = 256 * 1024 * 1024;
 
@@ -97,6 +100,8 @@ export class ConcurrencyController {
   /** Per-request rate samples seen (bytes/ms); the ramp judges only once there is one. */
   private samples = 0;
   private bestRate = 0;
+  /** The largest request reported with its duration: samples are of requests at least half its size. */
+  private largestRequest = 0;
   /** Recent per-request rate (bytes/ms, moving average), null before the first sample. */
   private recentRate: number | null = null;
   /** Consecutive samples below contentionRatio × bestRate. */
@@ -119,6 +124,16 @@ export class ConcurrencyController {
     if (!(bytesPerRequest > 0)) return;
     this.ceiling = clamp(Math.floor(budgetBytes / bytesPerRequest), this.opts.min, this.opts.max);
     if (this.adaptive) this.current = Math.min(this.current, this.ceiling);
+  }
+
+  /**
+   * The first requests took long: a long link, where each connection moves a fraction of what the
+   * link can (its window over the round trip). The ramp starts from `longLinkStart` instead: a
+   * round of requests lasts a round trip or more there, and a 256 MiB transfer is only a few rounds.
+   */
+  onLongLink(): void {
+    if (!this.adaptive || !this.ramping) return;
+    this.current = Math.max(this.current, Math.min(this.ceiling, longLinkStart));
   }
 
   /** How fast one request moves lately (bytes/ms), null until a request of a useful size said so. */
@@ -164,7 +179,11 @@ export class ConcurrencyController {
    * request took from its start (its per-request rate drives the ramp).
    */
   onSuccess(bytes: number, now: number, durationMs?: number): void {
-    const rate = durationMs !== undefined && bytes >= this.opts.minSampleBytes && durationMs > 0 ? bytes / durationMs : null;
+    // Rates are compared between requests of about the same size: with a long round trip a smaller
+    // request (a file's last chunk, a part of a piece) moves slower though nothing slowed it down.
+    if (durationMs !== undefined && bytes >= this.opts.minSampleBytes) this.largestRequest = Math.max(this.largestRequest, bytes);
+    const comparable = durationMs !== undefined && bytes >= this.opts.minSampleBytes && bytes * 2 >= this.largestRequest && durationMs > 0;
+    const rate = comparable ? bytes / durationMs : null;
     if (rate !== null) this.recentRate = this.recentRate === null ? rate : 0.7 * this.recentRate + 0.3 * rate;
     if (!this.adaptive) return;
     if (rate !== null && this.sample(rate, now)) return;

@@ -40,7 +40,9 @@ export async function openUpload(ctx: UploadContext, key: string | null): Promis
     const resumed = await tryResume(ctx, key);
     if (resumed) return resumed;
   }
-  return createFresh(ctx, caps, key, firstRequestMs >= longLinkMs);
+  const longLink = firstRequestMs >= longLinkMs;
+  if (longLink) ctx.controller.onLongLink();
+  return createFresh(ctx, caps, key, longLink);
 }
 
 /** A first request slower than this (two round trips of 10 ms) means a long link, not loopback or a LAN. */
