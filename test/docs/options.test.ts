@@ -25,6 +25,10 @@ const otherTools: Record<string, { tool: string; source?: string }> = {
   '--rounds': { tool: 'npm run bench', source: 'bench/run.ts' },
   '--baseline': { tool: 'npm run bench', source: 'bench/run.ts' },
   '--out': { tool: 'npm run bench', source: 'bench/run.ts' },
+  '--wan-size': { tool: 'npm run bench', source: 'bench/run.ts' },
+  '--wan-rounds': { tool: 'npm run bench', source: 'bench/run.ts' },
+  '--max-tries': { tool: 'aria2c (the bench WAN rows)' },
+  '--retry': { tool: 'curl (the bench WAN rows)' },
 };
 
 interface Mention {
