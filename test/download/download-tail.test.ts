@@ -72,18 +72,23 @@ const rangeLength = (range: string) => {
   return b! - a! + 1;
 };
 
+/** 8 MiB in chunks of 2 MiB on a real server, behind a front of 4 MiB/s per connection. */
+async function fixture(corrupt?: (range: string) => boolean) {
+  const server = await startTestServer();
+  cleanups.push(() => server.dispose());
+  const { dir, cleanup } = await tempDir();
+  cleanups.push(cleanup);
+  const data = randomBytes(8 * MiB);
+  const { fileUrl } = await storeFile(server.url, data, { chunkSize: 2 * MiB, fileDigest: true });
+  const front = await slowFront(server.url, 4 * MiB, corrupt);
+  return { server, data, front, url: fileUrl.replace(server.url, front.url), dest: join(dir, 'out.bin') };
+}
+
 describe('download: the tail goes in parts', () => {
   it('fetches the last pieces as sub-ranges at once, checks each piece whole, and fetches nothing twice', async () => {
-    const server = await startTestServer();
-    cleanups.push(() => server.dispose());
-    const { dir, cleanup } = await tempDir();
-    cleanups.push(cleanup);
-    const data = randomBytes(8 * MiB);
-    const { fileUrl } = await storeFile(server.url, data, { chunkSize: 2 * MiB, fileDigest: true });
-    const front = await slowFront(server.url, 4 * MiB);
-    const dest = join(dir, 'out.bin');
+    const { server, data, front, url, dest } = await fixture();
 
-    const result = await download(fileUrl.replace(server.url, front.url), dest, { concurrency: 2 }).result;
+    const result = await download(url, dest, { concurrency: 2 }).result;
 
     expect(Buffer.compare(await readFile(dest), data)).toBe(0);
     expect(result).toMatchObject({ verified: 'chunks', bytesFetched: data.length });
@@ -96,17 +101,10 @@ describe('download: the tail goes in parts', () => {
   });
 
   it('a piece whose parts do not match its digest is fetched again whole, and the file is right', async () => {
-    const server = await startTestServer();
-    cleanups.push(() => server.dispose());
-    const { dir, cleanup } = await tempDir();
-    cleanups.push(cleanup);
-    const data = randomBytes(8 * MiB);
-    const { fileUrl } = await storeFile(server.url, data, { chunkSize: 2 * MiB, fileDigest: true });
     let corrupted = 0;
     // The first part asked for arrives with a byte flipped.
-    const front = await slowFront(server.url, 4 * MiB, (range) => rangeLength(range) === 512 * KiB && corrupted++ === 0);
-    const dest = join(dir, 'out.bin');
-    const handle = download(fileUrl.replace(server.url, front.url), dest, { concurrency: 2 });
+    const { server, data, front, url, dest } = await fixture((range) => rangeLength(range) === 512 * KiB && corrupted++ === 0);
+    const handle = download(url, dest, { concurrency: 2 });
     const warnings: string[] = [];
     handle.on('warning', (w) => warnings.push(w.message));
 

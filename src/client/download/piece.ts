@@ -171,3 +171,18 @@ function partsHasher(hasher: Hasher): PartsHasher {
   if (incremental) return { incremental: true, update: (part, hashed) => incremental.update(part, hashed), digest: () => incremental.digest() };
   return { incremental: false, update: (part, hashed) => hashed?.(part), digest: (parts) => hasher.digest(concatParts(parts), 'sha-256') };
 }
+
+/**
+ * How the retry loop names an attempt at bytes [start, end) of `piece` and what a failure tells: the
+ * controller backs off (not for a busy server, which asked to wait) and the progress shows it.
+ */
+export function rangeRetryHooks(ctx: DownloadContext, piece: Piece, start: number, end: number) {
+  return {
+    what: `chunk ${piece.index} (bytes ${start}-${end - 1})`,
+    index: piece.index,
+    onFailure: (f: { kind: string }) => {
+      if (f.kind !== 'busy') ctx.controller.onFailure(ctx.o.io.clock.now());
+      emitProgress(ctx);
+    },
+  };
+}

@@ -8,7 +8,7 @@ import { withRetry } from '../engine/retry-loop.js';
 import { runPipeline } from '../engine/scheduler.js';
 import { emitProgress } from '../engine/transfer.js';
 import type { DownloadContext } from './context.js';
-import { PieceAttempt, type Carried } from './piece.js';
+import { PieceAttempt, rangeRetryHooks, type Carried } from './piece.js';
 import type { Piece } from './plan.js';
 import type { Session } from './session.js';
 import { fetchPart, pieceJobs, type PieceJob } from './tail.js';
@@ -59,14 +59,7 @@ async function fetchPiece(ctx: DownloadContext, s: Session, piece: Piece, signal
       countDone(ctx, s, piece, { bytes: fetching, durationMs: clock.now() - startedAt });
     },
     ctx.retry,
-    {
-      what: `chunk ${piece.index} (bytes ${piece.start}-${piece.end - 1})`,
-      index: piece.index,
-      onFailure: (f) => {
-        if (f.kind !== 'busy') ctx.controller.onFailure(clock.now());
-        emitProgress(ctx);
-      },
-    },
+    rangeRetryHooks(ctx, piece, piece.start, piece.end),
     signal,
   );
 }

@@ -7,7 +7,7 @@
 import { emitProgress } from '../engine/transfer.js';
 import { withRetry } from '../engine/retry-loop.js';
 import type { DownloadContext } from './context.js';
-import { PieceAttempt } from './piece.js';
+import { PieceAttempt, rangeRetryHooks } from './piece.js';
 import { sameDigest, type Piece } from './plan.js';
 import type { Session } from './session.js';
 
@@ -84,14 +84,7 @@ export async function fetchPart(
       ctx.controller.onSuccess(part.end - part.start, now, now - startedAt);
     },
     ctx.retry,
-    {
-      what: `chunk ${piece.index} (bytes ${part.start}-${part.end - 1})`,
-      index: piece.index,
-      onFailure: (f) => {
-        if (f.kind !== 'busy') ctx.controller.onFailure(clock.now());
-        emitProgress(ctx);
-      },
-    },
+    rangeRetryHooks(ctx, piece, part.start, part.end),
     signal,
   );
   if (--part.group.left > 0) return false;
