@@ -94,8 +94,10 @@ describe.skipIf(clusterUnavailable !== null)('a 3-node cluster on PostgreSQL + S
     // The victim has stored chunks and a request of the client's is on its way there (an open but idle
     // keep-alive connection would just be replaced, with no retry to see).
     const victim = 1;
+    // The client must have seen an acknowledgement too: chunk 0 no longer comes acknowledged with the
+    // creation, and a stored chunk's log line can come before its answer reaches the client.
     await waitFor('the victim to store a chunk while a request of the client is on its way to it', () =>
-      uploadId !== '' && c.chunksStored(uploadId)[victim]! >= 1 && c.proxy.stats()[victim]!.busy > 0 && handle.progress().chunksDone < 16,
+      uploadId !== '' && (acks.acks.get(uploadId)?.size ?? 0) > 0 && c.chunksStored(uploadId)[victim]! >= 1 && c.proxy.stats()[victim]!.busy > 0 && handle.progress().chunksDone < 16,
     { timeoutMs: 60_000, intervalMs: 2 });
     const ackedBefore = acks.acks.get(uploadId)?.size ?? 0;
     const storedByVictim = c.chunksStored(uploadId)[victim]!;
