@@ -8,6 +8,7 @@
 // of what the sockets delivered; nothing is copied or touched per byte.
 import net from 'node:net';
 import { mulberry32 } from '../../test/helpers/fault-proxy.js';
+import { listenOnLoopback } from '../../test/helpers/ports.js';
 
 export type Direction = 'up' | 'down'; // up = client → server
 type Range = [min: number, max: number];
@@ -320,11 +321,7 @@ export async function startLink(target: { host: string; port: number } | string,
     setTimeout(wake, o.rttMs).unref();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     port,

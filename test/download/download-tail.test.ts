@@ -6,6 +6,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { partsFor } from '../../src/client/download/tail.js';
+import { listenOnLoopback } from '../helpers/ports.js';
 import { KiB, MiB, startTestServer } from '../helpers/server.js';
 import { download } from './engine.js';
 import { bytesServed, storeFile, tempDir } from './support.js';
@@ -40,10 +41,9 @@ async function slowFront(target: string, bytesPerSecond: number, corrupt: (range
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await listenOnLoopback(server);
   cleanups.push(() => new Promise((resolve) => server.close(resolve)));
   cleanups.push(async () => server.closeAllConnections());
-  const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, ranges };
 }
 

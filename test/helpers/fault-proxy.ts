@@ -3,6 +3,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { listenOnLoopback } from './ports.js';
 
 export type Direction = 'up' | 'down'; // up = client → server
 type DirChoice = Direction | 'both'; // 'both' = the PRNG picks one direction per connection
@@ -244,11 +245,7 @@ export async function startFaultProxy(target: { host: string; port: number } | s
     forward(conn, 'down', upstream, client);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,

@@ -15,3 +15,12 @@ export async function freePort(): Promise<number> {
 
 /** A loopback port nothing listens on: the same free port, named for what the test wants of it. */
 export const closedPort = freePort;
+
+/** Starts `server` on a free loopback port; resolves with the port (rejects if it cannot listen). */
+export async function listenOnLoopback(server: { once(event: 'error', l: (e: Error) => void): unknown; listen(port: number, host: string, cb: () => void): unknown; address(): unknown }): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as { port: number }).port;
+}

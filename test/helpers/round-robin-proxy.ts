@@ -2,6 +2,7 @@
 // next backend in turn (one that refuses is skipped), and stays there for its life, as behind a real
 // load balancer without sticky sessions.
 import net from 'node:net';
+import { listenOnLoopback } from './ports.js';
 
 export interface Backend {
   host: string;
@@ -106,11 +107,7 @@ export async function startRoundRobinProxy(targets: Array<Backend | string>): Pr
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,
