@@ -8,26 +8,18 @@ import { pick, type BenchContext } from '../lib/context.js';
 import type { SectionReport } from '../lib/report.js';
 import { formatBytes } from '../lib/stats.js';
 import { emptyDir } from '../lib/workdir.js';
-import { startFerry, startTus, type Server } from '../servers/spawn.js';
+import { ServerSet, startFerry } from '../servers/spawn.js';
 import { factsOf, throughputTable } from './tables.js';
 
 const parallel = 4;
 
 export async function tusSection(ctx: BenchContext): Promise<SectionReport> {
   const { work, repo, file, options, env } = ctx;
-  const servers: Server[] = [];
-  const started = async (p: Promise<Server>) => {
-    const s = await p;
-    servers.push(s);
-    return s;
-  };
+  const servers = new ServerSet();
   try {
     // Ferry as the other rows run it: `ferry serve` defaults (fsync on), `node --single-threaded-gc`.
-    const ferry = await started(startFerry(repo, work.dir('tus-ferry')));
-    const tus = await started(startTus(repo, work.dir('tus-server'))).catch((e: Error) => {
-      ctx.log(`  @tus/server did not start (${e.message.split('\n')[0]}): its rows are skipped`);
-      return null;
-    });
+    const ferry = await servers.add(startFerry(repo, work.dir('tus-ferry')));
+    const tus = await servers.tusOrSkip(repo, work.dir('tus-server'), ctx.log);
     const tusMissing = tus ? null : '@tus/server did not start (is it installed? npm install)';
     // What the reference server says it supports decides whether parallelUploads can be measured there.
     const tusExtensions = tus ? await extensionsOf(tus.url) : null;
@@ -39,7 +31,7 @@ export async function tusSection(ctx: BenchContext): Promise<SectionReport> {
       tusClient(env, file, { id: 'tus-server', label: 'tus-js-client → @tus/server (file-store)', server: tus, endpoint: tus?.url ?? null, skip: tusMissing, clean: cleanTus }),
     ];
     if (!options.smoke) {
-      const ferryNoSync = await started(startFerry(repo, work.dir('tus-ferry-nofsync'), ['--no-fsync']));
+      const ferryNoSync = await servers.add(startFerry(repo, work.dir('tus-ferry-nofsync'), ['--no-fsync']));
       contenders.push(tusToFerry(env, file, 'tus-ferry-nofsync', 'tus-js-client → Ferry /tus/, server --no-fsync', ferryNoSync));
     }
     contenders.push(
@@ -56,12 +48,12 @@ export async function tusSection(ctx: BenchContext): Promise<SectionReport> {
     );
     // For scale: Ferry's own client on the same server (its protocol: chunks with digests, 4 in flight).
     if (!options.smoke) contenders.push(ferryLibUpload(env, 'tus-ferry-lib', "Ferry library (Ferry's protocol) → the same server", file, ferry));
-    for (const s of servers) work.assertSameFilesystem(s.dataDir);
+    for (const s of servers.all) work.assertSameFilesystem(s.dataDir);
     ctx.log(`tus upload of ${formatBytes(options.size)}: ${contenders.filter((c) => !c.skip).length} contenders × ${options.rounds} rounds`);
     const results = await alternate('tus', pick(ctx, contenders), options.rounds, ctx.log, { warmUp: !options.smoke, waitForQuiet: !options.smoke });
     return report(ctx, results, tusExtensions);
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await servers.stop();
   }
 }
 

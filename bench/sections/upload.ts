@@ -7,20 +7,15 @@ import { alternate, type Contender, type ContenderResult } from '../lib/contende
 import { pick, type BenchContext } from '../lib/context.js';
 import type { SectionReport, Target } from '../lib/report.js';
 import { formatBytes } from '../lib/stats.js';
-import { startFerry, startRawPut, startTus, type Server } from '../servers/spawn.js';
+import { ServerSet, startFerry, startRawPut } from '../servers/spawn.js';
 import { factsOf, speedRatio, throughputTable } from './tables.js';
 
 export async function uploadSection(ctx: BenchContext): Promise<SectionReport> {
   const { work, repo, file, options, tools, env } = ctx;
-  const servers: Server[] = [];
-  const started = async (p: Promise<Server>) => {
-    const s = await p;
-    servers.push(s);
-    return s;
-  };
+  const servers = new ServerSet();
   try {
-    const ferry = await started(startFerry(repo, work.dir('up-ferry')));
-    const raw = tools.curl ? await started(startRawPut(repo, work.dir('up-raw-sync'), true)) : null;
+    const ferry = await servers.add(startFerry(repo, work.dir('up-ferry')));
+    const raw = tools.curl ? await servers.add(startRawPut(repo, work.dir('up-raw-sync'), true)) : null;
     const contenders: Contender[] = [
       ferryCliUpload(env, 'ferry-cli', 'Ferry CLI (defaults)', file, ferry),
       ferryLibUpload(env, 'ferry-lib', 'Ferry library (defaults)', file, ferry),
@@ -28,13 +23,10 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionReport> {
     ];
     if (options.baseline) contenders.push(ferryCliUpload(env, 'ferry-cli-baseline', 'Ferry CLI (defaults), baseline build', file, ferry, [], options.baseline));
     if (!options.smoke) {
-      const ferryNoSync = await started(startFerry(repo, work.dir('up-ferry-nofsync'), ['--no-fsync']));
-      const ferryNodeGc = await started(startFerry(repo, work.dir('up-ferry-node-gc'), [], []));
-      const tus = await started(startTus(repo, work.dir('up-tus'))).catch((e: Error) => {
-        ctx.log(`  @tus/server did not start (${e.message.split('\n')[0]}): tus is skipped`);
-        return null;
-      });
-      const rawNoSync = tools.curl ? await started(startRawPut(repo, work.dir('up-raw-nosync'), false)) : null;
+      const ferryNoSync = await servers.add(startFerry(repo, work.dir('up-ferry-nofsync'), ['--no-fsync']));
+      const ferryNodeGc = await servers.add(startFerry(repo, work.dir('up-ferry-node-gc'), [], []));
+      const tus = await servers.tusOrSkip(repo, work.dir('up-tus'), ctx.log);
+      const rawNoSync = tools.curl ? await servers.add(startRawPut(repo, work.dir('up-raw-nosync'), false)) : null;
       contenders.push(
         tusUpload(env, file, tus, tus ? null : '@tus/server did not start (is it installed? npm install)'),
         curlPut(tools.curl, 'raw-nosync', 'curl -T → Node PUT, no fdatasync', file, rawNoSync),
@@ -43,12 +35,12 @@ export async function uploadSection(ctx: BenchContext): Promise<SectionReport> {
         ferryCliUpload(env, 'ferry-c1', 'Ferry CLI --concurrency 1', file, ferry, ['--concurrency', '1']),
       );
     }
-    for (const s of servers) work.assertSameFilesystem(s.dataDir);
+    for (const s of servers.all) work.assertSameFilesystem(s.dataDir);
     ctx.log(`Upload of ${formatBytes(options.size)}: ${contenders.filter((c) => !c.skip).length} contenders × ${options.rounds} rounds`);
     const results = await alternate('upload', pick(ctx, contenders), options.rounds, ctx.log, { warmUp: !options.smoke, waitForQuiet: !options.smoke });
     return report(ctx, results);
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await servers.stop();
   }
 }
 

@@ -12,7 +12,7 @@ import { targetsTable, type SectionReport, type Table, type Target } from '../li
 import { formatBytes, MiB, mibPerSecond, seconds, summarize } from '../lib/stats.js';
 import { describeProfile, floorSeconds, mediumFaults, smokeProfile, wanProfiles, type WanProfile } from '../lib/wan-profiles.js';
 import { generateFile } from '../lib/workdir.js';
-import { startFerry, startTus, type Server } from '../servers/spawn.js';
+import { ServerSet, startFerry } from '../servers/spawn.js';
 import { ferryDownloadMissing } from './download.js';
 import { speedRatio } from './tables.js';
 
@@ -26,22 +26,14 @@ export async function wanSection(ctx: BenchContext): Promise<SectionReport> {
     await generateFile(file, size);
   }
   const sha = await sha256File(file);
-  const servers: Server[] = [];
-  const started = async (p: Promise<Server>) => {
-    const s = await p;
-    servers.push(s);
-    return s;
-  };
+  const servers = new ServerSet();
   try {
     // Uploads land on one server (emptied after each run); downloads read the file from another.
-    const ferryUp = await started(startFerry(repo, work.dir('wan-ferry-up')));
-    const ferryDown = await started(startFerry(repo, work.dir('wan-ferry-down')));
+    const ferryUp = await servers.add(startFerry(repo, work.dir('wan-ferry-up')));
+    const ferryDown = await servers.add(startFerry(repo, work.dir('wan-ferry-down')));
     const tus = options.smoke
       ? null
-      : await started(startTus(repo, work.dir('wan-tus'))).catch((e: Error) => {
-          ctx.log(`  @tus/server did not start (${e.message.split('\n')[0]}): its rows are skipped`);
-          return null;
-        });
+      : await servers.tusOrSkip(repo, work.dir('wan-tus'), ctx.log);
     const cli = join(repo, 'dist/cli/main.js');
     const { run } = await measureClient(process.execPath, [cli, 'upload', file, '--server', ferryDown.url, '--json'], null, env.clientEnv);
     const source: WanDownloadTarget = {
@@ -49,7 +41,7 @@ export async function wanSection(ctx: BenchContext): Promise<SectionReport> {
       path: new URL(lastJson<{ fileUrl: string }>(run.stdout).fileUrl).pathname,
       out: join(work.dir('wan-out'), 'download.bin'),
     };
-    for (const s of servers) work.assertSameFilesystem(s.dataDir);
+    for (const s of servers.all) work.assertSameFilesystem(s.dataDir);
     const missing = await ferryDownloadMissing(repo);
     const results = new Map<WanProfile, ContenderResult[]>();
     for (const profile of profiles) {
@@ -70,7 +62,7 @@ export async function wanSection(ctx: BenchContext): Promise<SectionReport> {
     tables.push(targetsOf(profiles, size, results));
     return { tables, targets: [] };
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await servers.stop();
   }
 }
 

@@ -96,3 +96,26 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** The servers a section starts: each kept as it starts, all stopped together when the section ends. */
+export class ServerSet {
+  readonly all: Server[] = [];
+
+  async add(starting: Promise<Server>): Promise<Server> {
+    const server = await starting;
+    this.all.push(server);
+    return server;
+  }
+
+  /** @tus/server, or null when it cannot start (said through `log`): its rows are then skipped. */
+  tusOrSkip(repo: string, dataDir: string, log: (line: string) => void): Promise<Server | null> {
+    return this.add(startTus(repo, dataDir)).catch((e: Error) => {
+      log(`  @tus/server did not start (${e.message.split('\n')[0]}): its rows are skipped`);
+      return null;
+    });
+  }
+
+  stop(): Promise<unknown> {
+    return Promise.all(this.all.map((s) => s.stop()));
+  }
+}
