@@ -269,6 +269,14 @@ describe('ConcurrencyController (ramp)', () => {
     expect(settled.limit).toBe(before);
   });
 
+  it('first requests of 10 ms or more per round trip mean a long link', () => {
+    const c = new ConcurrencyController({ initial: 4 });
+    expect(c.firstRequests(19, 2)).toBe(false);
+    expect(c.limit).toBe(4);
+    expect(c.firstRequests(30, 3)).toBe(true);
+    expect(c.limit).toBe(8);
+  });
+
   it('keeps limit × request size within the memory ceiling', () => {
     const c = new ConcurrencyController({ initial: 4 });
     c.capInFlight(8 * MiB, 64 * MiB);

@@ -15,8 +15,8 @@ export async function runDownload(ctx: DownloadContext): Promise<DownloadResult>
   for (let restarts = 0; ; restarts++) {
     const probing = clock.now();
     const remote = await probeRemote(ctx, ctx.o.url);
-    // A connection and two or more round trips: 30 ms or more is a long link, not loopback or a LAN.
-    if (clock.now() - probing >= 30) ctx.controller.onLongLink();
+    // A connection and at least two requests (HEAD, manifest): three round trips or more.
+    ctx.controller.firstRequests(clock.now() - probing, 3);
     const s = await openSession(ctx, remote);
     try {
       let size = s.plan.size;

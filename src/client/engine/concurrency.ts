@@ -58,6 +58,8 @@ export const DefaultConcurrency: Readonly<ConcurrencyOptions> = Object.freeze({
 
 /** Where the ramp starts on a long link (see onLongLink). */
 const longLinkStart = 8;
+/** A round trip this long or longer is a long link's (see firstRequests). */
+const longLinkRoundTripMs = 10;
 
 /** What the requests in flight may hold at most, by default (with 8 MiB chunks: 32 requests). */
 export const DefaultMaxInFlightBytes = 256 * 1024 * 1024;
@@ -134,6 +136,17 @@ export class ConcurrencyController {
   onLongLink(): void {
     if (!this.adaptive || !this.ramping) return;
     this.current = Math.max(this.current, Math.min(this.ceiling, longLinkStart));
+  }
+
+  /**
+   * The transfer's first requests took `ms` for `roundTrips` round trips (a new connection counts
+   * one): 10 ms or more each is a long link, not loopback or a LAN; then onLongLink(). Returns
+   * whether it is one.
+   */
+  firstRequests(ms: number, roundTrips: number): boolean {
+    const long = ms >= longLinkRoundTripMs * roundTrips;
+    if (long) this.onLongLink();
+    return long;
   }
 
   /** How fast one request moves lately (bytes/ms), null until a request of a useful size said so. */

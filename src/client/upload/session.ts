@@ -31,8 +31,8 @@ export async function openUpload(ctx: UploadContext, key: string | null): Promis
   const { clock } = ctx.o.io;
   const asked = clock.now();
   const caps = await withRetry(() => ctx.api.capabilities(signal), ctx.retry, { what: 'GET capabilities' }, signal);
-  // The first request's time: a connection and a round trip, so about two round trips.
-  const firstRequestMs = clock.now() - asked;
+  // A connection and a request: two round trips. Decided before a resume too, which ramps the same way.
+  const longLink = ctx.controller.firstRequests(clock.now() - asked, 2);
   if (!caps.checksums.includes(ctx.o.checksum)) {
     throw new UploadError('invalid', `The server does not accept ${ctx.o.checksum} checksums (it accepts ${caps.checksums.join(', ')}).`);
   }
@@ -40,13 +40,8 @@ export async function openUpload(ctx: UploadContext, key: string | null): Promis
     const resumed = await tryResume(ctx, key);
     if (resumed) return resumed;
   }
-  const longLink = firstRequestMs >= longLinkMs;
-  if (longLink) ctx.controller.onLongLink();
   return createFresh(ctx, caps, key, longLink);
 }
-
-/** A first request slower than this (two round trips of 10 ms) means a long link, not loopback or a LAN. */
-const longLinkMs = 20;
 
 async function tryResume(ctx: UploadContext, key: string): Promise<OpenedUpload | null> {
   const store = ctx.o.io.resumeStore;
