@@ -1,8 +1,6 @@
 // Contenders of the WAN section: each run starts an emulated link (its own process) in front of the
 // server, moves the file through it, stops the link for its counters, then checks what arrived
 // byte for byte (untimed). Ferry's rows also report bytes sent twice and the most requests in flight.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Contender, Measurement } from '../lib/contender.js';
@@ -12,6 +10,7 @@ import { linkOptions, type WanProfile } from '../lib/wan-profiles.js';
 import { emptyDir } from '../lib/workdir.js';
 import type { Server } from '../servers/spawn.js';
 import { emptyFerry, lastJson, measureClient, tsxArgs, type Env } from './common.js';
+import { sha256File } from '../../test/chaos/support/source.js';
 
 export interface WanRun {
   env: Env;
@@ -33,11 +32,6 @@ interface ClientRun {
   extra?: Partial<Record<WanExtra, number>>;
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** Runs `client` through a fresh link to `server`; the link's counters and the check go into the measurement. */
 async function throughLink(w: WanRun, server: Server, direction: Direction, client: (linkUrl: string) => Promise<ClientRun>): Promise<Measurement> {

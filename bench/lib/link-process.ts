@@ -1,6 +1,7 @@
 // Runs the emulated link in a process of its own, at a higher priority where allowed: on a shared
 // two-core machine the bench's own process (or another program) must not stall the "network" and
 // count against the transfer. Its CPU time is its own too, so it can be reported.
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { startService } from './procs.js';
 
 export interface LinkProcess {
   url: string;
+  /** The emulator's process (a test tracks it, so a timed-out test still stops it). */
+  child: ChildProcess;
   /** Stops the link; its counters and CPU seconds. */
   stop(): Promise<{ stats: LinkStats; cpuSeconds: number }>;
 }
@@ -24,6 +27,7 @@ export async function startLinkProcess(repo: string, target: string, options: Li
   }
   return {
     url: `http://127.0.0.1:${service.ready}`,
+    child: service.child,
     async stop() {
       const cpuSeconds = service.cpuSeconds();
       await service.stop();

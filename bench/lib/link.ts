@@ -7,10 +7,11 @@
 // "wire" within the rates, and hands on the bytes whose delay is over. Buffers pass through as slices
 // of what the sockets delivered; nothing is copied or touched per byte.
 import net from 'node:net';
-import { mulberry32 } from '../../test/helpers/fault-proxy.js';
-import { listenOnLoopback } from '../../test/helpers/ports.js';
+import { mulberry32, type Direction } from '../../test/helpers/fault-proxy.js';
 
-export type Direction = 'up' | 'down'; // up = client → server
+export type { Direction };
+import { hostAndPort, listenOnLoopback } from '../../test/helpers/ports.js';
+
 type Range = [min: number, max: number];
 
 /** Faults are decided per connection as it is accepted; offsets count the bytes of `direction`. */
@@ -116,7 +117,7 @@ export function connectionBuffers(o: LinkOptions): { inboxCap: number; pipeCap: 
 }
 
 export async function startLink(target: { host: string; port: number } | string, o: LinkOptions): Promise<Link> {
-  const to = typeof target === 'string' ? parseTarget(target) : target;
+  const to = typeof target === 'string' ? hostAndPort(target) : target;
   const oneWayMs = o.rttMs / 2;
   const sliceMs = o.sliceMs ?? 2;
   const perRate = o.perConnectionBytesPerSecond;
@@ -341,7 +342,3 @@ export async function startLink(target: { host: string; port: number } | string,
   };
 }
 
-function parseTarget(url: string): { host: string; port: number } {
-  const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) };
-}

@@ -10,7 +10,7 @@ import { pick, type BenchContext } from '../lib/context.js';
 import { capture } from '../lib/procs.js';
 import type { SectionReport } from '../lib/report.js';
 import { formatBytes } from '../lib/stats.js';
-import { startFerry, startNginx, type Server } from '../servers/spawn.js';
+import { ServerSet, startFerry, startNginx } from '../servers/spawn.js';
 import { factsOf, speedRatio, throughputTable } from './tables.js';
 
 /** Why `ferry download` cannot be measured, or null when it can. */
@@ -23,23 +23,21 @@ export async function ferryDownloadMissing(repo: string): Promise<string | null>
 
 export async function downloadSection(ctx: BenchContext): Promise<SectionReport> {
   const { work, repo, options, tools, env } = ctx;
-  const servers: Server[] = [];
+  const servers = new ServerSet();
   try {
-    const ferry = await startFerry(repo, work.dir('dl-ferry'));
-    servers.push(ferry);
+    const ferry = await servers.add(startFerry(repo, work.dir('dl-ferry')));
     const cli = join(repo, 'dist/cli/main.js');
     const { run } = await measureClient(process.execPath, [cli, 'upload', ctx.file, '--server', ferry.url, '--json'], null, env.clientEnv);
     const fileUrl = lastJson<{ fileUrl: string }>(run.stdout).fileUrl;
     const fileId = new URL(fileUrl).pathname.split('/').at(-1)!;
     let noNginx = tools.nginx ? null : 'nginx is not installed';
     const nginx = tools.nginx
-      ? await startNginx(tools.nginx, work.dir('nginx'), join(ferry.dataDir, 'files')).catch((e: Error) => {
+      ? await servers.add(startNginx(tools.nginx, work.dir('nginx'), join(ferry.dataDir, 'files'))).catch((e: Error) => {
           noNginx = `nginx did not start: ${e.message.split('\n')[0]}`;
           ctx.log(`  ${noNginx}`);
           return null;
         })
       : null;
-    if (nginx) servers.push(nginx);
     const out = join(work.dir('dl-out'), 'download.bin');
     const fromFerry = { url: fileUrl, out, size: options.size, server: ferry };
     const fromNginx = { url: `${nginx?.url}/${fileId}`, out, size: options.size, server: nginx };
@@ -76,7 +74,7 @@ export async function downloadSection(ctx: BenchContext): Promise<SectionReport>
       ],
     };
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await servers.stop();
     await rm(join(work.root, 'dl-ferry'), { recursive: true, force: true });
   }
 }

@@ -4,7 +4,7 @@
 // shared capacity): a transfer that fills the link takes the floor.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { wanAria2, wanCurl, wanFerryDownload, wanFerryUpload, wanTusUpload, sha256File, type WanDownloadTarget, type WanRun } from '../contenders/wan.js';
+import { wanAria2, wanCurl, wanFerryDownload, wanFerryUpload, wanTusUpload, type WanDownloadTarget, type WanRun } from '../contenders/wan.js';
 import { lastJson, measureClient } from '../contenders/common.js';
 import { alternate, type Contender, type ContenderResult } from '../lib/contender.js';
 import { pick, type BenchContext } from '../lib/context.js';
@@ -15,6 +15,7 @@ import { generateFile } from '../lib/workdir.js';
 import { ServerSet, startFerry } from '../servers/spawn.js';
 import { ferryDownloadMissing } from './download.js';
 import { speedRatio } from './tables.js';
+import { sha256File } from '../../test/chaos/support/source.js';
 
 export async function wanSection(ctx: BenchContext): Promise<SectionReport> {
   const { work, repo, options, tools, env } = ctx;

@@ -24,15 +24,19 @@ describe('RetryWake', () => {
       },
       {
         policy,
-        clock: systemClock,
+        // Woken the moment the loop is asleep (RetryWake registers its waiter before it sleeps).
+        clock: {
+          ...systemClock,
+          sleep: (ms, signal) => {
+            const asleep = systemClock.sleep(ms, signal);
+            wake.wake();
+            return asleep;
+          },
+        },
         random: () => 0.9,
         giveUp,
         wake,
-        // Told before the sleep starts; woken once the loop is asleep.
-        onRetry: (e) => {
-          delays.push(e.delayMs);
-          setTimeout(() => wake.wake(), 20);
-        },
+        onRetry: (e) => delays.push(e.delayMs),
       },
       { what: 'chunk 0', index: 0 },
       new AbortController().signal,

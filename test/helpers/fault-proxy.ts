@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listenOnLoopback } from './ports.js';
+import { hostAndPort, listenOnLoopback } from './ports.js';
 
 export type Direction = 'up' | 'down'; // up = client → server
 type DirChoice = Direction | 'both'; // 'both' = the PRNG picks one direction per connection
@@ -81,7 +81,7 @@ interface Conn {
 const HIGH_WATER = 512 * 1024;
 
 export async function startFaultProxy(target: { host: string; port: number } | string, initial: FaultPlan): Promise<FaultProxy> {
-  const to = typeof target === 'string' ? parseTarget(target) : target;
+  const to = typeof target === 'string' ? hostAndPort(target) : target;
   let plan: FaultPlan = { ...initial };
   let rand = mulberry32(plan.seed ?? 1);
   let budgetUsed = 0;
@@ -271,7 +271,3 @@ export async function startFaultProxy(target: { host: string; port: number } | s
   };
 }
 
-function parseTarget(url: string): { host: string; port: number } {
-  const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
-}

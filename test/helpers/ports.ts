@@ -24,3 +24,9 @@ export async function listenOnLoopback(server: { once(event: 'error', l: (e: Err
   });
   return (server.address() as { port: number }).port;
 }
+
+/** Host and port of an http(s) URL (brackets off an IPv6 literal; the scheme's default port). */
+export function hostAndPort(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+}

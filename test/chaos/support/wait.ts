@@ -15,16 +15,8 @@ export async function waitFor<T>(
   }
 }
 
-/** A small seeded PRNG (mulberry32, as in the fault proxy) for schedules that must replay exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG for schedules that must replay exactly: the fault proxy's (one implementation). */
+export { mulberry32 as seededRandom } from '../../helpers/fault-proxy.js';
 
 export function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;
