@@ -8,7 +8,8 @@ import { FerryError } from './problems.js';
  * joiners; the byte order mark), line and paragraph separators, halves of surrogate pairs, and the
  * Hangul fillers (letters that draw nothing).
  */
-const hiddenCharacter = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0]/u;
+export const hiddenCharacterClass = '\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}\\p{Cs}\\u115F\\u1160\\u3164\\uFFA0';
+const hiddenCharacter = new RegExp(`[${hiddenCharacterClass}]`, 'u');
 
 /**
  * The two format characters that writing needs: zero-width non-joiner and joiner, between letters,
@@ -21,28 +22,34 @@ const writtenJoiner = /(?<=[\p{L}\p{M}\p{S}])(?<![\0-\x7F])[\u200C\u200D](?=[\p{
  * Characters that draw nothing, or only empty space: white space of every kind, the hidden characters
  * above, and the braille blank (a "letter" that looks like a space).
  */
-const blankOnly = /^[\p{White_Space}\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0\u2800]*$/u;
+const blankOnly = /^[\p{White_Space}\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0\u2800]*$/u; // the class above but \p{Cs}, + white space and U+2800
 
 /** Whether `name` shows nothing at all: empty, or only spaces and invisible characters. */
 export function isBlankFileName(name: string): boolean {
   return blankOnly.test(name);
 }
 
-/** Why `name` cannot be a file's name, or null when it can. */
-export function fileNameProblem(name: string, maxLength: number = DefaultLimits.maxNameLength): string | null {
-  if (isBlankFileName(name)) return 'A file name needs at least one visible character; this one is empty or only spaces.';
-  if (name.length > maxLength) return `File names are 1-${maxLength} characters.`;
-  if (/[/\\]/.test(name) || name === '.' || name === '..') return 'File names cannot contain "/" or "\\", or be "." or "..".';
+/** Why `name` cannot be a file's name (which problem type, and in words), or null when it can. */
+function nameCheck(name: string, maxLength: number): { code: 'blank-file-name' | 'invalid-file-name'; detail: string } | null {
+  const invalid = (detail: string) => ({ code: 'invalid-file-name' as const, detail });
+  if (isBlankFileName(name)) return { code: 'blank-file-name', detail: 'A file name needs at least one visible character; this one is empty or only spaces.' };
+  if (name.length > maxLength) return invalid(`File names are 1-${maxLength} characters.`);
+  if (/[/\\]/.test(name) || name === '.' || name === '..') return invalid('File names cannot contain "/" or "\\", or be "." or "..".');
   const hidden = hiddenCharacter.exec(name.replace(writtenJoiner, ''));
   if (hidden) {
     const code = hidden[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
-    return `File names cannot contain control or invisible formatting characters (here U+${code}).`;
+    return invalid(`File names cannot contain control or invisible formatting characters (here U+${code}).`);
   }
   return null;
 }
 
+/** Why `name` cannot be a file's name, or null when it can. */
+export function fileNameProblem(name: string, maxLength: number = DefaultLimits.maxNameLength): string | null {
+  return nameCheck(name, maxLength)?.detail ?? null;
+}
+
 /** Throws blank-file-name or invalid-file-name (both 400) unless `name` is acceptable. */
 export function checkFileName(name: string, maxLength: number = DefaultLimits.maxNameLength): void {
-  const problem = fileNameProblem(name, maxLength);
-  if (problem) throw new FerryError(isBlankFileName(name) ? 'blank-file-name' : 'invalid-file-name', problem);
+  const problem = nameCheck(name, maxLength);
+  if (problem) throw new FerryError(problem.code, problem.detail);
 }

@@ -7,6 +7,7 @@ import { focusAfterRemoval, focusHeading } from './focus.js';
 import { OverallProgress } from './overall.js';
 import type { UploadTask } from './upload-task.js';
 import { isFinished } from './upload-view.js';
+import { releaseThumbnails } from './thumbnail.js';
 
 /** Up to this many rows, finished ones stay in the list (a few uploads keep their links in sight). */
 export const collapseAfter = 3;
@@ -67,6 +68,7 @@ export class UploadBoard {
     const focusWasIn = rows.find((r) => r.contains(document.activeElement)) ?? null;
     const after = focusWasIn ? focusAfterRemoval(focusWasIn, rows) : null;
     for (const t of gone) {
+      releaseThumbnails(t.view.element);
       t.view.element.remove();
       this.overall.remove(t);
     }

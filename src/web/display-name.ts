@@ -1,7 +1,7 @@
 // Names people can read, whatever a file is called: a blank name, invisible characters or a very long
 // name must still give a row a visible label. And a name the server would refuse gets a stand-in
 // that it accepts. Pure (no DOM), so it is unit-tested in Node.
-import { DefaultLimits, fileNameProblem, isBlankFileName } from '../protocol/index.js';
+import { DefaultLimits, fileNameProblem, hiddenCharacterClass, isBlankFileName } from '../protocol/index.js';
 
 /** What a row says for a file whose name shows nothing. */
 export const unnamedLabel = '(unnamed file)';
@@ -10,8 +10,8 @@ export const unnamedName = 'unnamed file';
 /** Labels longer than this are shortened in the middle (the whole name is the row's title). */
 export const maxLabelLength = 80;
 
-/** Characters that do not show as themselves (the server's list, src/protocol/file-name.ts). */
-const invisible = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115F\u1160\u3164\uFFA0\u2800]/gu;
+/** Characters that do not show as themselves: the server's list, and the braille blank. */
+const invisible = new RegExp(`[${hiddenCharacterClass}\\u2800]`, 'gu');
 
 export interface Label {
   /** The row's label: readable, at most maxLabelLength characters. */

@@ -1,7 +1,7 @@
 // The files on the server (GET /files: the signed-in identity's own, a page at a time with "Show
 // more"): name (the download link), size, date, copy link or share link, delete. Failures to load are
 // shown in place with a way to try again, never swallowed.
-import { FerryError, isNetworkError } from '../client/index.js';
+import { backoffDelay, classifyError } from '../client/index.js';
 import type { Access } from './access.js';
 import { describeFileProblem } from './describe.js';
 import { announce, byId, h } from './dom.js';
@@ -10,14 +10,8 @@ import { formatBytes, formatDate } from './format.js';
 import type { FileInfo, PageApi } from './server-api.js';
 import { readableLabel } from './display-name.js';
 
-/** Looking again for the list while the server is unreachable: after 2 s, doubling up to 15 s. */
-const retryBaseMs = 2000;
-const retryMaxMs = 15_000;
-
-/** No answer at all, or a gateway's "the server behind me is down". */
-function cannotReach(error: unknown): boolean {
-  return isNetworkError(error) || (error instanceof FerryError && [502, 503, 504].includes(error.status));
-}
+/** Looking again for the list while the server is unreachable: the engine's backoff, from 2 s up to 15 s. */
+const listRetry = { baseDelayMs: 2000, maxDelayMs: 15_000 };
 
 export class FilesList {
   private readonly list = byId('files-list');
@@ -86,14 +80,15 @@ export class FilesList {
       this.setCursor(page.nextCursor);
       this.setState(page.files.length === 0 ? 'No files yet.' : '');
     } catch (e) {
-      if (!cannotReach(e)) {
+      // No answer at all, or a gateway's "the server behind me is down": as the engine judges it.
+      if (classifyError(e).kind !== 'unreachable') {
         this.setState(describeFileProblem(e, 'load the file list'), 'error');
         return;
       }
       // Down or restarting: say so plainly (not the failed request's URL) and look again by itself,
       // sooner when an upload gets through (reconnected()).
       this.setState("Can't reach the server — retrying. The list refreshes by itself when it is back.", 'warning');
-      const delay = Math.min(retryBaseMs * 2 ** this.unreachable++, retryMaxMs);
+      const delay = backoffDelay(++this.unreachable, listRetry, Math.random);
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         void this.refresh();

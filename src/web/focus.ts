@@ -15,6 +15,10 @@ export function focusAfterRemoval(row: Element, rows: readonly Element[] = [row]
   const section = row.closest('section');
   return () => {
     if (next?.isConnected && focusIn(next)) return;
+    // The list was rebuilt meanwhile: the row now where the neighbour was (or the one before).
+    const now = list?.isConnected ? list.children : null;
+    const again = now ? (now[at] ?? now[at - 1]) : undefined;
+    if (again && focusIn(again)) return;
     focusHeading(section);
   };
 }

@@ -4,8 +4,6 @@
 import { byId } from './dom.js';
 import { byPath, readDrop, type Picked } from './folder-walk.js';
 
-export type { Picked, PickedFile } from './folder-walk.js';
-
 export function onFilesChosen(handler: (picked: Picked) => void): void {
   const zone = byId('drop-zone');
   const fileInput = byId<HTMLInputElement>('file-input');

@@ -4,6 +4,7 @@ import { byId, h } from './dom.js';
 import { KeyedSet } from './duplicates.js';
 import type { PickedFile } from './folder-walk.js';
 import { formatBytes } from './format.js';
+import { releaseThumbnails } from './thumbnail.js';
 
 const storageKey = 'ferry.reviewFirst';
 
@@ -61,6 +62,7 @@ export class ReviewList {
   private removeEntry(entry: { picked: PickedFile; row: HTMLLIElement }): void {
     // Focus to the next entry's button (or the previous one's, or "Upload"), not lost with the row.
     const next = (entry.row.nextElementSibling ?? entry.row.previousElementSibling)?.querySelector('button') ?? null;
+    releaseThumbnails(entry.row);
     entry.row.remove();
     this.entries.delete(entry);
     this.render();
@@ -76,6 +78,7 @@ export class ReviewList {
 
   private empty(): void {
     this.entries.clear();
+    releaseThumbnails(this.list);
     this.list.replaceChildren();
     this.render();
   }

@@ -1,5 +1,6 @@
 // Small previews of image files. The object URL is made only when the row scrolls into view (so 50
-// photos chosen at once are not all decoded up front) and revoked once its row leaves the page.
+// photos chosen at once are not all decoded up front) and revoked when whoever removes the row says
+// so (releaseThumbnails): rows also move between lists, which must keep their previews.
 import { h } from './dom.js';
 
 /** Larger images are not previewed: decoding them costs more than a 40-pixel picture is worth. */
@@ -8,13 +9,9 @@ const maxPreviewBytes = 64 * 1024 * 1024;
 /** Live previews and their object URLs (null until shown). */
 const live = new Map<HTMLImageElement, string | null>();
 let watcher: IntersectionObserver | null = null;
-let remover: MutationObserver | null = null;
 const imgFiles = new WeakMap<HTMLImageElement, File>();
 
-/**
- * A preview for `file` if it is an image, else null. Put it in the page at once (before any await):
- * a preview found outside the page is taken for one whose row went.
- */
+/** A preview for `file` if it is an image, else null; releaseThumbnails() on its row when the row goes. */
 export function thumbnailFor(file: File): HTMLImageElement | null {
   if (!file.type.startsWith('image/') || file.size === 0 || file.size > maxPreviewBytes) return null;
   const img = h('img', { class: 'thumb', alt: '', width: 40, height: 40, decoding: 'async' });
@@ -24,12 +21,12 @@ export function thumbnailFor(file: File): HTMLImageElement | null {
     release(img);
   });
   live.set(img, null);
-  observers().watch.observe(img);
+  observer().observe(img);
   imgFiles.set(img, file);
   return img;
 }
 
-function observers(): { watch: IntersectionObserver } {
+function observer(): IntersectionObserver {
   watcher ??= new IntersectionObserver((seen) => {
     for (const e of seen) {
       if (!e.isIntersecting) continue;
@@ -42,12 +39,12 @@ function observers(): { watch: IntersectionObserver } {
       img.src = url;
     }
   }, { rootMargin: '200px' });
-  // Rows are moved (between lists) as well as removed: only one no longer in the document is gone.
-  remover ??= new MutationObserver(() => {
-    for (const img of live.keys()) if (!img.isConnected) release(img);
-  });
-  remover.observe(document.body, { childList: true, subtree: true });
-  return { watch: watcher };
+  return watcher;
+}
+
+/** Revokes the previews inside `root` (a row about to leave the page, or a list about to be emptied). */
+export function releaseThumbnails(root: ParentNode): void {
+  for (const img of root.querySelectorAll<HTMLImageElement>('img.thumb')) release(img);
 }
 
 function release(img: HTMLImageElement): void {

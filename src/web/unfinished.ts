@@ -6,7 +6,7 @@ import type { ResumeEntry } from '../client/index.js';
 import { FerryError, type UploadStatus } from '../protocol/index.js';
 import { describeFailure } from './describe.js';
 import { announce, byId, h } from './dom.js';
-import { focusHeading, focusIn } from './focus.js';
+import { focusAfterRemoval, focusHeading } from './focus.js';
 import { formatBytes, formatDate, percentOf } from './format.js';
 import type { PageApi } from './server-api.js';
 
@@ -69,8 +69,8 @@ export class UnfinishedList {
 
   private async discard(item: Item, button: HTMLButtonElement): Promise<void> {
     const row = button.closest('li');
-    const at = row ? [...this.list.children].indexOf(row) : -1;
     const hadFocus = row?.contains(document.activeElement) || document.activeElement === document.body;
+    const refocus = row ? focusAfterRemoval(row) : () => focusHeading(this.section);
     button.disabled = true;
     try {
       await this.api.discardUpload(item.entry.uploadUrl);
@@ -82,11 +82,7 @@ export class UnfinishedList {
     this.render();
     announce(`Discarded the unfinished upload of ${item.entry.name}`);
     // Focus to the row that took its place (or the one before), else a heading: never lost to the page.
-    if (hadFocus) {
-      const rows = this.list.children;
-      const next = rows[at] ?? rows[at - 1];
-      if (!(next && focusIn(next))) focusHeading(this.section);
-    }
+    if (hadFocus) refocus();
   }
 
   private render(): void {

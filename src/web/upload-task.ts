@@ -72,11 +72,6 @@ export class UploadTask {
     return this.intake.label ?? this.file.name;
   }
 
-  /** The engine's handle of the current attempt (null before the first start). */
-  get upload(): UploadHandle | null {
-    return this.handle;
-  }
-
   get active(): boolean {
     const s = this.view.state;
     return s === 'starting' || s === 'running' || s === 'paused';

@@ -21,7 +21,11 @@ export function pageFixture(config: ServerConfigInput = {}): PageFixture {
   beforeAll(async () => {
     [f.browser, f.srv, f.dir] = await Promise.all([launchChromium(), startPageServer(config), tempDir('ferry-web-files-')]);
   });
-  afterEach(() => closePages());
+  afterEach(async () => {
+    // A test that failed half way must not leave the next one a throttled server.
+    f.srv?.throttle(0);
+    await closePages();
+  });
   afterAll(async () => {
     await f.browser?.close();
     await f.srv?.dispose();
