@@ -17,6 +17,11 @@ export const Headers = {
   chunksReceived: 'ferry-chunks-received',
   /** Missing chunk index ranges ("0-3,7"), on status responses. */
   chunksMissing: 'ferry-chunks-missing',
+  /**
+   * On a chunk PUT: the bytes of the chunk the server already keeps from a cut request (the status's
+   * `staged`); the body is the rest of the chunk. Absent: 0, the body is the whole chunk.
+   */
+  chunkOffset: 'ferry-chunk-offset',
   /** Upload expiry (RFC 9110 HTTP-date) on status responses. */
   uploadExpires: 'ferry-upload-expires',
 } as const;

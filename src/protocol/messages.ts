@@ -40,6 +40,12 @@ export const UploadStatus = z.object({
   bytesReceived: z.number(),
   /** Missing chunk indexes as ranges, e.g. "0-3,7"; empty when none are missing. */
   missing: z.string(),
+  /**
+   * Missing chunks the server has part of: the first `bytes` bytes of chunk `index` arrived in a
+   * request that was cut, and are kept. PUT the rest with Ferry-Chunk-Offset: bytes. Absent from
+   * servers that keep no part of a cut chunk.
+   */
+  staged: z.array(z.object({ index: z.number().int().nonnegative(), bytes: z.number().int().positive() })).optional(),
   createdAt: z.string(),
   expiresAt: z.string(),
   fileId: z.string().nullable(),

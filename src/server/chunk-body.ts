@@ -28,6 +28,9 @@ export async function* verifiedBody(
   onBytes: (n: number) => void,
 ): AsyncGenerator<Uint8Array> {
   let received = 0;
+  // The piece that completes the chunk waits for the body's end: a reader that stops at the chunk's
+  // length (stageChunk) would otherwise store a chunk whose body went on past it.
+  let last: Buffer | null = null;
   for await (const part of bodyPieces(req)) {
     received += part.length;
     onBytes(part.length);
@@ -35,7 +38,8 @@ export async function* verifiedBody(
       throw new FerryError('chunk-too-long', `This chunk is ${expected} bytes; the body is longer.`, { expected });
     }
     hash.update(part);
-    yield part;
+    if (received === expected) last = part;
+    else yield part;
   }
   if (received !== expected) {
     throw new FerryError('chunk-length-mismatch', `This chunk is ${expected} bytes; the body had ${received}.`, {
@@ -43,6 +47,7 @@ export async function* verifiedBody(
       received,
     });
   }
+  if (last) yield last;
 }
 
 /** Body bytes buffered before the socket is paused (the reader holds the rest of the memory). */

@@ -11,7 +11,7 @@ import {
   Paths,
   type ChunkAck,
 } from '../protocol/index.js';
-import type { ChunkRecord, UploadRecord } from '../stores/types.js';
+import type { BlobStoreOptions, ChunkPlace, ChunkRecord, UploadRecord } from '../stores/types.js';
 import { checkDeclaredLength, verifiedBody } from './chunk-body.js';
 import { completeUpload } from './completion.js';
 import { takeChunkLease } from './chunk-lease.js';
@@ -36,7 +36,9 @@ export async function receiveChunk(
   const started = ctx.now();
   const fields = { uploadId: upload.id, index, event: 'chunk', requestId: requestIdOf(req) };
   try {
-    const result = await storeChunk(ctx, req, upload, index, base);
+    const work = storeChunk(ctx, req, upload, index, base);
+    ctx.goneWrites.track(upload.id, req.socket, work);
+    const result = await work;
     ctx.metrics.inc(result.status === 201 ? 'ferry_chunks_stored_total' : 'ferry_chunks_duplicate_total');
     if (result.status === 201) ctx.metrics.inc('ferry_chunk_bytes_stored_total', result.ack.size);
     ctx.metrics.observe('ferry_chunk_duration_seconds', (ctx.now() - started) / 1000, { outcome: result.ack.duplicate ? 'duplicate' : 'stored' });
@@ -71,7 +73,9 @@ async function storeChunk(
   const declared = parseDigestField(req.headers[Headers.contentDigest] as string | undefined, upload.algorithm);
   const expected = formatDigest(declared);
   const length = chunkLength(upload.size, upload.chunkSize, index);
-  checkDeclaredLength(req, length);
+  // A continued chunk: the body is the rest after the bytes a cut request left staged.
+  const from = chunkOffset(req.headers[Headers.chunkOffset], length);
+  checkDeclaredLength(req, length - from);
 
   if (upload.state !== 'uploading') {
     // A replay of a stored chunk still succeeds once the upload is completing or complete, so a
@@ -91,22 +95,39 @@ async function storeChunk(
   const lease = await takeChunkLease(ctx, upload.id, index);
   if (!lease) throw chunkInProgress(index);
   let recorded: { chunksReceived: number };
+  // Staged bytes to leave for the next writer should this one fail (the claim's count goes otherwise).
+  let keep = 0;
   try {
     // The writer that held the lease may have stored the chunk before it let go.
     const stored = await ctx.meta.getChunk(upload.id, index);
     if (stored) return answerStored(upload, stored, expected, upload.chunksReceived, base);
-    const hash = createHash('sha256');
-    const body = lease.guard(verifiedBody(req, length, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n)));
     const place = { index, offset: index * upload.chunkSize, length };
+    const hash = createHash('sha256');
+    if (from > 0) {
+      keep = await ctx.meta.stagedBytes(upload.id, index);
+      if (keep !== from) {
+        throw new FerryError('chunk-offset-mismatch', `The server keeps ${keep} bytes of chunk ${index}; Ferry-Chunk-Offset says ${from}.`, { staged: keep });
+      }
+      // The digest covers the whole chunk: the staged bytes are read back to hash them first.
+      for await (const piece of ctx.blobs.readStaged(upload.blobHandle, place, from)) hash.update(piece);
+    }
+    const body = lease.guard(verifiedBody(req, length - from, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n)));
     const options = declared.algorithm === 'sha-256' ? { sha256: declared.base64 } : {};
-    const receipt = await ctx.blobs.putChunk(upload.blobHandle, place, body, options).catch(async (error: unknown) => {
+    const written = await writeChunk(ctx, upload, place, from, body, options).catch(async (error: unknown) => {
       // An abort or expiry that won the race has freed the upload's storage under this request.
       const current = error instanceof FerryError ? undefined : await ctx.meta.getUpload(upload.id);
       if (current && current.state !== 'uploading') throw closedUploadProblem(current);
       throw error;
     });
+    if ('failure' in written) {
+      keep = written.kept;
+      throw written.failure;
+    }
+    const { receipt } = written;
     const actual = formatDigest({ algorithm: upload.algorithm, base64: bytesToBase64(hash.digest()) });
     if (actual !== expected) {
+      // Damaged bytes may be among those staged before: the chunk starts over.
+      keep = 0;
       throw new FerryError('digest-mismatch', `Chunk ${index} hashes to ${actual}, not ${expected}.`, { expected, actual });
     }
     const chunk: ChunkRecord = { index, size: length, digest: actual, receipt };
@@ -116,6 +137,11 @@ async function storeChunk(
     if (result.outcome === 'exists') return answerStored(upload, result.existing, expected, upload.chunksReceived, base);
     if (result.outcome === 'claim-lost') throw chunkInProgress(index);
     recorded = result;
+  } catch (error) {
+    if (keep > 0 && (await ctx.meta.keepStaged(upload.id, index, lease.token, keep))) {
+      ctx.log.info({ uploadId: upload.id, index, staged: keep, event: 'chunk' }, 'chunk kept part-way in');
+    }
+    throw error;
   } finally {
     await lease.release();
   }
@@ -128,6 +154,41 @@ async function storeChunk(
     status: 201,
     ack: ack(upload, index, length, expected, false, recorded.chunksReceived, fileId, base),
   };
+}
+
+/**
+ * Writes the chunk's bytes after the first `from` (already staged): its receipt, or why the body
+ * failed and how many bytes of the chunk are staged for a next writer. Where the blob store stages in
+ * place, or the chunk is continued, a body cut part-way keeps what arrived. A body refused for what it
+ * is (too long, too short) keeps only what was staged before it.
+ */
+async function writeChunk(
+  ctx: ServerContext,
+  upload: UploadRecord,
+  place: ChunkPlace,
+  from: number,
+  body: AsyncIterable<Uint8Array>,
+  options: BlobStoreOptions,
+): Promise<{ receipt: string } | { failure: unknown; kept: number }> {
+  if (from === 0 && !ctx.blobs.stagesInPlace) return { receipt: await ctx.blobs.putChunk(upload.blobHandle, place, body, options) };
+  const result = await ctx.blobs.stageChunk(upload.blobHandle, place, from, body, options);
+  if (result.receipt !== null) return { receipt: result.receipt };
+  const failure = result.failure ?? new FerryError('chunk-length-mismatch', `Chunk ${place.index} is ${place.length} bytes; the body had ${result.staged - from}.`);
+  return { failure, kept: failure instanceof FerryError ? from : result.staged };
+}
+
+/**
+ * The Ferry-Chunk-Offset header: 0 when absent, else the bytes of the chunk the client says the server
+ * keeps, at least 1 and below the chunk's length (a whole chunk is not continued).
+ */
+function chunkOffset(header: string | string[] | undefined, length: number): number {
+  if (header === undefined) return 0;
+  const text = Array.isArray(header) ? header.join(',') : header;
+  const offset = /^\d{1,15}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(offset >= 0 && offset < length)) {
+    throw new FerryError('invalid-chunk-offset', `Ferry-Chunk-Offset "${text.slice(0, 40)}" is not a byte offset inside this ${length}-byte chunk.`);
+  }
+  return offset;
 }
 
 /** `upload` once its completion has run (here, or elsewhere within the wait); still 'completing' if not. */

@@ -8,6 +8,7 @@ import type { PreCreateHook } from './hooks.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ChunkWrites } from './chunk-lease.js';
+import { GoneWrites } from './gone-writes.js';
 import { Metrics } from './metrics.js';
 
 export interface ServerContext {
@@ -19,6 +20,8 @@ export interface ServerContext {
   nodeId: string;
   /** Chunk writes in progress here (observability; the leases in the metadata store coordinate). */
   chunkWrites: ChunkWrites;
+  /** Chunk writes here by upload: status waits for those whose client has gone (see gone-writes.ts). */
+  goneWrites: GoneWrites;
   /**
    * Completions this process is running, so its own concurrent callers share one run and a clean
    * shutdown can wait for them. Not coordination: the completion lease in the metadata store is.
@@ -48,6 +51,7 @@ export function createContext(config: ServerConfig, meta: MetaStore, blobs: Blob
     log,
     nodeId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     chunkWrites: new ChunkWrites(),
+    goneWrites: new GoneWrites(),
     completions: new Map(),
     metrics: new Metrics(),
     now: () => Date.now(),

@@ -1,9 +1,12 @@
 // Turns stored records into the protocol's JSON bodies.
 import { Paths, readMetadata, type FileInfo, type UploadStatus } from '../protocol/index.js';
-import type { FileRecord, UploadRecord } from '../stores/types.js';
+import type { FileRecord, StagedChunk, UploadRecord } from '../stores/types.js';
 
-/** `missing`: the ranges text of the chunks still to come (see missing-chunks.ts; '' unless uploading). */
-export function uploadStatus(upload: UploadRecord, missing: string, base: string): UploadStatus {
+/**
+ * `missing`: the ranges text of the chunks still to come (see missing-chunks.ts; '' unless uploading).
+ * `staged`: the missing chunks the server keeps part of, from cut requests.
+ */
+export function uploadStatus(upload: UploadRecord, missing: string, base: string, staged: StagedChunk[] = []): UploadStatus {
   const complete = upload.state === 'complete';
   return {
     uploadId: upload.id,
@@ -19,6 +22,7 @@ export function uploadStatus(upload: UploadRecord, missing: string, base: string
     chunksReceived: upload.chunksReceived,
     bytesReceived: upload.bytesReceived,
     missing,
+    staged,
     createdAt: new Date(upload.createdAt).toISOString(),
     expiresAt: new Date(upload.expiresAt).toISOString(),
     fileId: complete ? upload.fileId : null,

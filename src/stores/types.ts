@@ -137,6 +137,12 @@ export type RecordChunkResult =
   /** The writer's claim on the chunk was taken over (it stalled past its lease): nothing was recorded. */
   | { outcome: 'claim-lost' };
 
+/** A chunk part-way in: its first `bytes` bytes are staged (a cut body's, kept for the client to continue). */
+export interface StagedChunk {
+  index: number;
+  bytes: number;
+}
+
 /** Uploads, their received chunks, per-chunk write claims, and finished files. Times are epoch ms. */
 export interface UploadStore {
   /** Stores a new upload, every chunk missing; `events` go into the webhook outbox in the same transaction. */
@@ -176,6 +182,21 @@ export interface UploadStore {
    */
   renewChunk(uploadId: string, index: number, token: string, expiresAt: number): Promise<boolean>;
   releaseChunk(uploadId: string, index: number, token: string): Promise<void>;
+  /**
+   * Bytes of chunk `index` staged in the blob store by earlier writers whose bodies were cut (see
+   * keepStaged); 0 when none. The writer holding the chunk's claim reads it to continue the chunk.
+   */
+  stagedBytes(uploadId: string, index: number): Promise<number>;
+  /**
+   * A writer whose body was cut keeps its first `bytes` bytes: records the count on the chunk's claim
+   * and gives the claim up in the same step (the row stays, expired and without a holder, so the next
+   * writer's claimChunk takes it over with the count). Only while the claim carries `token`; false
+   * otherwise, and nothing changes. releaseChunk() (a writer that failed otherwise) drops the count,
+   * as recordChunk() does when the chunk is stored.
+   */
+  keepStaged(uploadId: string, index: number, token: string, bytes: number): Promise<boolean>;
+  /** Chunks (index ≥ 0) with bytes staged and not yet recorded, by index, at most `limit` of them. */
+  listStaged(uploadId: string, limit: number): Promise<StagedChunk[]>;
   /**
    * Records a verified, durable chunk (only while the upload is uploading), updates the counters and
    * the missing ranges and slides the expiry to `expiresAt`, atomically. With `claimToken`, only if
@@ -443,6 +464,12 @@ export interface StagedResult {
 export interface BlobStore {
   /** Limits of the service behind it; absent: none beyond the protocol's. */
   readonly limits?: BlobLimits;
+  /**
+   * stageChunk() writes bytes where they stay, as fast as putChunk() and without holding them (a
+   * local file): the server then stages every chunk it receives, so a cut body keeps what arrived and
+   * its client continues the chunk. Absent: cut chunks are sent again whole (S3 would buffer each chunk).
+   */
+  readonly stagesInPlace?: boolean;
   /**
    * Prepares storage for a new upload of `size` bytes; returns an opaque handle. `size` 0 with many
    * chunks is valid: a stream upload whose length is deferred (its storage grows as chunks arrive).

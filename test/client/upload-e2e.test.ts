@@ -109,6 +109,27 @@ describe('upload against the real server', () => {
     expect(Buffer.compare(await downloaded(result.fileUrl), data)).toBe(0);
   });
 
+  it('continues a chunk cut part-way from what the server kept, instead of sending it whole again', async () => {
+    const chunkSize = 512 * KiB;
+    const { server, data, path, resumeStore } = await fixture(8 * chunkSize);
+    // Every connection is cut once 100–400 KiB of it went up, so a chunk never goes whole on one.
+    const proxy = await startFaultProxy(server.url, { seed: 19, cutRate: 1, cutDirection: 'up', cutAfterBytes: [100 * KiB, 400 * KiB], maxFaults: 10 });
+    cleanups.push(() => proxy.close());
+    let continued = 0;
+    const counting: Transport = (url, init) => {
+      if (new Headers(init?.headers).has('ferry-chunk-offset')) continued++;
+      return fetch(url, init);
+    };
+    const handle = upload(path, { server: proxy.url, resumeStore, chunkSize, concurrency: 2, fetch: counting, retry: { baseDelayMs: 5, maxDelayMs: 50 } });
+    const result = await handle.result;
+    expect(proxy.stats.faults.cut).toBe(10);
+    expect(Buffer.compare(await downloaded(result.fileUrl), data)).toBe(0);
+    expect(continued).toBeGreaterThanOrEqual(5);
+    // Sent whole again, the cut chunks would have crossed 1.5–1.7 times; continued, what crosses twice is
+    // headers and what the proxy had handed the server's socket but the server had not read at a cut.
+    expect(proxy.stats.bytesUp).toBeLessThan(data.length * 1.3);
+  });
+
   it('survives a server restart mid-upload', async () => {
     const first = await startTestServer();
     const { port, dataDir } = first;

@@ -524,6 +524,134 @@ export function describeMetaStoreContract(name: string, open: () => Promise<Meta
       });
     });
 
+    describe('staged bytes of a chunk', () => {
+      it("keeps a cut writer's count and frees its claim: the next claimant takes it at once, count and all", async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        expect(await store.claimChunk(upload.id, 1, 'cut', Date.now() + hour)).toBe(true);
+        expect(await store.stagedBytes(upload.id, 1)).toBe(0); // a new claim has nothing staged
+        const kept = 3 * 2 ** 30 + 7; // past 32 bits: a number, in every backend
+        expect(await store.keepStaged(upload.id, 1, 'cut', kept)).toBe(true);
+        expect(await store.stagedBytes(upload.id, 1)).toBe(kept);
+        expect(await store.listStaged(upload.id, 10)).toEqual([{ index: 1, bytes: kept }]);
+        // The cut writer holds nothing any more: its late release and renewal change nothing.
+        await store.releaseChunk(upload.id, 1, 'cut');
+        expect(await store.renewChunk(upload.id, 1, 'cut', Date.now() + hour)).toBe(false);
+        expect(await store.stagedBytes(upload.id, 1)).toBe(kept);
+        // Its claim would have run for an hour; the next writer need not wait for that.
+        expect(await store.claimChunk(upload.id, 1, 'next', Date.now() + hour)).toBe(true);
+        expect(await store.claimChunk(upload.id, 1, 'third', Date.now() + hour)).toBe(false); // held again
+        expect(await store.stagedBytes(upload.id, 1)).toBe(kept);
+        expect(await store.renewChunk(upload.id, 1, 'next', Date.now() + hour)).toBe(true);
+        expect(await store.stagedBytes(upload.id, 1)).toBe(kept); // a renewal keeps it too
+        // Cut again, further on.
+        expect(await store.keepStaged(upload.id, 1, 'next', kept + 100)).toBe(true);
+        expect(await store.stagedBytes(upload.id, 1)).toBe(kept + 100);
+      });
+
+      it('keeps nothing for a token that does not hold the claim', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        const until = Date.now() + hour;
+        expect(await store.claimChunk(upload.id, 0, 'holder', until)).toBe(true);
+        expect(await store.keepStaged(upload.id, 0, 'intruder', 500)).toBe(false);
+        await expect(store.keepStaged(upload.id, 0, 'holder', -1)).rejects.toThrow(); // no negative count, even for the holder
+        expect(await store.stagedBytes(upload.id, 0)).toBe(0);
+        expect(await store.claimChunk(upload.id, 0, 'other', until)).toBe(false); // still the holder's
+        expect(await store.renewChunk(upload.id, 0, 'holder', until)).toBe(true);
+        // A writer taken over keeps nothing either, nor its taker's count.
+        expect(await store.claimChunk(upload.id, 2, 'stalled', Date.now() - 1000)).toBe(true);
+        expect(await store.claimChunk(upload.id, 2, 'taker', until)).toBe(true);
+        expect(await store.keepStaged(upload.id, 2, 'taker', 300)).toBe(true);
+        expect(await store.claimChunk(upload.id, 2, 'after', until)).toBe(true);
+        expect(await store.keepStaged(upload.id, 2, 'stalled', 900)).toBe(false);
+        expect(await store.keepStaged(upload.id, 2, 'taker', 900)).toBe(false);
+        expect(await store.stagedBytes(upload.id, 2)).toBe(300);
+        // No claim at all: nothing is made.
+        expect(await store.keepStaged(upload.id, 3, 'ghost', 500)).toBe(false);
+        expect(await store.stagedBytes(upload.id, 3)).toBe(0);
+        expect(await store.listStaged(upload.id, 10)).toEqual([{ index: 2, bytes: 300 }]);
+      });
+
+      it('drops the count when the writer holding the chunk releases it', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.claimChunk(upload.id, 0, 'cut', Date.now() + hour);
+        expect(await store.keepStaged(upload.id, 0, 'cut', 4096)).toBe(true);
+        expect(await store.claimChunk(upload.id, 0, 'failed', Date.now() + hour)).toBe(true);
+        await store.releaseChunk(upload.id, 0, 'failed');
+        expect(await store.stagedBytes(upload.id, 0)).toBe(0);
+        expect(await store.listStaged(upload.id, 10)).toEqual([]);
+        expect(await store.claimChunk(upload.id, 0, 'fresh', Date.now() + hour)).toBe(true);
+        expect(await store.stagedBytes(upload.id, 0)).toBe(0); // a new row starts from nothing
+      });
+
+      it('drops the count when the chunk is recorded; the claim stays with its writer', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.claimChunk(upload.id, 0, 'cut', Date.now() + hour);
+        await store.claimChunk(upload.id, 1, 'cut', Date.now() + hour);
+        expect(await store.keepStaged(upload.id, 0, 'cut', 1000)).toBe(true);
+        expect(await store.keepStaged(upload.id, 1, 'cut', 2000)).toBe(true);
+        expect(await store.claimChunk(upload.id, 0, 'next', Date.now() + hour)).toBe(true);
+        expect(await store.recordChunk(upload.id, sampleChunk(0), upload.expiresAt, 'next')).toMatchObject({ outcome: 'recorded', chunksReceived: 1 });
+        expect(await store.stagedBytes(upload.id, 0)).toBe(0);
+        expect(await store.listStaged(upload.id, 10)).toEqual([{ index: 1, bytes: 2000 }]);
+        expect(await store.claimChunk(upload.id, 0, 'other', Date.now() + hour)).toBe(false); // still held by its writer
+        expect(await store.renewChunk(upload.id, 0, 'next', Date.now() + hour)).toBe(true);
+        // Recorded without a claim token, too.
+        expect(await store.recordChunk(upload.id, sampleChunk(1), upload.expiresAt)).toMatchObject({ outcome: 'recorded', chunksReceived: 2 });
+        expect(await store.stagedBytes(upload.id, 1)).toBe(0);
+        expect(await store.listStaged(upload.id, 10)).toEqual([]);
+      });
+
+      it('lists a chunk only while it is not recorded', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        // A writer cut after another path recorded the chunk under it.
+        await store.claimChunk(upload.id, 2, 'late', Date.now() + hour);
+        expect(await store.recordChunk(upload.id, sampleChunk(2), upload.expiresAt)).toMatchObject({ outcome: 'recorded' });
+        expect(await store.keepStaged(upload.id, 2, 'late', 700)).toBe(true);
+        expect(await store.listStaged(upload.id, 10)).toEqual([]);
+      });
+
+      it('lists staged chunks by index, at most `limit`, leaving out negative indexes and other uploads', async () => {
+        const upload = sampleUpload({ totalChunks: 8, size: 8 * chunkSize });
+        const other = sampleUpload();
+        await store.createUpload(upload);
+        await store.createUpload(other);
+        const until = Date.now() + hour;
+        for (const [index, bytes] of [[5, 50], [0, 10], [3, 30], [-1, 99], [streamWriterClaim, 98]] as const) {
+          expect(await store.claimChunk(upload.id, index, 'w', until)).toBe(true);
+          expect(await store.keepStaged(upload.id, index, 'w', bytes)).toBe(true);
+        }
+        await store.claimChunk(upload.id, 6, 'w', until); // held, nothing staged
+        await store.claimChunk(other.id, 1, 'w', until);
+        await store.keepStaged(other.id, 1, 'w', 11);
+        expect(await store.listStaged(upload.id, 10)).toEqual([
+          { index: 0, bytes: 10 },
+          { index: 3, bytes: 30 },
+          { index: 5, bytes: 50 },
+        ]);
+        expect(await store.listStaged(upload.id, 2)).toEqual([
+          { index: 0, bytes: 10 },
+          { index: 3, bytes: 30 },
+        ]);
+        expect(await store.listStaged(other.id, 10)).toEqual([{ index: 1, bytes: 11 }]);
+        expect(await store.stagedBytes(upload.id, -1)).toBe(99); // kept, just not listed
+      });
+
+      it('forgets staged counts with the claims when the upload ends', async () => {
+        const upload = sampleUpload();
+        await store.createUpload(upload);
+        await store.claimChunk(upload.id, 0, 'cut', Date.now() + hour);
+        await store.keepStaged(upload.id, 0, 'cut', 123);
+        expect(await store.transition(upload.id, ['uploading'], 'aborted')).toBe(true);
+        expect(await store.stagedBytes(upload.id, 0)).toBe(0);
+        expect(await store.listStaged(upload.id, 10)).toEqual([]);
+      });
+    });
+
     describe('leases', () => {
       it('gives a named lease to one holder until it expires or is released, and lets it renew', async () => {
         const until = Date.now() + hour;

@@ -89,11 +89,14 @@ export class FerryApi {
     return this.resolveUrls(res);
   }
 
-  async putChunk(uploadUrl: string, uploadId: string, index: number, chunk: ChunkBody, signal: AbortSignal): Promise<ChunkAck> {
+  /** Sends the chunk's bytes from `offset` on: the server keeps the first `offset` from a cut request. */
+  async putChunk(uploadUrl: string, uploadId: string, index: number, chunk: ChunkBody, signal: AbortSignal, offset = 0): Promise<ChunkAck> {
     // The chunk URL is the upload's own URL plus the protocol's chunk suffix.
     const url = uploadUrl + Paths.chunk(uploadId, index).slice(Paths.upload(uploadId).length);
-    const headers = { [ContentType]: MediaTypes.octets, [Headers.contentDigest]: chunk.digest };
-    const ack = await this.request('PUT', url, headers, ChunkAck, signal, chunk.bytes);
+    const headers: Record<string, string> = { [ContentType]: MediaTypes.octets, [Headers.contentDigest]: chunk.digest };
+    if (offset > 0) headers[Headers.chunkOffset] = String(offset);
+    const body = offset > 0 ? chunk.bytes.subarray(offset) : chunk.bytes;
+    const ack = await this.request('PUT', url, headers, ChunkAck, signal, body);
     if (ack.uploadId !== uploadId || ack.index !== index || ack.digest !== chunk.digest) {
       throw new UploadError('protocol', `PUT ${url}: the acknowledgement is for another chunk or digest.`);
     }

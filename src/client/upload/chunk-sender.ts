@@ -28,12 +28,19 @@ export interface ChunkSession {
   refreshStatus(signal: AbortSignal): Promise<UploadStatus>;
   /** Called with every acknowledgement. */
   onAck(ack: ChunkAck): void;
+  /** Bytes the server keeps of chunks part-way in (cut requests), by index, as the last status said. */
+  staged: Map<number, number>;
 }
 
 /** Skips chunks already done or an upload already finished; otherwise reads it. */
 export async function prepareChunk(ctx: UploadContext, s: ChunkSession, index: number, signal: AbortSignal): Promise<PreparedChunk | null> {
   if (s.ref.finished || ctx.progress.isDone(index)) return null;
   return readChunk(ctx, s.ref.plan, index, signal);
+}
+
+/** Where to continue a chunk the server keeps `kept` bytes of: 0 (the whole chunk) unless inside it. */
+function continueAt(kept: number | undefined, length: number): number {
+  return kept !== undefined && Number.isSafeInteger(kept) && kept > 0 && kept < length ? kept : 0;
 }
 
 /** Sends a prepared chunk until acknowledged (or found on the server); gives up per the retry policy. */
@@ -50,25 +57,42 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
         await s.refreshStatus(signal);
       }
       if (s.ref.finished || ctx.progress.isDone(index)) return;
-      if (previous?.kind === 'corrupt') body = await readChunk(ctx, s.ref.plan, index, signal);
-      ctx.progress.sending(length);
-      emitProgress(ctx);
-      const startedAt = clock.now();
-      let ack: ChunkAck;
-      try {
-        ack = await ctx.api.putChunk(s.ref.uploadUrl, s.ref.uploadId, index, body, signal);
-      } catch (e) {
-        if (e instanceof FerryError && e.code === 'upload-completed') {
-          await s.refreshStatus(signal);
-          return;
+      if (previous?.kind === 'corrupt') {
+        // Damaged bytes may be among those kept: send the whole chunk again.
+        s.staged.delete(index);
+        body = await readChunk(ctx, s.ref.plan, index, signal);
+      }
+      let ack: ChunkAck | null = null;
+      let from = 0;
+      let startedAt = 0;
+      // At most twice: once from where the last status said, once from where the server says it is.
+      for (let tries = 1; ack === null; tries++) {
+        from = continueAt(s.staged.get(index), length);
+        ctx.progress.sending(length - from);
+        emitProgress(ctx);
+        startedAt = clock.now();
+        try {
+          ack = await ctx.api.putChunk(s.ref.uploadUrl, s.ref.uploadId, index, body, signal, from);
+        } catch (e) {
+          if (e instanceof FerryError && e.code === 'upload-completed') {
+            await s.refreshStatus(signal);
+            return;
+          }
+          if (e instanceof FerryError && e.code === 'chunk-offset-mismatch' && tries < 2) {
+            const kept = e.extensions.staged;
+            if (typeof kept === 'number') s.staged.set(index, kept);
+            else s.staged.delete(index);
+            continue;
+          }
+          throw e;
+        } finally {
+          ctx.progress.sent(length - from);
         }
-        throw e;
-      } finally {
-        ctx.progress.sent(length);
       }
       acknowledged = true;
+      s.staged.delete(index);
       const now = clock.now();
-      if (!ack.duplicate) ctx.controller.onSuccess(length, now, now - startedAt);
+      if (!ack.duplicate) ctx.controller.onSuccess(length - from, now, now - startedAt);
       ctx.progress.chunkDone(index, length, now, true);
       s.onAck(ack);
       emitProgress(ctx);

@@ -12,10 +12,12 @@ import { chunkRange, missingChunks } from './plan.js';
 
 export async function sendMissing(ctx: UploadContext, ref: UploadRef, pending: number[]): Promise<Finished> {
   const { clock, random } = ctx.o.io;
+  const staged = new Map<number, number>();
   const session: ChunkSession = {
     ref,
-    refreshStatus: coalesce((signal) => fetchStatus(ctx, ref, signal)),
+    refreshStatus: coalesce((signal) => fetchStatus(ctx, ref, signal, staged)),
     onAck: (ack) => onAck(ref, ack),
+    staged,
   };
   // Each request in flight holds a chunk's buffer: the limit stays within the memory budget.
   ctx.controller.capInFlight(ref.plan.chunkSize);
@@ -77,8 +79,11 @@ const endedStates = {
   failed: 'upload-failed',
 } as const;
 
-/** GET status and take it in: chunks stored count as done, a complete upload is finished. */
-async function fetchStatus(ctx: UploadContext, ref: UploadRef, signal: AbortSignal): Promise<UploadStatus> {
+/**
+ * GET status and take it in: chunks stored count as done, a complete upload is finished, and `staged`
+ * becomes what the server keeps of chunks part-way in.
+ */
+async function fetchStatus(ctx: UploadContext, ref: UploadRef, signal: AbortSignal, staged?: Map<number, number>): Promise<UploadStatus> {
   const status = await ctx.api.status(ref.uploadUrl, signal);
   if (status.state === 'complete') {
     if (status.fileId === null || status.fileUrl === null) {
@@ -88,6 +93,8 @@ async function fetchStatus(ctx: UploadContext, ref: UploadRef, signal: AbortSign
   } else if (status.state !== 'uploading' && status.state !== 'completing') {
     throw new FerryError(endedStates[status.state], `The upload is ${status.state}.`);
   }
+  staged?.clear();
+  for (const part of status.staged ?? []) staged?.set(part.index, part.bytes);
   // 'completing': every chunk is in and a server is assembling the file; nothing is missing.
   const missing = new Set(status.state === 'uploading' ? missingChunks(status.missing, ref.plan.totalChunks) : []);
   const now = ctx.o.io.clock.now();

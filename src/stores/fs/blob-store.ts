@@ -31,6 +31,7 @@ const writeBatchBytes = 256 * KiB;
 
 /** Handles are upload ids and refs are file ids: plain names, never paths. */
 export class FsBlobStore implements BlobStore {
+  readonly stagesInPlace = true;
   readonly #uploads: string;
   readonly #files: string;
   readonly #fsync: boolean;

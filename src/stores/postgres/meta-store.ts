@@ -16,6 +16,7 @@ import type {
   ReservationLimits,
   ReservationResult,
   Reservations,
+  StagedChunk,
   StoredManifest,
   StreamStep,
   TransitionPatch,
@@ -160,7 +161,8 @@ const SQL = {
     ON CONFLICT (upload_id, idx) DO NOTHING RETURNING idx`,
   // Step 3: index $2 has arrived: the gap holding it (the last one starting at or before it) goes,
   // and what is left of it on either side comes back; then the counters and the expiry. A whole chunk is
-  // in: nothing of the next one is staged yet (stream uploads; always 0 for Ferry's own).
+  // in: nothing of the next one is staged yet (stream uploads; always 0 for Ferry's own), and what a cut
+  // writer had staged for this one is used up (Ferry's own; its claim row stays until its writer releases it).
   countChunk: `WITH g AS (
       SELECT first_idx, last_idx FROM upload_gaps WHERE upload_id = $1 AND first_idx <= $2::int ORDER BY first_idx DESC LIMIT 1
     ), gone AS (
@@ -171,6 +173,8 @@ const SQL = {
       INSERT INTO upload_gaps (upload_id, first_idx, last_idx)
       SELECT $1, s.f, s.l FROM gone CROSS JOIN LATERAL (VALUES (gone.first_idx, $2::int - 1), ($2::int + 1, gone.last_idx)) AS s (f, l)
       WHERE s.f <= s.l
+    ), unstaged AS (
+      UPDATE chunk_claims SET staged_bytes = 0 WHERE upload_id = $1 AND idx = $2::int AND staged_bytes > 0
     )
     UPDATE uploads SET chunks_received = chunks_received + 1, bytes_received = bytes_received + $3::bigint, staged_bytes = 0,
       updated_at = $4, expires_at = $5
@@ -194,6 +198,16 @@ const SQL = {
     WHERE chunk_claims.token = excluded.token OR chunk_claims.expires_at <= $5`,
   renew: 'UPDATE chunk_claims SET expires_at = $4 WHERE upload_id = $1 AND idx = $2 AND token = $3',
   release: 'DELETE FROM chunk_claims WHERE upload_id = $1 AND idx = $2 AND token = $3',
+  stagedBytes: 'SELECT staged_bytes FROM chunk_claims WHERE upload_id = $1 AND idx = $2',
+  // A cut writer keeps its bytes and gives the claim up: no holder ('' matches no writer's token, so its
+  // late release or renewal finds nothing) and expired, so the next claim takes the row, count and all.
+  keepStaged: `UPDATE chunk_claims SET staged_bytes = $4, token = '', expires_at = 0
+    WHERE upload_id = $1 AND idx = $2 AND token = $3`,
+  // A chunk recorded since is left out (a writer may have kept bytes of a chunk another one recorded).
+  listStaged: `SELECT idx, staged_bytes FROM chunk_claims c
+    WHERE upload_id = $1 AND idx >= 0 AND staged_bytes > 0
+      AND NOT EXISTS (SELECT 1 FROM chunks k WHERE k.upload_id = c.upload_id AND k.idx = c.idx)
+    ORDER BY idx LIMIT $2`,
   lease: `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
     WHERE leases.holder = excluded.holder OR leases.expires_at <= $4`,
@@ -391,6 +405,21 @@ class PgMetaStore implements PostgresMetaStore {
 
   async releaseChunk(uploadId: string, index: number, token: string): Promise<void> {
     await this.#q('release', [uploadId, index, token]);
+  }
+
+  async stagedBytes(uploadId: string, index: number): Promise<number> {
+    return (await this.#q<{ staged_bytes: number }>('stagedBytes', [uploadId, index])).rows[0]?.staged_bytes ?? 0;
+  }
+
+  // In a transaction, not #q: replayed after a lost reply, the statement would find the token gone and
+  // answer false for a count that was kept. A COMMIT whose reply is lost fails as OutcomeUnknownError.
+  async keepStaged(uploadId: string, index: number, token: string, bytes: number): Promise<boolean> {
+    return this.#tx(async (c) => ((await run(c, 'keepStaged', [uploadId, index, token, bytes])).rowCount ?? 0) > 0);
+  }
+
+  async listStaged(uploadId: string, limit: number): Promise<StagedChunk[]> {
+    const { rows } = await this.#q<{ idx: number; staged_bytes: number }>('listStaged', [uploadId, limit]);
+    return rows.map((r) => ({ index: r.idx, bytes: r.staged_bytes }));
   }
 
   async recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken?: string): Promise<RecordChunkResult> {

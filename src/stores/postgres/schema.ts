@@ -3,7 +3,7 @@ import type pg from 'pg';
 
 /**
  * Migration i brings the schema from version i to i + 1. Never edit a shipped entry; append one.
- * The tables hold what the SQLite store's hold (src/stores/sqlite/schema.ts), as its schema 6 has
+ * The tables hold what the SQLite store's hold (src/stores/sqlite/schema.ts), as its schema 7 has
  * them. Times are epoch ms and sizes bytes, as bigint; ids are text in the "C" collation, so that
  * pages and orderings by id are bytewise whatever the database's locale (as in SQLite). Metadata
  * is text, not jsonb: jsonb would reorder keys and refuse some strings JSON allows.
@@ -155,6 +155,11 @@ export const migrations: readonly string[] = [
   DROP INDEX uploads_unfinished;
   CREATE INDEX uploads_unfinished ON uploads (updated_at, id)
     WHERE (state = 'completing' OR (state = 'uploading' AND chunks_received = total_chunks)) AND role = 'file' AND NOT length_deferred;
+  `,
+  // 3: a Ferry chunk PUT cut part-way keeps the bytes that arrived: how many, on the chunk's claim row,
+  // so the next writer continues from there. Claims from before have nothing staged (the default).
+  `
+  ALTER TABLE chunk_claims ADD COLUMN staged_bytes bigint NOT NULL DEFAULT 0 CHECK (staged_bytes >= 0);
   `,
 ];
 

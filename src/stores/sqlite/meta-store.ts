@@ -14,6 +14,7 @@ import type {
   ReservationLimits,
   ReservationResult,
   Reservations,
+  StagedChunk,
   StoredManifest,
   StreamStep,
   TransitionPatch,
@@ -185,6 +186,22 @@ function prepareAll(db: Database.Database) {
     release: db.prepare<[...Key, string]>('DELETE FROM chunk_claims WHERE upload_id = ? AND idx = ? AND token = ?'),
     renew: db.prepare<[number, ...Key, string]>('UPDATE chunk_claims SET expires_at = ? WHERE upload_id = ? AND idx = ? AND token = ?'),
     claimToken: db.prepare<Key, { token: string }>('SELECT token FROM chunk_claims WHERE upload_id = ? AND idx = ?'),
+    stagedBytes: db.prepare<Key, { staged_bytes: number }>('SELECT staged_bytes FROM chunk_claims WHERE upload_id = ? AND idx = ?'),
+    // A cut writer keeps its bytes and gives the claim up: no holder ('' matches no writer's token, so its
+    // late release or renewal finds nothing) and expired, so the next claimChunk takes the row, count and all.
+    keepStaged: db.prepare<[{ id: string; idx: number; token: string; bytes: number }]>(
+      `UPDATE chunk_claims SET staged_bytes = @bytes, token = '', expires_at = 0
+       WHERE upload_id = @id AND idx = @idx AND token = @token`,
+    ),
+    // A chunk recorded since is left out (a writer may have kept bytes of a chunk another one recorded).
+    listStaged: db.prepare<[string, number], { idx: number; staged_bytes: number }>(
+      `SELECT idx, staged_bytes FROM chunk_claims c
+       WHERE upload_id = ? AND idx >= 0 AND staged_bytes > 0
+         AND NOT EXISTS (SELECT 1 FROM chunks k WHERE k.upload_id = c.upload_id AND k.idx = c.idx)
+       ORDER BY idx LIMIT ?`,
+    ),
+    // The chunk is recorded: what was staged for it is used up (the claim row stays until its writer releases it).
+    unstage: db.prepare<Key>('UPDATE chunk_claims SET staged_bytes = 0 WHERE upload_id = ? AND idx = ? AND staged_bytes > 0'),
     lease: db.prepare<[{ name: string; holder: string; expiresAt: number; now: number }]>(
       `INSERT INTO leases (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
@@ -300,6 +317,7 @@ export class SqliteMetaStore implements MetaStore {
       const inserted = sql.insertChunk.run(uploadId, chunk.index, chunk.size, chunk.digest, chunk.receipt);
       if (inserted.changes === 0) return { outcome: 'exists', existing: toChunk(sql.getChunk.get(uploadId, chunk.index)!) };
       closeGap(uploadId, chunk.index);
+      sql.unstage.run(uploadId, chunk.index);
       const counts = sql.countChunk.get({ size: chunk.size, now: this.#now(), expiresAt, id: uploadId })!;
       return { outcome: 'recorded', chunksReceived: counts.chunks_received, bytesReceived: counts.bytes_received };
     });
@@ -435,6 +453,22 @@ export class SqliteMetaStore implements MetaStore {
 
   async releaseChunk(uploadId: string, index: number, token: string): Promise<void> {
     this.#sql.release.run(uploadId, index, token);
+  }
+
+  async stagedBytes(uploadId: string, index: number): Promise<number> {
+    await this.#durable();
+    return this.#sql.stagedBytes.get(uploadId, index)?.staged_bytes ?? 0;
+  }
+
+  async keepStaged(uploadId: string, index: number, token: string, bytes: number): Promise<boolean> {
+    const kept = this.#sql.keepStaged.run({ id: uploadId, idx: index, token, bytes }).changes > 0;
+    if (kept) await this.#wal?.sync();
+    return kept;
+  }
+
+  async listStaged(uploadId: string, limit: number): Promise<StagedChunk[]> {
+    await this.#durable();
+    return this.#sql.listStaged.all(uploadId, limit).map((r) => ({ index: r.idx, bytes: r.staged_bytes }));
   }
 
   async recordChunk(uploadId: string, chunk: ChunkRecord, expiresAt: number, claimToken?: string): Promise<RecordChunkResult> {

@@ -199,6 +199,11 @@ export const migrations: readonly string[] = [
   ALTER TABLE uploads ADD COLUMN staged_bytes INTEGER NOT NULL DEFAULT 0 CHECK (staged_bytes >= 0);
   ALTER TABLE uploads ADD COLUMN concat_of TEXT;
   `,
+  // 7: a Ferry chunk PUT cut part-way keeps the bytes that arrived: how many, on the chunk's claim row,
+  // so the next writer continues from there. Claims from before have nothing staged (the default).
+  `
+  ALTER TABLE chunk_claims ADD COLUMN staged_bytes INTEGER NOT NULL DEFAULT 0 CHECK (staged_bytes >= 0);
+  `,
 ];
 
 export const schemaVersion = migrations.length;
