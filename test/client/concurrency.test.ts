@@ -1,7 +1,13 @@
 // The adaptive concurrency controller: the ramp on per-request rates (slow start against a modelled
 // link), AIMD on goodput, probing, error back-off, the memory ceiling, fixed mode, bounds.
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyController } from '../../src/client/engine/concurrency.js';
+import { ConcurrencyController, signalsLoad } from '../../src/client/engine/concurrency.js';
+import { classifyError } from '../../src/client/engine/retry.js';
+import { NetworkError } from '../../src/client/engine/errors.js';
+import { FerryError } from '../../src/protocol/index.js';
+
+/** A failure that says the server is overloaded (a 503). */
+const overloaded = classifyError(new FerryError('service-unavailable'));
 
 /**
  * Feeds one measurement window at the controller's current limit: `limit` completions spread over
@@ -81,39 +87,39 @@ describe('ConcurrencyController (auto)', () => {
     feedWindow(c, t, () => 4000);
     expect([c.limit, c.lastDecision]).toEqual([5, 'increase']);
     // A fall outside a probe still backs off (the previous test), and so does an error.
-    c.onFailure(t + 2000);
+    c.onFailure(t + 2000, overloaded);
     expect(c.limit).toBe(3); // 5 × 0.7
   });
 
   it('backs off on an error (to 0.7×), at most once per window, never below min', () => {
     const c = new ConcurrencyController({ initial: 16 });
-    c.onFailure(0);
+    c.onFailure(0, overloaded);
     expect(c.limit).toBe(11);
     expect(c.lastDecision).toBe('decrease-error');
     // The rest of a burst (requests already in flight) does not back off again.
-    c.onFailure(1);
-    c.onFailure(2);
+    c.onFailure(1, overloaded);
+    c.onFailure(2, overloaded);
     expect(c.limit).toBe(11);
     // After a window at the new limit, another error backs off again.
     // (The window's first measurement probes one more slot: 12, then the error: 8.)
     let t = feedWindow(c, 10, () => 1000);
-    c.onFailure(t);
+    c.onFailure(t, overloaded);
     expect(c.limit).toBe(8);
     for (let i = 0; i < 8; i++) {
       t = feedWindow(c, t, () => 1000);
-      c.onFailure(t);
+      c.onFailure(t, overloaded);
     }
     // An error every window: each window's probe and each error's backoff meet at 2, not at 1.
     expect(c.limit).toBe(2);
     const one = new ConcurrencyController({ initial: 3 });
-    for (let i = 0; i < 3; i++) one.onFailure(i * 10_000), feedWindow(one, i * 10_000 + 1, () => 1);
+    for (let i = 0; i < 3; i++) one.onFailure(i * 10_000, overloaded), feedWindow(one, i * 10_000 + 1, () => 1);
     expect(one.limit).toBeGreaterThanOrEqual(1);
   });
 
   it('after a decrease, measures a new baseline before judging goodput again', () => {
     const c = new ConcurrencyController({ initial: 8 });
     c.seed(8000, 1);
-    c.onFailure(0);
+    c.onFailure(0, overloaded);
     expect(c.limit).toBe(5);
     // Lower goodput at the lower limit is the new normal, not a fall.
     feedWindow(c, 0, () => 5000);
@@ -127,7 +133,7 @@ describe('ConcurrencyController (auto)', () => {
     expect(Math.max(...limits)).toBe(16);
     expect(limits.at(-1)).toBe(16);
     const small = new ConcurrencyController({ min: 2, max: 3 });
-    for (let i = 0; i < 10; i++) small.onFailure(i * 10_000), feedWindow(small, i * 10_000 + 1, () => 1);
+    for (let i = 0; i < 10; i++) small.onFailure(i * 10_000, overloaded), feedWindow(small, i * 10_000 + 1, () => 1);
     expect(small.limit).toBeGreaterThanOrEqual(2);
   });
 
@@ -242,7 +248,7 @@ describe('ConcurrencyController (ramp)', () => {
 
   it('an error backs off without ending the ramp (a cut connection is not a full link)', () => {
     const c = new ConcurrencyController({ initial: 10 });
-    c.onFailure(0);
+    c.onFailure(0, overloaded);
     expect(c.limit).toBe(7);
     expect(c.inRamp).toBe(true);
     c.onSuccess(8 * MiB, 100, 100);
@@ -298,7 +304,7 @@ describe('ConcurrencyController (fixed)', () => {
   it('keeps a fixed limit whatever happens', () => {
     const c = new ConcurrencyController({ mode: 3 });
     run(c, 10, (n) => n * 1000);
-    c.onFailure(0);
+    c.onFailure(0, overloaded);
     expect(c.limit).toBe(3);
     expect(c.adaptive).toBe(false);
   });
@@ -313,5 +319,25 @@ describe('ConcurrencyController (fixed)', () => {
     expect(() => new ConcurrencyController({ mode: 0 })).toThrow(RangeError);
     expect(() => new ConcurrencyController({ mode: 2.5 })).toThrow(RangeError);
     expect(() => new ConcurrencyController({ min: 4, max: 2 })).toThrow(RangeError);
+  });
+});
+
+describe('which failures back off', () => {
+  it('a connection broken mid-request does not; refusals, timeouts and overload answers do', () => {
+    const broken = classifyError(new NetworkError('socket hang up', { code: 'network' }));
+    expect(broken).toMatchObject({ kind: 'unreachable', broken: true });
+    expect(signalsLoad(broken)).toBe(false);
+    expect(signalsLoad(classifyError(new NetworkError('timed out', { timeout: true })))).toBe(true);
+    expect(signalsLoad(classifyError(new NetworkError('refused', { code: 'connection-refused' })))).toBe(true);
+    expect(signalsLoad(overloaded)).toBe(true);
+    expect(signalsLoad(classifyError(new FerryError('rate-limited')))).toBe(true);
+    expect(signalsLoad(classifyError(new FerryError('chunk-in-progress')))).toBe(false);
+
+    const c = new ConcurrencyController({ mode: 'auto', initial: 8, max: 16 });
+    c.begin(0);
+    c.onFailure(10, broken);
+    expect(c.limit).toBe(8);
+    c.onFailure(20, overloaded);
+    expect(c.limit).toBeLessThan(8);
   });
 });

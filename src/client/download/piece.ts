@@ -3,7 +3,7 @@
 // network leaves what it received (written, and fed to the hash) for the next one to continue from.
 import { FerryError, MiB } from '../../protocol/index.js';
 import type { Hasher } from '../engine/io.js';
-import { classifyError } from '../engine/retry.js';
+import { classifyError, type Failure } from '../engine/retry.js';
 import { emitProgress } from '../engine/transfer.js';
 import type { DownloadContext } from './context.js';
 import { DownloadError } from './errors.js';
@@ -174,14 +174,14 @@ function partsHasher(hasher: Hasher): PartsHasher {
 
 /**
  * How the retry loop names an attempt at bytes [start, end) of `piece` and what a failure tells: the
- * controller backs off (not for a busy server, which asked to wait) and the progress shows it.
+ * controller judges it (see signalsLoad) and the progress shows it.
  */
 export function rangeRetryHooks(ctx: DownloadContext, piece: Piece, start: number, end: number) {
   return {
     what: `chunk ${piece.index} (bytes ${start}-${end - 1})`,
     index: piece.index,
-    onFailure: (f: { kind: string }) => {
-      if (f.kind !== 'busy') ctx.controller.onFailure(ctx.o.io.clock.now());
+    onFailure: (f: Failure) => {
+      ctx.controller.onFailure(ctx.o.io.clock.now(), f);
       emitProgress(ctx);
     },
   };

@@ -10,6 +10,7 @@
 //   probe again.
 // A ceiling on the bytes in flight (`capInFlight`) keeps the limit within the client's memory.
 // Pure: time is passed in. Generic over what is transferred, so uploads and downloads share it.
+import type { Failure } from './retry.js';
 
 export type ConcurrencyMode = 'auto' | number;
 
@@ -81,6 +82,18 @@ export type ConcurrencyChange =
   | 'hold'
   | 'decrease-goodput'
   | 'decrease-error';
+
+/**
+ * Whether a failed request says the server or the path is overloaded, so fewer requests should be in
+ * flight: not a chunk another request is writing, nor a finished upload, nor a connection that broke
+ * mid-request. A break is the path losing one connection (a reset on a long, lossy link, a NAT or
+ * Wi-Fi hiccup), which fewer connections would not prevent; an outage shows as refusals and timeouts,
+ * and an overloaded server answers 429, 503 or 507.
+ */
+export function signalsLoad(failure: Pick<Failure, 'kind' | 'broken'>): boolean {
+  if (failure.kind === 'busy' || failure.kind === 'completed' || failure.kind === 'aborted') return false;
+  return !(failure.kind === 'unreachable' && failure.broken);
+}
 
 export class ConcurrencyController {
   private readonly opts: ConcurrencyOptions;
@@ -209,9 +222,9 @@ export class ConcurrencyController {
   }
 
   /** A request failed or timed out: back off, at most once per window (failures come in bursts). */
-  onFailure(now: number): void {
+  onFailure(now: number, failure: Pick<Failure, 'kind' | 'broken'>): void {
     // The ramp goes on: a cut connection is not a full link (the requests' rates tell that).
-    if (!this.adaptive || this.lastErrorWindow === this.windowId) return;
+    if (!this.adaptive || !signalsLoad(failure) || this.lastErrorWindow === this.windowId) return;
     this.decrease('decrease-error', now);
     // Requests already in flight may fail too; they say nothing about the new limit.
     this.lastErrorWindow = this.windowId;

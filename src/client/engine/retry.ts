@@ -75,6 +75,11 @@ export interface Failure {
    * resolve for now before the server ever answered: a few quick tries (policy.dnsAttempts).
    */
   unreachable?: 'hopeless' | 'dns';
+  /**
+   * For 'unreachable': the connection broke mid-request (reset, cut, closed early), as opposed to
+   * refused, unresolved or timed out.
+   */
+  broken?: boolean;
 }
 
 const transientStatuses = new Set([408, 429, 500, 507]);
@@ -124,6 +129,8 @@ function unreachable(error: NetworkError, answered: boolean): Failure {
       return answered ? { kind: 'unreachable', retryAfter: null } : { kind: 'unreachable', retryAfter: null, unreachable: 'hopeless' };
     case 'dns-temporary':
       return answered ? { kind: 'unreachable', retryAfter: null } : { kind: 'unreachable', retryAfter: null, unreachable: 'dns' };
+    case 'network':
+      return { kind: 'unreachable', retryAfter: null, broken: true };
     default:
       return { kind: 'unreachable', retryAfter: null };
   }

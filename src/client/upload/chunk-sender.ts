@@ -102,7 +102,7 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
       what: `chunk ${index}`,
       index,
       onFailure: (f) => {
-        if (f.kind !== 'busy' && f.kind !== 'completed') ctx.controller.onFailure(clock.now());
+        ctx.controller.onFailure(clock.now(), f);
         emitProgress(ctx);
       },
     },
