@@ -255,10 +255,10 @@ describe('ConcurrencyController (ramp)', () => {
     expect([c.limit, c.lastDecision]).toEqual([8, 'ramp']);
   });
 
-  it('on a long link the ramp starts from 8, within the ceiling, and only while it ramps', () => {
+  it('on a long link the ramp starts from 16, within the ceiling, and only while it ramps', () => {
     const c = new ConcurrencyController({ initial: 4 });
     c.onLongLink();
-    expect(c.limit).toBe(8);
+    expect(c.limit).toBe(16);
     const capped = new ConcurrencyController({ initial: 4 });
     capped.capInFlight(8 * MiB, 48 * MiB);
     capped.onLongLink();
@@ -280,7 +280,7 @@ describe('ConcurrencyController (ramp)', () => {
     expect(c.firstRequests(19, 2)).toBe(false);
     expect(c.limit).toBe(4);
     expect(c.firstRequests(30, 3)).toBe(true);
-    expect(c.limit).toBe(8);
+    expect(c.limit).toBe(16);
   });
 
   it('keeps limit × request size within the memory ceiling', () => {

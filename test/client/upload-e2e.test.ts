@@ -130,6 +130,23 @@ describe('upload against the real server', () => {
     expect(proxy.stats.bytesUp).toBeLessThan(data.length * 1.3);
   });
 
+  it('cuts a request that stalls and continues its chunk on a fresh connection', async () => {
+    const chunkSize = 256 * KiB;
+    const { server, data, path, resumeStore } = await fixture(16 * chunkSize);
+    // One connection freezes for two minutes once 600–700 KiB of it went up (after two whole chunks,
+    // so the client knows how long a chunk takes); without the stall watch the upload would wait for
+    // the per-request timeout, long past the test's.
+    const proxy = await startFaultProxy(server.url, { seed: 3, stallRate: 1, stallDirection: 'up', stallAfterBytes: [600 * KiB, 700 * KiB], stallMs: 120_000, maxFaults: 1 });
+    cleanups.push(() => proxy.close());
+    const handle = upload(path, { server: proxy.url, resumeStore, chunkSize, concurrency: 2, retry: { baseDelayMs: 5, maxDelayMs: 50 } });
+    const retries: string[] = [];
+    handle.on('retry', (r) => retries.push(String(r.error)));
+    const result = await handle.result;
+    expect(proxy.stats.faults.stall).toBe(1);
+    expect(retries.some((m) => m.includes('presumed stalled'))).toBe(true);
+    expect(Buffer.compare(await downloaded(result.fileUrl), data)).toBe(0);
+  }, 20_000);
+
   it('survives a server restart mid-upload', async () => {
     const first = await startTestServer();
     const { port, dataDir } = first;

@@ -96,7 +96,7 @@ describe('upload (fresh)', () => {
     }
   });
 
-  it('a resumed upload on a long link starts its ramp from 8 in flight, as a fresh one does', async () => {
+  it('a resumed upload on a long link starts its ramp from 16 in flight, as a fresh one does', async () => {
     const { server, source, options, store } = setup(40 * 4 * KiB);
     server.fault = (i) => (i === 2 ? 'internal-error' : undefined);
     await upload(source, { ...options, concurrency: 1, retry: { ...fast, maxAttempts: 1 } }).result.catch(() => {});
@@ -106,7 +106,7 @@ describe('upload (fresh)', () => {
     const result = await upload(source, { ...options, resumeStore: store }).result;
     expect(result.resumed).toBe(true);
     // 4 KiB chunks are too small to be rate samples: nothing but the long link raises the start above 4.
-    expect(server.maxInFlight).toBe(8);
+    expect(server.maxInFlight).toBe(16);
   });
 
   it('a file of one chunk goes in one request, its creation', async () => {

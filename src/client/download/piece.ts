@@ -4,6 +4,7 @@
 import { FerryError, MiB } from '../../protocol/index.js';
 import type { Hasher } from '../engine/io.js';
 import { classifyError, type Failure } from '../engine/retry.js';
+import { watchForStall } from '../engine/stall-watch.js';
 import { emitProgress } from '../engine/transfer.js';
 import type { DownloadContext } from './context.js';
 import { DownloadError } from './errors.js';
@@ -99,12 +100,14 @@ export class PieceAttempt implements RangeReader {
     const bytes = this.length - this.from;
     this.ctx.progress.sending(bytes);
     emitProgress(this.ctx);
+    const watch = watchForStall(this.ctx.controller.requestRate, bytes, this.ctx.o.io.clock, signal, `GET chunk ${this.piece.index}`);
     try {
-      await getRange(this.ctx, this.s, this.piece, this.from, this, signal);
+      await getRange(this.ctx, this.s, this.piece, this.from, this, watch.signal);
     } catch (e) {
       await this.failed(e, signal);
       throw e;
     } finally {
+      watch.stop();
       this.ctx.progress.sent(bytes);
     }
   }

@@ -1,6 +1,7 @@
 // One chunk: read and hash it, send it with retries, and never send what the server already has.
 import { FerryError, type ChunkAck, type UploadStatus } from '../../protocol/index.js';
 import { withRetry } from '../engine/retry-loop.js';
+import { watchForStall } from '../engine/stall-watch.js';
 import { emitProgress } from '../engine/transfer.js';
 import type { ChunkBody } from './api.js';
 import { type UploadContext, type UploadRef } from './context.js';
@@ -71,8 +72,9 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
         ctx.progress.sending(length - from);
         emitProgress(ctx);
         startedAt = clock.now();
+        const watch = watchForStall(ctx.controller.requestRate, length - from, clock, signal, `PUT chunk ${index}`);
         try {
-          ack = await ctx.api.putChunk(s.ref.uploadUrl, s.ref.uploadId, index, body, signal, from);
+          ack = await ctx.api.putChunk(s.ref.uploadUrl, s.ref.uploadId, index, body, watch.signal, from);
         } catch (e) {
           if (e instanceof FerryError && e.code === 'upload-completed') {
             await s.refreshStatus(signal);
@@ -86,6 +88,7 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
           }
           throw e;
         } finally {
+          watch.stop();
           ctx.progress.sent(length - from);
         }
       }
