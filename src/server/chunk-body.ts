@@ -18,28 +18,33 @@ export function checkDeclaredLength(req: IncomingMessage, expected: number): voi
 
 /**
  * Yields the body's bytes, updating `hash` and `onBytes` as they pass, and fails if the body is longer
- * or shorter than `expected` or the client goes away. The request is not destroyed on early exit, so
- * the server can still answer.
+ * or shorter than `expected` or the client goes away. The first `skip` bytes are counted but neither
+ * hashed nor yielded (a continuation from before what the server already keeps). The request is not
+ * destroyed on early exit, so the server can still answer.
  */
 export async function* verifiedBody(
   req: IncomingMessage,
   expected: number,
   hash: Hash,
   onBytes: (n: number) => void,
+  skip = 0,
 ): AsyncGenerator<Uint8Array> {
   let received = 0;
   // The piece that completes the chunk waits for the body's end: a reader that stops at the chunk's
   // length (stageChunk) would otherwise store a chunk whose body went on past it.
-  let last: Buffer | null = null;
+  let last: Uint8Array | null = null;
   for await (const part of bodyPieces(req)) {
     received += part.length;
     onBytes(part.length);
     if (received > expected) {
       throw new FerryError('chunk-too-long', `This chunk is ${expected} bytes; the body is longer.`, { expected });
     }
-    hash.update(part);
-    if (received === expected) last = part;
-    else yield part;
+    const from = received - part.length;
+    const kept = from >= skip ? part : part.subarray(Math.min(part.length, skip - from));
+    if (kept.length === 0) continue;
+    hash.update(kept);
+    if (received === expected) last = kept;
+    else yield kept;
   }
   if (received !== expected) {
     throw new FerryError('chunk-length-mismatch', `This chunk is ${expected} bytes; the body had ${received}.`, {

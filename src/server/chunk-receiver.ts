@@ -14,7 +14,7 @@ import {
 import type { BlobStoreOptions, ChunkPlace, ChunkRecord, UploadRecord } from '../stores/types.js';
 import { checkDeclaredLength, verifiedBody } from './chunk-body.js';
 import { completeUpload } from './completion.js';
-import { takeChunkLease } from './chunk-lease.js';
+import { chunkLeaseMs, takeChunkLease } from './chunk-lease.js';
 import type { ServerContext } from './context.js';
 import { isStorageFull } from './http.js';
 import { errorSummary, requestIdOf } from './request-log.js';
@@ -36,8 +36,11 @@ export async function receiveChunk(
   const started = ctx.now();
   const fields = { uploadId: upload.id, index, event: 'chunk', requestId: requestIdOf(req) };
   try {
+    // A retry can overtake the request it replaces (its connection broke, and this node is still
+    // keeping what arrived): it waits for it, within a lease's length, rather than meet its lease.
+    await ctx.goneWrites.settleChunk(upload.id, index, chunkLeaseMs(ctx));
     const work = storeChunk(ctx, req, upload, index, base);
-    ctx.goneWrites.track(upload.id, req.socket, work);
+    ctx.goneWrites.track(upload.id, index, req.socket, work);
     const result = await work;
     ctx.metrics.inc(result.status === 201 ? 'ferry_chunks_stored_total' : 'ferry_chunks_duplicate_total');
     if (result.status === 201) ctx.metrics.inc('ferry_chunk_bytes_stored_total', result.ack.size);
@@ -103,17 +106,18 @@ async function storeChunk(
     if (stored) return answerStored(upload, stored, expected, upload.chunksReceived, base);
     const place = { index, offset: index * upload.chunkSize, length };
     const hash = createHash('sha256');
-    if (from > 0) {
-      keep = await ctx.meta.stagedBytes(upload.id, index);
-      if (keep !== from) {
-        throw new FerryError('chunk-offset-mismatch', `The server keeps ${keep} bytes of chunk ${index}; Ferry-Chunk-Offset says ${from}.`, { staged: keep });
-      }
-      // The digest covers the whole chunk: the staged bytes are read back to hash them first.
-      for await (const piece of ctx.blobs.readStaged(upload.blobHandle, place, from)) hash.update(piece);
+    // A continuation builds on what earlier writers kept of the chunk; one that starts before its end
+    // (the client's status was older) has its first bytes skipped, not written twice. A whole chunk
+    // (no offset) is written whole, whatever is kept.
+    if (from > 0) keep = await ctx.meta.stagedBytes(upload.id, index);
+    if (keep < from) {
+      throw new FerryError('chunk-offset-mismatch', `The server keeps ${keep} bytes of chunk ${index}; Ferry-Chunk-Offset says ${from}.`, { staged: keep });
     }
-    const body = lease.guard(verifiedBody(req, length - from, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n)));
+    // The digest covers the whole chunk: the kept bytes are read back to hash them first.
+    if (keep > 0) for await (const piece of ctx.blobs.readStaged(upload.blobHandle, place, keep)) hash.update(piece);
+    const body = lease.guard(verifiedBody(req, length - from, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n), keep - from));
     const options = declared.algorithm === 'sha-256' ? { sha256: declared.base64 } : {};
-    const written = await writeChunk(ctx, upload, place, from, body, options).catch(async (error: unknown) => {
+    const written = await writeChunk(ctx, upload, place, keep, body, options).catch(async (error: unknown) => {
       // An abort or expiry that won the race has freed the upload's storage under this request.
       const current = error instanceof FerryError ? undefined : await ctx.meta.getUpload(upload.id);
       if (current && current.state !== 'uploading') throw closedUploadProblem(current);
@@ -157,7 +161,7 @@ async function storeChunk(
 }
 
 /**
- * Writes the chunk's bytes after the first `from` (already staged): its receipt, or why the body
+ * Writes the chunk's bytes after the first `have` (already staged): its receipt, or why the body
  * failed and how many bytes of the chunk are staged for a next writer. Where the blob store stages in
  * place, or the chunk is continued, a body cut part-way keeps what arrived. A body refused for what it
  * is (too long, too short) keeps only what was staged before it.
@@ -166,15 +170,15 @@ async function writeChunk(
   ctx: ServerContext,
   upload: UploadRecord,
   place: ChunkPlace,
-  from: number,
+  have: number,
   body: AsyncIterable<Uint8Array>,
   options: BlobStoreOptions,
 ): Promise<{ receipt: string } | { failure: unknown; kept: number }> {
-  if (from === 0 && !ctx.blobs.stagesInPlace) return { receipt: await ctx.blobs.putChunk(upload.blobHandle, place, body, options) };
-  const result = await ctx.blobs.stageChunk(upload.blobHandle, place, from, body, options);
+  if (have === 0 && !ctx.blobs.stagesInPlace) return { receipt: await ctx.blobs.putChunk(upload.blobHandle, place, body, options) };
+  const result = await ctx.blobs.stageChunk(upload.blobHandle, place, have, body, options);
   if (result.receipt !== null) return { receipt: result.receipt };
-  const failure = result.failure ?? new FerryError('chunk-length-mismatch', `Chunk ${place.index} is ${place.length} bytes; the body had ${result.staged - from}.`);
-  return { failure, kept: failure instanceof FerryError ? from : result.staged };
+  const failure = result.failure ?? new FerryError('chunk-length-mismatch', `Chunk ${place.index} is ${place.length} bytes; the body ended short.`);
+  return { failure, kept: failure instanceof FerryError ? have : result.staged };
 }
 
 /**

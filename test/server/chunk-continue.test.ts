@@ -89,13 +89,13 @@ describe('a chunk cut part-way', () => {
     expect(sha256Hex(file.bytes)).toBe(sha256Hex(data));
   });
 
-  it('refuses an offset the server does not keep (409, its count), changing nothing', async () => {
+  it('refuses an offset past what it keeps (409, its count), changing nothing', async () => {
     const data = randomData(2 * cs);
     const id = await newUpload(data);
     const chunk0 = chunkOf(data, cs, 0);
     await cutChunk(id, 0, chunk0, 64 * KiB);
     expect(await stagedOnceCut(id, 0)).toBe(64 * KiB);
-    const r = await putRest(id, 0, chunk0, 32 * KiB);
+    const r = await putRest(id, 0, chunk0, 96 * KiB);
     expect(r.status).toBe(409);
     expect(r.headers['content-type']).toContain('application/problem+json');
     expect(r.body).toMatchObject({ type: 'urn:ferry:problem:chunk-offset-mismatch', staged: 64 * KiB });
@@ -105,6 +105,37 @@ describe('a chunk cut part-way', () => {
     expect(other.body).toMatchObject({ type: 'urn:ferry:problem:chunk-offset-mismatch', staged: 0 });
     expect((await status(server.url, id)).body).toMatchObject({ missing: '0-1', staged: [{ index: 0, bytes: 64 * KiB }] });
     expect((await putRest(id, 0, chunk0, 64 * KiB)).status).toBe(201);
+  });
+
+  it('takes a body that starts before what it keeps (an older status), skipping the bytes it has', async () => {
+    const data = randomData(2 * cs);
+    const id = await newUpload(data);
+    const chunk0 = chunkOf(data, cs, 0);
+    await cutChunk(id, 0, chunk0, 64 * KiB);
+    expect(await stagedOnceCut(id, 0)).toBe(64 * KiB);
+    expect((await putRest(id, 0, chunk0, 16 * KiB)).status).toBe(201);
+    // The whole chunk (no offset), though part of it is kept: written whole.
+    const chunk1 = chunkOf(data, cs, 1);
+    await cutChunk(id, 1, chunk1, 100 * KiB);
+    expect(await stagedOnceCut(id, 1)).toBe(100 * KiB);
+    expect((await putChunk(server.url, id, 1, chunk1)).status).toBe(201);
+    expect((await status(server.url, id)).body.staged).toEqual([]);
+    const done = await status(server.url, id);
+    expect(done.body.state).toBe('complete');
+    expect(sha256Hex((await download(done.body.fileUrl)).bytes)).toBe(sha256Hex(data));
+  });
+
+  it('checks what it keeps, not the body\'s copy of it: a damaged kept byte fails the chunk, which starts over', async () => {
+    const data = randomData(cs);
+    const id = await newUpload(data);
+    const damaged = Buffer.from(data);
+    damaged[5] ^= 0xff;
+    await cutChunk(id, 0, damaged, 32 * KiB, { [Headers.contentDigest]: sha256Field(data) });
+    expect(await stagedOnceCut(id, 0)).toBe(32 * KiB);
+    const r = await putRest(id, 0, data, 16 * KiB);
+    expect(r.status).toBe(422);
+    expect((await status(server.url, id)).body).toMatchObject({ missing: '0', staged: [] });
+    expect((await putChunk(server.url, id, 0, data)).status).toBe(201);
   });
 
   it('keeps what it kept before when a continuation is refused for its length', async () => {

@@ -1,6 +1,7 @@
 // One chunk: read and hash it, send it with retries, and never send what the server already has.
 import { FerryError, type ChunkAck, type UploadStatus } from '../../protocol/index.js';
 import { withRetry } from '../engine/retry-loop.js';
+import { classifyError } from '../engine/retry.js';
 import { watchForStall } from '../engine/stall-watch.js';
 import { emitProgress } from '../engine/transfer.js';
 import type { ChunkBody } from './api.js';
@@ -25,8 +26,14 @@ export async function readChunk(ctx: UploadContext, plan: ChunkPlan, index: numb
 /** What a chunk sender needs besides the context: the upload and a shared status check. */
 export interface ChunkSession {
   ref: UploadRef;
-  /** GET status (coalesced across chunks), marking stored chunks done; see send.ts. */
-  refreshStatus(signal: AbortSignal): Promise<UploadStatus>;
+  /**
+   * GET status (coalesced across chunks), marking stored chunks done; see send.ts. With `after` (a
+   * statusMark() taken when a request failed), only a status asked after that mark will do: one
+   * already on its way may have been answered before the server kept that request's bytes.
+   */
+  refreshStatus(signal: AbortSignal, after?: number): Promise<UploadStatus>;
+  /** Marks now for refreshStatus(…, after). */
+  statusMark(): number;
   /** Called with every acknowledgement. */
   onAck(ack: ChunkAck): void;
   /** Bytes the server keeps of chunks part-way in (cut requests), by index, as the last status said. */
@@ -51,12 +58,17 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
   const length = chunk.bytes.byteLength;
   let body: ChunkBody = chunk;
   let acknowledged = false;
+  // The status was asked after the last attempt's connection broke (and said nothing new).
+  let asked = false;
+  // statusMark() when the last attempt failed.
+  let failedAt = 0;
   await withRetry(
     async (previous) => {
-      if (previous?.kind === 'unreachable') {
+      if (previous?.kind === 'unreachable' && !asked) {
         // The last attempt may have been stored before the connection broke: ask before resending.
-        await s.refreshStatus(signal);
+        await s.refreshStatus(signal, failedAt);
       }
+      asked = false;
       if (s.ref.finished || ctx.progress.isDone(index)) return;
       if (previous?.kind === 'corrupt') {
         // Damaged bytes may be among those kept: send the whole chunk again.
@@ -66,8 +78,10 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
       let ack: ChunkAck | null = null;
       let from = 0;
       let startedAt = 0;
-      // At most twice: once from where the last status said, once from where the server says it is.
-      for (let tries = 1; ack === null; tries++) {
+      // An offset the server disputes is corrected once. A connection that broke after the server
+      // kept more of the chunk is not a failure: the chunk goes on at once from there (on a lossy
+      // link a chunk may need several connections, and backing off between them would stall it).
+      for (let mismatches = 0; ack === null; ) {
         from = continueAt(s.staged.get(index), length);
         ctx.progress.sending(length - from);
         emitProgress(ctx);
@@ -76,15 +90,22 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
         try {
           ack = await ctx.api.putChunk(s.ref.uploadUrl, s.ref.uploadId, index, body, watch.signal, from);
         } catch (e) {
+          failedAt = s.statusMark();
           if (e instanceof FerryError && e.code === 'upload-completed') {
             await s.refreshStatus(signal);
             return;
           }
-          if (e instanceof FerryError && e.code === 'chunk-offset-mismatch' && tries < 2) {
+          if (e instanceof FerryError && e.code === 'chunk-offset-mismatch' && mismatches++ === 0) {
             const kept = e.extensions.staged;
             if (typeof kept === 'number') s.staged.set(index, kept);
             else s.staged.delete(index);
             continue;
+          }
+          if (classifyError(e, signal).broken && !signal.aborted) {
+            await s.refreshStatus(signal, failedAt);
+            if (s.ref.finished || ctx.progress.isDone(index)) return;
+            if (continueAt(s.staged.get(index), length) > from) continue;
+            asked = true;
           }
           throw e;
         } finally {

@@ -13,9 +13,11 @@ import { chunkRange, missingChunks } from './plan.js';
 export async function sendMissing(ctx: UploadContext, ref: UploadRef, pending: number[]): Promise<Finished> {
   const { clock, random } = ctx.o.io;
   const staged = new Map<number, number>();
+  const status = coalesce((signal) => fetchStatus(ctx, ref, signal, staged));
   const session: ChunkSession = {
     ref,
-    refreshStatus: coalesce((signal) => fetchStatus(ctx, ref, signal, staged)),
+    refreshStatus: status.get,
+    statusMark: status.mark,
     onAck: (ack) => onAck(ref, ack),
     staged,
   };
@@ -46,7 +48,7 @@ export async function sendMissing(ctx: UploadContext, ref: UploadRef, pending: n
     emitProgress(ctx);
     // No acknowledgement said "complete": a concurrent request finished it, or the server is still
     // assembling; or chunks were lost. Status tells which.
-    const status = await withRetry(() => session.refreshStatus(ctx.signal), ctx.retry, { what: 'GET upload status' }, ctx.signal);
+    const status = await withRetry(() => session.refreshStatus(ctx.signal, session.statusMark()), ctx.retry, { what: 'GET upload status' }, ctx.signal);
     if (ref.finished) return ref.finished;
     pending = missingChunks(status.missing, ref.plan.totalChunks);
     const lost = pending.filter((i) => ctx.progress.isDone(i));
@@ -107,13 +109,24 @@ async function fetchStatus(ctx: UploadContext, ref: UploadRef, signal: AbortSign
   return status;
 }
 
-/** Concurrent callers share one call in flight (many chunks failing at once ask status once). */
-function coalesce<T>(fn: (signal: AbortSignal) => Promise<T>): (signal: AbortSignal) => Promise<T> {
-  let inFlight: Promise<T> | null = null;
-  return (signal) => {
-    inFlight ??= fn(signal).finally(() => {
-      inFlight = null;
-    });
-    return inFlight;
+/**
+ * Concurrent callers share one call in flight (many chunks failing at once ask status once). A caller
+ * with `after` (a mark() it took) joins only a call made after that mark, else makes a new one.
+ */
+function coalesce<T>(fn: (signal: AbortSignal) => Promise<T>): { get(signal: AbortSignal, after?: number): Promise<T>; mark(): number } {
+  let calls = 0;
+  let inFlight: { n: number; result: Promise<T> } | null = null;
+  return {
+    mark: () => calls,
+    get(signal, after = -1) {
+      if (inFlight !== null && inFlight.n > after) return inFlight.result;
+      const call = { n: ++calls, result: fn(signal) };
+      inFlight = call;
+      void call.result.then(
+        () => inFlight === call && (inFlight = null),
+        () => inFlight === call && (inFlight = null),
+      );
+      return call.result;
+    },
   };
 }
