@@ -109,6 +109,33 @@ describe('upload (fresh)', () => {
     expect(server.maxInFlight).toBe(16);
   });
 
+  it('continues a chunk cut part-way from what the server kept, asking a status made after the cut', async () => {
+    const { server, data, source, options } = setup(3 * 4 * KiB, { concurrency: 2 });
+    server.fault = (i, attempt) => (attempt === 1 && i <= 1 ? { cutAfter: i === 0 ? 1000 : 2000 } : undefined);
+    // Chunk 1 is cut while the status chunk 0's cut asked for is on its way, answered as of before
+    // chunk 1's cut: joining it, chunk 1 would go again whole.
+    let statusTaken!: () => void;
+    const taken = new Promise<void>((resolve) => (statusTaken = resolve));
+    let chunk1Cut!: () => void;
+    const cut = new Promise<void>((resolve) => (chunk1Cut = resolve));
+    let held = false;
+    server.beforeStatusAnswer = async () => {
+      if (held) return;
+      held = true;
+      statusTaken();
+      await cut;
+    };
+    server.beforePut = async (i, attempt) => {
+      if (i !== 1 || attempt !== 1) return;
+      await taken;
+      setImmediate(chunk1Cut); // once the client has taken in this cut
+    };
+    const result = await upload(source, options).result;
+    expect(server.putOffsets.filter((p) => !p.endsWith('@0'))).toEqual(expect.arrayContaining(['0@1000', '1@2000']));
+    expect(server.putOffsets.filter((p) => p.startsWith('1@'))).toEqual(['1@0', '1@2000']);
+    expect(byteDifference(server.fileBytes(result.uploadId), data)).toBeNull();
+  });
+
   it('a file of one chunk goes in one request, its creation', async () => {
     const { server, data, source, options } = setup(3 * KiB);
     const result = await upload(source, options).result;

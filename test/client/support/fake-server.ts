@@ -25,7 +25,9 @@ export type Fault =
   | 'digest-mismatch'
   | 'unavailable'
   | 'internal-error'
-  | 'in-progress';
+  | 'in-progress'
+  /** Keep the first `cutAfter` bytes of the body (staged, as the real server does), then break the connection. */
+  | { cutAfter: number };
 
 interface Upload {
   id: string;
@@ -34,6 +36,8 @@ interface Upload {
   totalChunks: number;
   state: UploadState;
   chunks: Map<number, { digest: string; bytes: Uint8Array }>;
+  /** The first bytes of chunks cut part-way, by index. */
+  staged: Map<number, Uint8Array>;
   fileId: string | null;
 }
 
@@ -50,6 +54,12 @@ export class FakeServer {
   latencyMs = 0;
   /** Decides a fault for a chunk PUT (index, attempt number from 1); undefined = behave. */
   fault: (index: number, attempt: number) => Fault | undefined = () => undefined;
+  /** Awaited before a chunk PUT is handled (to order it against other requests). */
+  beforePut: (index: number, attempt: number) => Promise<void> = async () => {};
+  /** Awaited after a status is taken and before it is answered (the answer is as of the request). */
+  beforeStatusAnswer: () => Promise<void> = async () => {};
+  /** Chunk PUTs as `${index}@${Ferry-Chunk-Offset or 0}`, in order. */
+  readonly putOffsets: string[] = [];
   caps: Capabilities = {
     protocol: 'ferry',
     version: 1,
@@ -111,7 +121,11 @@ export class FakeServer {
     const m = /^\/uploads\/([^/]+)(?:\/chunks\/(\d+))?$/.exec(path);
     const u = m ? this.uploads.get(m[1]!) : undefined;
     if (!m || !u) throw new FerryError('upload-not-found');
-    if (m[2] === undefined && method === 'GET') return json(200, this.status(u));
+    if (m[2] === undefined && method === 'GET') {
+      const status = this.status(u);
+      await this.beforeStatusAnswer();
+      return json(200, status);
+    }
     if (m[2] === undefined && method === 'DELETE') {
       u.state = 'aborted';
       return new Response(null, { status: 204 });
@@ -121,13 +135,26 @@ export class FakeServer {
       const key = `${u.id}:${index}`;
       const attempt = (this.puts.get(key) ?? 0) + 1;
       this.puts.set(key, attempt);
+      await this.beforePut(index, attempt);
+      const offset = Number(headers.get(Headers.chunkOffset) ?? 0);
+      this.putOffsets.push(`${index}@${offset}`);
+      const kept = u.staged.get(index) ?? new Uint8Array(0);
+      if (offset > kept.length) throw new FerryError('chunk-offset-mismatch', undefined, { staged: kept.length });
       const fault = this.fault(index, attempt);
+      if (typeof fault === 'object') {
+        const arrived = body.subarray(0, fault.cutAfter);
+        u.staged.set(index, offset > 0 ? concat(kept.subarray(0, offset), arrived) : arrived);
+        throw new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+      }
+      // A continuation: the kept bytes, then the body from where they end.
+      const whole = offset > 0 ? concat(kept, body.subarray(kept.length - offset)) : body;
+      u.staged.delete(index);
       if (fault === 'network-error') throw new TypeError('fetch failed');
       if (fault === 'digest-mismatch') throw new FerryError('digest-mismatch');
       if (fault === 'unavailable') throw new FerryError('service-unavailable');
       if (fault === 'internal-error') throw new FerryError('internal-error');
       if (fault === 'in-progress') throw new FerryError('chunk-in-progress', undefined, { retryAfter: '0' });
-      const { status, ack } = this.store(u, index, body, headers.get(Headers.contentDigest)!, false);
+      const { status, ack } = this.store(u, index, whole, headers.get(Headers.contentDigest)!, false);
       if (fault === 'lost-response') throw new TypeError('fetch failed', { cause: new Error('ECONNRESET') });
       return json(status, ack);
     }
@@ -135,7 +162,7 @@ export class FakeServer {
   }
 
   private create(req: CreateUploadRequest, chunkSize: number): Upload {
-    const u: Upload = { id: randomUUID(), req, chunkSize, totalChunks: chunkCount(req.size, chunkSize), state: 'uploading', chunks: new Map(), fileId: null };
+    const u: Upload = { id: randomUUID(), req, chunkSize, totalChunks: chunkCount(req.size, chunkSize), state: 'uploading', chunks: new Map(), staged: new Map(), fileId: null };
     this.uploads.set(u.id, u);
     return u;
   }
@@ -189,12 +216,20 @@ export class FakeServer {
       chunksReceived: u.chunks.size,
       bytesReceived: [...u.chunks.values()].reduce((n, c) => n + c.bytes.length, 0),
       missing: u.state === 'complete' ? '' : formatIndexRanges(missingIndexes(u.totalChunks, u.chunks.keys())),
+      staged: [...u.staged].filter(([, b]) => b.length > 0).map(([index, b]) => ({ index, bytes: b.length })),
       createdAt: new Date().toISOString(),
       expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
       fileId: u.fileId,
       fileUrl: u.fileId ? `/files/${u.fileId}` : null,
     };
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 function json(status: number, body: unknown): Response {
