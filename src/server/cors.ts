@@ -54,6 +54,8 @@ const allowedHeaders = [
   Headers.contentDigest,
   Headers.version,
   Headers.uploadParams,
+  // A page continuing a chunk cut part-way (see docs/protocol.md).
+  Headers.chunkOffset,
   'range',
   'if-range',
   'if-none-match',

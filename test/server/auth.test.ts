@@ -380,6 +380,7 @@ describe('CORS', () => {
     expect(pre.status).toBe(204);
     expect(pre.headers['access-control-allow-origin']).toBe('https://app.example');
     expect(String(pre.headers['access-control-allow-headers'])).toContain('authorization');
+    expect(String(pre.headers['access-control-allow-headers'])).toContain('ferry-chunk-offset');
     const other = await call(cors.url, 'OPTIONS', Paths.uploads, { headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
     const denied = await call(cors.url, 'GET', '/files', { headers: { origin: 'https://app.example' } });
