@@ -125,9 +125,10 @@ describe('upload against the real server', () => {
     expect(proxy.stats.faults.cut).toBe(10);
     expect(Buffer.compare(await downloaded(result.fileUrl), data)).toBe(0);
     expect(continued).toBeGreaterThanOrEqual(5);
-    // Sent whole again, the cut chunks would have crossed 1.5–1.7 times; continued, what crosses twice is
-    // headers and what the proxy had handed the server's socket but the server had not read at a cut.
-    expect(proxy.stats.bytesUp).toBeLessThan(data.length * 1.3);
+    // Sent whole again, the cut chunks make 1.62–1.64 times the file cross the proxy (measured with the
+    // client's continuation turned off); continued, 1.16–1.27 (what crosses twice is headers and what
+    // the proxy had handed the server's socket but the server had not read at a cut).
+    expect(proxy.stats.bytesUp).toBeLessThan(data.length * 1.45);
   });
 
   it('cuts a request that stalls and continues its chunk on a fresh connection', async () => {

@@ -4,7 +4,6 @@
 import { FerryError, MiB } from '../../protocol/index.js';
 import type { Hasher } from '../engine/io.js';
 import { classifyError, type Failure } from '../engine/retry.js';
-import { watchForStall } from '../engine/stall-watch.js';
 import { emitProgress } from '../engine/transfer.js';
 import type { DownloadContext } from './context.js';
 import { DownloadError } from './errors.js';
@@ -100,14 +99,16 @@ export class PieceAttempt implements RangeReader {
     const bytes = this.length - this.from;
     this.ctx.progress.sending(bytes);
     emitProgress(this.ctx);
-    const watch = watchForStall(this.ctx.controller.requestRate, bytes, this.ctx.o.io.clock, signal, `GET chunk ${this.piece.index}`);
+    // No stall watch (see stall-watch.ts) here: a download sees its bytes arrive, and its idle
+    // watchdog (http.ts) cuts a connection that stops. Measured on the lossy WAN link, cutting ranges
+    // that ran 3× longer than the last ones took fetched more twice and finished later (8.9 % and
+    // 3.61 s against 3.3 % and 3.14 s, median of 3).
     try {
-      await getRange(this.ctx, this.s, this.piece, this.from, this, watch.signal);
+      await getRange(this.ctx, this.s, this.piece, this.from, this, signal);
     } catch (e) {
       await this.failed(e, signal);
       throw e;
     } finally {
-      watch.stop();
       this.ctx.progress.sent(bytes);
     }
   }

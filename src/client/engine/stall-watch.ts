@@ -2,8 +2,8 @@
 // requests have lately moved, and `slackMs` more. Its signal then aborts with a broken-connection
 // NetworkError, so the retry goes at once on a fresh connection (and does not back the concurrency
 // off). A stalled connection on a lossy path would otherwise hold its request, often the transfer's
-// last, until the per-request timeout; cut, an upload's server keeps what arrived and the retry
-// continues the chunk, a download keeps what it has and asks for the rest.
+// last, until the per-request timeout; cut, the server keeps what arrived and the retry continues
+// the chunk. Uploads only: a download sees its bytes arrive and has an idle watchdog instead.
 import { NetworkError } from './errors.js';
 import type { Clock } from './io.js';
 
