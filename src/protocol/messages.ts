@@ -42,8 +42,8 @@ export const UploadStatus = z.object({
   missing: z.string(),
   /**
    * Missing chunks the server has part of: the first `bytes` bytes of chunk `index` arrived in a
-   * request that was cut, and are kept. PUT the rest with Ferry-Chunk-Offset: bytes. Absent from
-   * servers that keep no part of a cut chunk.
+   * request that was cut, and are kept. PUT the rest with Ferry-Chunk-Offset: bytes. Empty where the
+   * blob store keeps no part of a cut chunk (S3); absent from servers before this field.
    */
   staged: z.array(z.object({ index: z.number().int().nonnegative(), bytes: z.number().int().positive() })).optional(),
   createdAt: z.string(),

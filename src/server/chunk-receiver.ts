@@ -11,10 +11,10 @@ import {
   Paths,
   type ChunkAck,
 } from '../protocol/index.js';
-import type { BlobStoreOptions, ChunkPlace, ChunkRecord, UploadRecord } from '../stores/types.js';
+import type { BlobStoreOptions, ChunkPlace, ChunkRecord, StagedResult, UploadRecord } from '../stores/types.js';
 import { checkDeclaredLength, verifiedBody } from './chunk-body.js';
 import { completeUpload } from './completion.js';
-import { chunkLeaseMs, takeChunkLease } from './chunk-lease.js';
+import { chunkLeaseMs, takeChunkLease, type ChunkLease } from './chunk-lease.js';
 import type { ServerContext } from './context.js';
 import { isStorageFull } from './http.js';
 import { errorSummary, requestIdOf } from './request-log.js';
@@ -117,7 +117,7 @@ async function storeChunk(
     if (keep > 0) for await (const piece of ctx.blobs.readStaged(upload.blobHandle, place, keep)) hash.update(piece);
     const body = lease.guard(verifiedBody(req, length - from, hash, (n) => ctx.metrics.inc('ferry_chunk_bytes_received_total', n), keep - from));
     const options = declared.algorithm === 'sha-256' ? { sha256: declared.base64 } : {};
-    const written = await writeChunk(ctx, upload, place, keep, body, options).catch(async (error: unknown) => {
+    const written = await writeChunk(ctx, upload, place, keep, body, options, lease).catch(async (error: unknown) => {
       // An abort or expiry that won the race has freed the upload's storage under this request.
       const current = error instanceof FerryError ? undefined : await ctx.meta.getUpload(upload.id);
       if (current && current.state !== 'uploading') throw closedUploadProblem(current);
@@ -173,9 +173,27 @@ async function writeChunk(
   have: number,
   body: AsyncIterable<Uint8Array>,
   options: BlobStoreOptions,
+  lease: ChunkLease,
 ): Promise<{ receipt: string } | { failure: unknown; kept: number }> {
   if (have === 0 && !ctx.blobs.stagesInPlace) return { receipt: await ctx.blobs.putChunk(upload.blobHandle, place, body, options) };
-  const result = await ctx.blobs.stageChunk(upload.blobHandle, place, have, body, options);
+  // Should the body fail, what arrived is written only while this request still holds the lease: a
+  // writer taken over (its body stalled, then broke) must not write over its successor's chunk.
+  const fence = new AbortController();
+  async function* fenced(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* body;
+    } catch (error) {
+      if (!(await lease.confirm())) fence.abort(error);
+      throw error;
+    }
+  }
+  let result: StagedResult;
+  try {
+    result = await ctx.blobs.stageChunk(upload.blobHandle, place, have, fenced(), { ...options, signal: fence.signal });
+  } catch (error) {
+    if (fence.signal.aborted) throw new FerryError('chunk-in-progress', `Chunk ${place.index} was taken over by another request while this one stalled.`, { retryAfter: 1 });
+    throw error;
+  }
   if (result.receipt !== null) return { receipt: result.receipt };
   const failure = result.failure ?? new FerryError('chunk-length-mismatch', `Chunk ${place.index} is ${place.length} bytes; the body ended short.`);
   return { failure, kept: failure instanceof FerryError ? have : result.staged };
@@ -183,13 +201,13 @@ async function writeChunk(
 
 /**
  * The Ferry-Chunk-Offset header: 0 when absent, else the bytes of the chunk the client says the server
- * keeps, at least 1 and below the chunk's length (a whole chunk is not continued).
+ * keeps: 0, or below the chunk's length (a whole chunk is not continued).
  */
 function chunkOffset(header: string | string[] | undefined, length: number): number {
   if (header === undefined) return 0;
   const text = Array.isArray(header) ? header.join(',') : header;
   const offset = /^\d{1,15}$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!(offset >= 0 && offset < length)) {
+  if (!(offset === 0 || (offset > 0 && offset < length))) {
     throw new FerryError('invalid-chunk-offset', `Ferry-Chunk-Offset "${text.slice(0, 40)}" is not a byte offset inside this ${length}-byte chunk.`);
   }
   return offset;

@@ -149,11 +149,18 @@ describe('storage failures (found by the disk-full and fuzz scenarios)', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const s = await serverWith(dataDir, ({ blobs }) => {
+      // The file store takes chunks through stageChunk (it stages in place); others through putChunk.
       const put = blobs.putChunk.bind(blobs);
       blobs.putChunk = async (...args) => {
         reached();
         await gate;
         return put(...args);
+      };
+      const stage = blobs.stageChunk.bind(blobs);
+      blobs.stageChunk = async (...args) => {
+        reached();
+        await gate;
+        return stage(...args);
       };
     });
     const data = seededBytes(8 * KiB, 2);

@@ -27,6 +27,12 @@ const otherTools: Record<string, { tool: string; source?: string }> = {
   '--out': { tool: 'npm run bench', source: 'bench/run.ts' },
   '--wan-size': { tool: 'npm run bench', source: 'bench/run.ts' },
   '--wan-rounds': { tool: 'npm run bench', source: 'bench/run.ts' },
+  '--profile': { tool: 'bench/tools/link-ramp.ts, link-ceiling.ts', source: 'bench/tools/link-ramp.ts' },
+  '--dir': { tool: 'bench/tools/link-ramp.ts, link-ceiling.ts', source: 'bench/tools/link-ramp.ts' },
+  '--total': { tool: 'bench/tools/link-ramp.ts, link-ceiling.ts', source: 'bench/tools/link-ramp.ts' },
+  '--request': { tool: 'bench/tools/link-ramp.ts', source: 'bench/tools/link-ramp.ts' },
+  '--start': { tool: 'bench/tools/link-ramp.ts', source: 'bench/tools/link-ramp.ts' },
+  '--n': { tool: 'bench/tools/link-ceiling.ts', source: 'bench/tools/link-ceiling.ts' },
   '--max-tries': { tool: 'aria2c (the bench WAN rows)' },
   '--retry': { tool: 'curl (the bench WAN rows)' },
 };

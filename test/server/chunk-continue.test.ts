@@ -196,4 +196,36 @@ describe('a chunk cut part-way', () => {
     expect(r).toBe(400);
     expect((await status(server.url, id)).body).toMatchObject({ missing: '0', staged: [] });
   });
+
+  it('a writer taken over while it stalled writes nothing of what it held when its connection finally breaks', async () => {
+    const quick = await startTestServer({ chunkTakeoverSeconds: 0.2 });
+    try {
+      const data = randomData(cs);
+      const id = (await create(quick.url, { name: 'late.bin', size: data.length, chunkSize: cs })).body.uploadId as string;
+      // W1 sends 100 KiB of other bytes and then nothing: they wait in the store's write batch.
+      const other = randomData(100 * KiB);
+      const w1 = request(new URL(Paths.chunk(id, 0), quick.url), {
+        method: 'PUT',
+        agent: false,
+        headers: { [Headers.contentDigest]: sha256Field(data), 'content-length': data.length },
+      });
+      w1.on('error', () => {});
+      w1.flushHeaders();
+      await new Promise<void>((resolve) => w1.write(other, () => resolve()));
+      await expect.poll(() => quick.ctx.metrics.get('ferry_chunk_bytes_received_total')).toBe(other.length);
+      // W2 takes the chunk over once W1's lease lapsed (until then: 409, as a client retries), stores
+      // it, and the upload completes.
+      const put = () => call(quick.url, 'PUT', Paths.chunk(id, 0), { headers: { [Headers.contentDigest]: sha256Field(data), 'content-length': data.length }, body: data });
+      let w2 = await put();
+      for (let i = 0; i < 50 && w2.status === 409; i++) w2 = await put();
+      expect(w2.status).toBe(201);
+      expect(w2.body.complete).toBe(true);
+      // Now W1's connection breaks: what it held must not land in the file.
+      w1.destroy();
+      await expect.poll(() => quick.ctx.chunkWrites.size).toBe(0);
+      expect(sha256Hex((await download(w2.body.fileUrl)).bytes)).toBe(sha256Hex(data));
+    } finally {
+      await quick.dispose();
+    }
+  });
 });

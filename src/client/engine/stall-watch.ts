@@ -14,7 +14,11 @@ export interface StallWatch {
   stop(): void;
 }
 
-export const stallPolicy = { factor: 3, slackMs: 1_000 } as const;
+/**
+ * 3 s of slack: the server may hold a request on purpose for up to a chunk lease (2 s by default)
+ * while the request it replaces winds down, and a flush takes its time.
+ */
+export const stallPolicy = { factor: 3, slackMs: 3_000 } as const;
 
 /**
  * Watches a request of `bytes` bytes, given the recent per-request rate (bytes/ms, null: none known

@@ -78,9 +78,9 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
       let ack: ChunkAck | null = null;
       let from = 0;
       let startedAt = 0;
-      // An offset the server disputes is corrected once. A connection that broke after the server
-      // kept more of the chunk is not a failure: the chunk goes on at once from there (on a lossy
-      // link a chunk may need several connections, and backing off between them would stall it).
+      // An offset the server disputes is corrected once, then the whole chunk goes. A connection that
+      // broke after the server kept more of the chunk is not a failure: the chunk goes on at once from
+      // there (on a lossy link a chunk may need several connections; backing off between them stalls it).
       for (let mismatches = 0; ack === null; ) {
         from = continueAt(s.staged.get(index), length);
         ctx.progress.sending(length - from);
@@ -95,9 +95,10 @@ export async function sendChunk(ctx: UploadContext, s: ChunkSession, chunk: Prep
             await s.refreshStatus(signal);
             return;
           }
-          if (e instanceof FerryError && e.code === 'chunk-offset-mismatch' && mismatches++ === 0) {
+          if (e instanceof FerryError && e.code === 'chunk-offset-mismatch' && mismatches++ < 2) {
+            // From where the server says it is; should that move again, the whole chunk.
             const kept = e.extensions.staged;
-            if (typeof kept === 'number') s.staged.set(index, kept);
+            if (typeof kept === 'number' && mismatches === 1) s.staged.set(index, kept);
             else s.staged.delete(index);
             continue;
           }

@@ -116,12 +116,14 @@ export class FsBlobStore implements BlobStore {
         try {
           // Cut part-way, what the body yielded before is kept.
           drained = await drainStagedBody(place, have, body, options.signal, (piece) => out.push(piece));
+          // A writer that lost its right to the chunk while its body failed writes nothing it still
+          // holds: those bytes could land over what its successor wrote, checked and recorded since.
+          options.signal?.throwIfAborted();
           await out.finish();
         } catch (e) {
           await out.settle(); // never close the file under a write in flight
           throw e;
         }
-        // A writer that lost its right to the chunk while its body failed leaves what another owns alone.
         options.signal?.throwIfAborted();
         if (this.#fsync) await fh.datasync();
       });
@@ -145,13 +147,13 @@ export class FsBlobStore implements BlobStore {
     const target = this.#filePath(fileId);
     const end = fileEnd(receipts);
     try {
-      if (end !== null) {
+      if (end !== null && (await stat(part)).size > end) {
         // A stream upload's file ends where its last chunk ends, whatever was staged past it and never
         // recorded (a body refused by its checksum that ran into the next chunks, then a shorter
-        // length; a deferred file begun empty grows with every write). Cut before the rename, so a
-        // completed file is never longer than its record; a retried complete finds it renamed.
+        // length). Cut before the rename, so a completed file is never longer than its record; a
+        // retried complete finds it renamed. (Staged Ferry chunks end where the file does: no cut.)
         await withFile(part, 'r+', async (fh) => {
-          if ((await fh.stat()).size > end) await fh.truncate(end);
+          await fh.truncate(end);
           if (this.#fsync) await fh.datasync();
         });
       } else if (this.#fsync) {
@@ -270,10 +272,11 @@ function checkPlace(place: ChunkPlace): void {
 }
 
 /**
- * The receipt of a chunk made whole by stageChunk (stream uploads): where the chunk ends in the file.
- * Stream uploads store their chunks in order, the last one last, so the last chunk's receipt says where
- * the file ends; complete() cuts anything staged past it. putChunk's receipt stays '' (a Ferry upload's
- * file is begun at its exact size and only ever written inside it).
+ * The receipt of a chunk made whole by stageChunk: where the chunk ends in the file. Stream uploads
+ * store their chunks in order, the last one last, so the last chunk's receipt says where the file
+ * ends; complete() cuts anything staged past it. Ferry uploads' chunks are staged too (this store
+ * stages in place); their file is begun at its exact size and only ever written inside it, so the
+ * last chunk ends where the file does. putChunk's receipt is ''.
  */
 function endReceipt(place: ChunkPlace): string {
   return `end:${place.offset + place.length}`;
