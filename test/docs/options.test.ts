@@ -27,6 +27,7 @@ const otherTools: Record<string, { tool: string; source?: string }> = {
   '--out': { tool: 'npm run bench', source: 'bench/run.ts' },
   '--wan-size': { tool: 'npm run bench', source: 'bench/run.ts' },
   '--wan-rounds': { tool: 'npm run bench', source: 'bench/run.ts' },
+  '--wan-profiles': { tool: 'npm run bench', source: 'bench/run.ts' },
   '--profile': { tool: 'bench/tools/link-ramp.ts, link-ceiling.ts', source: 'bench/tools/link-ramp.ts' },
   '--dir': { tool: 'bench/tools/link-ramp.ts, link-ceiling.ts', source: 'bench/tools/link-ramp.ts' },
   '--total': { tool: 'bench/tools/link-ramp.ts, link-ceiling.ts', source: 'bench/tools/link-ramp.ts' },
