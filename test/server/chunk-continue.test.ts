@@ -21,23 +21,27 @@ async function newUpload(data: Buffer): Promise<string> {
   return r.body.uploadId as string;
 }
 
-/** Sends `sent` bytes of chunk `index`'s body (declared whole), then cuts the connection. */
-function cutChunk(uploadId: string, index: number, chunk: Buffer, sent: number, headers: Record<string, string> = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const offset = Number(headers[Headers.chunkOffset] ?? 0);
-    const req = request(new URL(Paths.chunk(uploadId, index), server.url), {
-      method: 'PUT',
-      agent: false,
-      headers: { [Headers.contentDigest]: sha256Field(chunk), 'content-length': chunk.length - offset, ...headers },
-    });
-    req.on('error', () => {}); // the cut is ours
-    req.on('response', () => reject(new Error('the server answered a body it had not had whole')));
-    req.flushHeaders();
-    req.write(chunk.subarray(offset, offset + sent), () => {
-      req.destroy();
-      resolve();
-    });
+/**
+ * Sends `sent` bytes of chunk `index`'s body (declared whole) and cuts the connection once the server
+ * has read them (cut sooner, bytes still on their way would be lost with the connection).
+ */
+async function cutChunk(uploadId: string, index: number, chunk: Buffer, sent: number, headers: Record<string, string> = {}): Promise<void> {
+  const offset = Number(headers[Headers.chunkOffset] ?? 0);
+  const received = () => server.ctx.metrics.get('ferry_chunk_bytes_received_total');
+  const before = received();
+  const req = request(new URL(Paths.chunk(uploadId, index), server.url), {
+    method: 'PUT',
+    agent: false,
+    headers: { [Headers.contentDigest]: sha256Field(chunk), 'content-length': chunk.length - offset, ...headers },
   });
+  let answered = false;
+  req.on('error', () => {}); // the cut is ours
+  req.on('response', () => (answered = true));
+  req.flushHeaders();
+  req.write(chunk.subarray(offset, offset + sent));
+  await expect.poll(received, { timeout: 10_000 }).toBe(before + sent);
+  req.destroy();
+  expect(answered, 'the server answered a body it had not had whole').toBe(false);
 }
 
 /**
