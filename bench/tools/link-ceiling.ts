@@ -3,76 +3,35 @@
 // aggregate and per-connection rates and the link's own counters.
 //
 //   npx tsx bench/tools/link-ceiling.ts --profile far --n 16 --dir up [--total 512] [--mode process|inproc]
-//                                       [--link bench/tools/link-variant.ts] [--slice 2] [--request 8]
-//                                       [--reader-pause 20/200]   (LINK_FIX=1 switches link-variant.ts's change on)
+//                                       [--slice 2] [--request 8] [--reader-pause 20/200]
 //
-// --mode process (default) runs the link in its own process as the bench does (startLinkProcess, or
-// this script's own child mode when --link names a copy of link.ts); inproc runs it in this process.
-import { spawn } from 'node:child_process';
+// --mode process (default) runs the link in its own process as the bench does (startLinkProcess);
+// inproc runs it in this process.
 import net from 'node:net';
-import { setPriority } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { LinkOptions, LinkStats } from '../lib/link.js';
+import { startLink, type LinkOptions, type LinkStats } from '../lib/link.js';
 import { startLinkProcess } from '../lib/link-process.js';
-import { startService } from '../lib/procs.js';
 import { MiB } from '../lib/stats.js';
 import { wanProfiles } from '../lib/wan-profiles.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const self = fileURLToPath(import.meta.url);
-
-// Child mode: serve a (possibly modified) copy of the link, speaking link-main.ts's protocol.
-if (process.argv[2] === '--serve-link') {
-  const [mod, target, json] = process.argv.slice(3) as [string, string, string];
-  const { startLink } = (await import(pathToFileURL(resolve(repo, mod)).href)) as typeof import('../lib/link.js');
-  const link = await startLink(target, JSON.parse(json) as LinkOptions);
-  process.stdout.write(`listening ${link.port}\n`);
-  process.once('SIGTERM', () => {
-    void link.close();
-    process.stdout.write(`stats ${JSON.stringify(link.stats)}\n`, () => process.exit(0));
-  });
-} else {
-  await main();
-}
 
 interface Running {
   url: string;
   stop(): Promise<{ stats: LinkStats; cpuSeconds: number }>;
 }
 
-async function startTheLink(mode: string, mod: string | undefined, target: string, o: LinkOptions): Promise<Running> {
-  if (mode === 'inproc') {
-    const { startLink } = (await import(pathToFileURL(resolve(repo, mod ?? 'bench/lib/link.ts')).href)) as typeof import('../lib/link.js');
-    const link = await startLink(target, o);
-    return {
-      url: link.url,
-      async stop() {
-        const cpuSeconds = link.cpuSeconds();
-        await link.close();
-        return { stats: link.stats, cpuSeconds };
-      },
-    };
-  }
-  if (!mod) return startLinkProcess(repo, target, o);
-  // The same as startLinkProcess, with this script's child mode loading the copy.
-  const service = await startService(process.execPath, ['--import', 'tsx', self, '--serve-link', mod, target, JSON.stringify(o)], { line: (l) => /^listening (\d+)$/.exec(l)?.[1] ?? null }, { what: 'link copy', cwd: repo });
-  try {
-    setPriority(service.pid, -10);
-  } catch {
-    // not root
-  }
+async function startTheLink(mode: string, target: string, o: LinkOptions): Promise<Running> {
+  if (mode !== 'inproc') return startLinkProcess(repo, target, o);
+  const link = await startLink(target, o);
   return {
-    url: `http://127.0.0.1:${service.ready}`,
+    url: link.url,
     async stop() {
-      const cpuSeconds = service.cpuSeconds();
-      const closed = new Promise((r) => service.child.once('close', r));
-      await service.stop();
-      await closed;
-      const line = [...service.lines].reverse().find((l) => l.startsWith('stats '));
-      if (!line) throw new Error('the link copy stopped without its figures');
-      return { stats: JSON.parse(line.slice(6)) as LinkStats, cpuSeconds };
+      const cpuSeconds = link.cpuSeconds();
+      await link.close();
+      return { stats: link.stats, cpuSeconds };
     },
   };
 }
@@ -92,7 +51,6 @@ async function main(): Promise<void> {
       dir: { type: 'string', default: 'up' },
       total: { type: 'string', default: '512' },
       mode: { type: 'string', default: 'process' },
-      link: { type: 'string' },
       slice: { type: 'string' },
       request: { type: 'string' },
       'reader-pause': { type: 'string' },
@@ -188,7 +146,7 @@ async function main(): Promise<void> {
     faults: null,
     ...(a.slice ? { sliceMs: Number(a.slice) } : {}),
   };
-  const link = await startTheLink(a.mode!, a.link, `http://127.0.0.1:${sinkPort}`, o);
+  const link = await startTheLink(a.mode!, `http://127.0.0.1:${sinkPort}`, o);
   const linkPort = Number(new URL(link.url).port);
 
   const cpu0 = process.cpuUsage();
@@ -243,10 +201,9 @@ async function main(): Promise<void> {
     profile: profile.name,
     dir: a.dir,
     n,
-    mode: a.mode + (a.link ? `:${a.link}` : ''),
+    mode: a.mode,
     requestMiB: a.request ? Number(a.request) : null,
     readerPause: a['reader-pause'] ?? null,
-    fix: process.env.LINK_FIX === '1',
     totalMiB: total / MiB,
     wallS: +wall.toFixed(2),
     aggMiBs: +f(total / MiB / wall),
@@ -259,7 +216,8 @@ async function main(): Promise<void> {
     peakBufferedMiB: +(stats.peakBufferedBytes / MiB).toFixed(1),
     maxSliceGapMs: +stats.maxSliceGapMs.toFixed(1),
     lostMs: +stats.lostMs.toFixed(1),
-    ...('softBlocks' in stats ? { softBlocks: stats.softBlocks, hardBlocks: (stats as { hardBlocks?: number }).hardBlocks } : {}),
   };
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
+
+await main();

@@ -19,6 +19,12 @@ export interface ChunkLease {
    * failed changes no storage another writer may own by now.
    */
   confirm(): Promise<boolean>;
+  /**
+   * Passes `body` through to a blob store's stageChunk; should the body fail after the lease was taken
+   * over (it stalled, then broke), `signal` aborts, so the store writes none of what it still holds
+   * over what the successor wrote and recorded since.
+   */
+  fence(body: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; signal: AbortSignal };
   /** Gives the lease up (idempotent), so a retry need not wait for it to expire. */
   release(): Promise<void>;
 }
@@ -56,6 +62,7 @@ export async function takeChunkLease(ctx: ServerContext, uploadId: string, index
   ctx.chunkWrites.started();
   let released = false;
   const takenOver = () => new FerryError('chunk-in-progress', `Chunk ${index} was taken over by another request while this one stalled.`, { retryAfter: 1 });
+  const confirm = async () => !claim.lost && (await claim.renew().catch(() => false));
   return {
     token: claim.token,
     async *guard(body) {
@@ -76,8 +83,18 @@ export async function takeChunkLease(ctx: ServerContext, uploadId: string, index
       }
       bodyEnded = true;
     },
-    async confirm() {
-      return !claim.lost && (await claim.renew().catch(() => false));
+    confirm,
+    fence(body) {
+      const fence = new AbortController();
+      async function* fenced(): AsyncGenerator<Uint8Array> {
+        try {
+          yield* body;
+        } catch (error) {
+          if (!(await confirm())) fence.abort(error);
+          throw error;
+        }
+      }
+      return { body: fenced(), signal: fence.signal };
     },
     async release() {
       if (released) return;

@@ -142,9 +142,13 @@ async function storeChunk(
     if (result.outcome === 'claim-lost') throw chunkInProgress(index);
     recorded = result;
   } catch (error) {
-    if (keep > 0 && (await ctx.meta.keepStaged(upload.id, index, lease.token, keep))) {
-      ctx.log.info({ uploadId: upload.id, index, staged: keep, event: 'chunk' }, 'chunk kept part-way in');
-    }
+    // The answer is the request's own failure: a store that cannot keep the count (the bytes are then
+    // sent again) is logged, never answered in its place.
+    const kept = keep > 0 && (await ctx.meta.keepStaged(upload.id, index, lease.token, keep).catch((err: unknown) => {
+      ctx.log.warn({ uploadId: upload.id, index, err }, 'could not keep a chunk part-way in');
+      return false;
+    }));
+    if (kept) ctx.log.info({ uploadId: upload.id, index, staged: keep, event: 'chunk' }, 'chunk kept part-way in');
     throw error;
   } finally {
     await lease.release();
@@ -176,22 +180,13 @@ async function writeChunk(
   lease: ChunkLease,
 ): Promise<{ receipt: string } | { failure: unknown; kept: number }> {
   if (have === 0 && !ctx.blobs.stagesInPlace) return { receipt: await ctx.blobs.putChunk(upload.blobHandle, place, body, options) };
-  // Should the body fail, what arrived is written only while this request still holds the lease: a
-  // writer taken over (its body stalled, then broke) must not write over its successor's chunk.
-  const fence = new AbortController();
-  async function* fenced(): AsyncGenerator<Uint8Array> {
-    try {
-      yield* body;
-    } catch (error) {
-      if (!(await lease.confirm())) fence.abort(error);
-      throw error;
-    }
-  }
+  // A writer taken over (its body stalled, then broke) must not write over its successor's chunk.
+  const fenced = lease.fence(body);
   let result: StagedResult;
   try {
-    result = await ctx.blobs.stageChunk(upload.blobHandle, place, have, fenced(), { ...options, signal: fence.signal });
+    result = await ctx.blobs.stageChunk(upload.blobHandle, place, have, fenced.body, { ...options, signal: fenced.signal });
   } catch (error) {
-    if (fence.signal.aborted) throw new FerryError('chunk-in-progress', `Chunk ${place.index} was taken over by another request while this one stalled.`, { retryAfter: 1 });
+    if (fenced.signal.aborted) throw new FerryError('chunk-in-progress', `Chunk ${place.index} was taken over by another request while this one stalled.`, { retryAfter: 1 });
     throw error;
   }
   if (result.receipt !== null) return { receipt: result.receipt };

@@ -39,8 +39,11 @@ async function cutChunk(uploadId: string, index: number, chunk: Buffer, sent: nu
   req.on('response', () => (answered = true));
   req.flushHeaders();
   req.write(chunk.subarray(offset, offset + sent));
-  await expect.poll(received, { timeout: 10_000 }).toBe(before + sent);
-  req.destroy();
+  try {
+    await expect.poll(received, { timeout: 10_000 }).toBe(before + sent);
+  } finally {
+    req.destroy(); // also when the wait failed: no request is left open
+  }
   expect(answered, 'the server answered a body it had not had whole').toBe(false);
 }
 
@@ -203,19 +206,20 @@ describe('a chunk cut part-way', () => {
 
   it('a writer taken over while it stalled writes nothing of what it held when its connection finally breaks', async () => {
     const quick = await startTestServer({ chunkTakeoverSeconds: 0.2 });
+    let w1: ReturnType<typeof request> | undefined;
     try {
       const data = randomData(cs);
       const id = (await create(quick.url, { name: 'late.bin', size: data.length, chunkSize: cs })).body.uploadId as string;
       // W1 sends 100 KiB of other bytes and then nothing: they wait in the store's write batch.
       const other = randomData(100 * KiB);
-      const w1 = request(new URL(Paths.chunk(id, 0), quick.url), {
+      w1 = request(new URL(Paths.chunk(id, 0), quick.url), {
         method: 'PUT',
         agent: false,
         headers: { [Headers.contentDigest]: sha256Field(data), 'content-length': data.length },
       });
       w1.on('error', () => {});
       w1.flushHeaders();
-      await new Promise<void>((resolve) => w1.write(other, () => resolve()));
+      await new Promise<void>((resolve) => w1!.write(other, () => resolve()));
       await expect.poll(() => quick.ctx.metrics.get('ferry_chunk_bytes_received_total')).toBe(other.length);
       // W2 takes the chunk over once W1's lease lapsed (until then: 409, as a client retries), stores
       // it, and the upload completes.
@@ -229,6 +233,7 @@ describe('a chunk cut part-way', () => {
       await expect.poll(() => quick.ctx.chunkWrites.size).toBe(0);
       expect(sha256Hex((await download(w2.body.fileUrl)).bytes)).toBe(sha256Hex(data));
     } finally {
+      w1?.destroy();
       await quick.dispose();
     }
   });

@@ -85,7 +85,7 @@ const endedStates = {
  * GET status and take it in: chunks stored count as done, a complete upload is finished, and `staged`
  * becomes what the server keeps of chunks part-way in.
  */
-async function fetchStatus(ctx: UploadContext, ref: UploadRef, signal: AbortSignal, staged?: Map<number, number>): Promise<UploadStatus> {
+async function fetchStatus(ctx: UploadContext, ref: UploadRef, signal: AbortSignal, staged: Map<number, number>): Promise<UploadStatus> {
   const status = await ctx.api.status(ref.uploadUrl, signal);
   if (status.state === 'complete') {
     if (status.fileId === null || status.fileUrl === null) {
@@ -95,8 +95,8 @@ async function fetchStatus(ctx: UploadContext, ref: UploadRef, signal: AbortSign
   } else if (status.state !== 'uploading' && status.state !== 'completing') {
     throw new FerryError(endedStates[status.state], `The upload is ${status.state}.`);
   }
-  staged?.clear();
-  for (const part of status.staged ?? []) staged?.set(part.index, part.bytes);
+  staged.clear();
+  for (const part of status.staged ?? []) staged.set(part.index, part.bytes);
   // 'completing': every chunk is in and a server is assembling the file; nothing is missing.
   const missing = new Set(status.state === 'uploading' ? missingChunks(status.missing, ref.plan.totalChunks) : []);
   const now = ctx.o.io.clock.now();

@@ -254,20 +254,11 @@ class Appender {
    * was cut) must not touch staging that its successor may have written and recorded since.
    */
   async #stage(place: ChunkPlace, have: number, run: AsyncIterable<Uint8Array>): Promise<StagedResult> {
-    const fence = new AbortController();
-    const lease = this.lease;
-    async function* fenced(): AsyncGenerator<Uint8Array> {
-      try {
-        yield* run;
-      } catch (error) {
-        if (!(await lease.confirm())) fence.abort(error);
-        throw error;
-      }
-    }
+    const fenced = this.lease.fence(run);
     try {
-      return await this.ctx.blobs.stageChunk(this.#upload.blobHandle, place, have, fenced(), { signal: fence.signal });
+      return await this.ctx.blobs.stageChunk(this.#upload.blobHandle, place, have, fenced.body, { signal: fenced.signal });
     } catch (error) {
-      if (fence.signal.aborted) throw takenOver(this.#upload.id);
+      if (fenced.signal.aborted) throw takenOver(this.#upload.id);
       // An abort or expiry that won the race has freed the upload's storage under this request.
       const now = error instanceof FerryError ? undefined : await this.ctx.meta.getUpload(this.#upload.id);
       if (now && now.state !== 'uploading') throw closedUploadProblem(now);
